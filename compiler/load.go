@@ -1,0 +1,494 @@
+package compiler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vsoc/vsoc/schema"
+)
+
+// SchemaFile is the name of the vendored copy of the schema in a customers
+// repository (for `cue vet` and editors). The compiler always uses its own
+// embedded schema, and refuses a vendored copy that differs from it.
+const SchemaFile = "schema.cue"
+
+// Source is one file of a customers repository.
+type Source struct {
+	Name    string // as shown in messages: relative to the working directory
+	Content []byte
+}
+
+// fileResult is what one file contributes to the fleet.
+type fileResult struct {
+	hub       *Hub
+	customer  *Customer
+	positions *Positions
+}
+
+// Cache remembers compiled files by content, so that an unchanged file is
+// compiled once: across the two versions of a fleet that diff compares
+// (in memory), and across runs when it has a folder. It is safe for
+// concurrent use.
+type Cache struct {
+	dir     string
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]*fileResult
+}
+
+// NewCache returns a cache; dir, when not empty, keeps compiled files across
+// runs (one small JSON file per file version).
+func NewCache(dir string) *Cache {
+	return &Cache{dir: dir, entries: map[[sha256.Size]byte]*fileResult{}}
+}
+
+// DefaultCacheDir is where the command line keeps compiled files.
+func DefaultCacheDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the user cache folder (set --cache-dir): %w", err)
+	}
+	return filepath.Join(base, "vsoc", "compiled"), nil
+}
+
+// cacheFormat changes whenever the cached form or the model changes, so that
+// an old cache entry is never decoded into a new model.
+const cacheFormat = "vsoc-compiled-v1"
+
+// cacheKey covers everything a compiled file depends on: the schema, the
+// cached form, the file's name (positions carry it) and its content.
+func cacheKey(src Source) [sha256.Size]byte {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(cacheFormat), schema.Source, []byte(src.Name), src.Content} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
+}
+
+// cachedFile is the on-disk form of a fileResult.
+type cachedFile struct {
+	Hub       *Hub           `json:"hub,omitempty"`
+	Customer  *Customer      `json:"customer,omitempty"`
+	Positions map[string]Pos `json:"positions"`
+}
+
+func (c *Cache) get(key [sha256.Size]byte) (*fileResult, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	r, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok || c.dir == "" {
+		return r, ok
+	}
+	b, err := os.ReadFile(c.path(key))
+	if err != nil {
+		return nil, false
+	}
+	var cf cachedFile
+	if err := json.Unmarshal(b, &cf); err != nil {
+		return nil, false // a damaged entry is recompiled and rewritten
+	}
+	r = &fileResult{hub: cf.Hub, customer: cf.Customer, positions: &Positions{byPointer: cf.Positions}}
+	c.mu.Lock()
+	c.entries[key] = r
+	c.mu.Unlock()
+	return r, true
+}
+
+func (c *Cache) put(key [sha256.Size]byte, r *fileResult) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.entries[key] = r
+	c.mu.Unlock()
+	if c.dir == "" {
+		return
+	}
+	b, err := json.Marshal(cachedFile{Hub: r.hub, Customer: r.customer, Positions: r.positions.byPointer})
+	if err != nil {
+		return
+	}
+	// The cache only saves time: failing to write it never fails a run.
+	_ = writeFileAtomic(c.path(key), b)
+}
+
+func (c *Cache) path(key [sha256.Size]byte) string {
+	name := hex.EncodeToString(key[:])
+	return filepath.Join(c.dir, name[:2], name+".json")
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so that a
+// concurrent reader never sees half a file.
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// LoadError is malformed input: CUE's own message with its position.
+type LoadError struct {
+	Pos     Pos
+	Message string
+}
+
+func (e LoadError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Message) }
+
+// LoadErrors are all the load errors of a run, sorted by position.
+type LoadErrors []LoadError
+
+func (e LoadErrors) Error() string {
+	lines := make([]string, len(e))
+	for i, le := range e {
+		lines[i] = le.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ReadDir reads the customer files of dir (every *.cue file directly in it).
+func ReadDir(dir string) ([]Source, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading customers folder: %w", err)
+	}
+	var sources []Source
+	for _, e := range entries {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".cue" {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		content, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		sources = append(sources, Source{Name: path, Content: content})
+	}
+	if len(sources) == 0 {
+		return nil, fmt.Errorf("%s: no .cue files: expected hub.cue and one <customer>.cue per customer", dir)
+	}
+	return sources, nil
+}
+
+// LoadDir reads and loads a customers folder.
+func LoadDir(ctx context.Context, dir string, cache *Cache) (*Fleet, error) {
+	sources, err := ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Load(ctx, dir, sources, cache)
+}
+
+// Load compiles every source on its own against the embedded schema, in
+// parallel, and assembles the fleet. Every malformed file is reported, not
+// just the first.
+func Load(ctx context.Context, dir string, sources []Source, cache *Cache) (*Fleet, error) {
+	results := make([]*fileResult, len(sources))
+	errs := make([]LoadErrors, len(sources))
+	work := make(chan int)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for i := range sources {
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	for range runtime.GOMAXPROCS(0) {
+		g.Go(func() error {
+			c, err := newFileCompiler()
+			if err != nil {
+				return err
+			}
+			for i := range work {
+				results[i], errs[i] = c.compileCached(sources[i], cache)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var all LoadErrors
+	for _, e := range errs {
+		all = append(all, e...)
+	}
+	fleet, assembleErrs := assemble(dir, sources, results)
+	all = append(all, assembleErrs...)
+	if len(all) > 0 {
+		sortLoadErrors(all)
+		return nil, all
+	}
+	return fleet, nil
+}
+
+func sortLoadErrors(errs LoadErrors) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].Pos, errs[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+// fileCompiler holds one CUE context: a context is not safe for concurrent
+// use, so each worker has its own, with the schema compiled once.
+type fileCompiler struct {
+	ctx    *cue.Context
+	schema cue.Value
+}
+
+func newFileCompiler() (*fileCompiler, error) {
+	ctx := cuecontext.New()
+	v := ctx.CompileBytes(schema.Source, cue.Filename(schema.Filename))
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("compiling the embedded schema: %w", err)
+	}
+	return &fileCompiler{ctx: ctx, schema: v}, nil
+}
+
+func (c *fileCompiler) compileCached(src Source, cache *Cache) (*fileResult, LoadErrors) {
+	if filepath.Base(src.Name) == SchemaFile {
+		return nil, checkVendoredSchema(src)
+	}
+	key := cacheKey(src)
+	if r, ok := cache.get(key); ok {
+		return r, nil
+	}
+	r, errs := c.compile(src)
+	if errs == nil {
+		cache.put(key, r)
+	}
+	return r, errs
+}
+
+func checkVendoredSchema(src Source) LoadErrors {
+	if string(src.Content) == string(schema.Source) {
+		return nil
+	}
+	return LoadErrors{{
+		Pos: Pos{File: src.Name, Line: 1, Col: 1},
+		Message: "this vendored schema differs from the one built into vsoc-compile; " +
+			"refresh it with `vsoc-compile schema > " + src.Name + "`",
+	}}
+}
+
+func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {
+	file, err := parser.ParseFile(src.Name, src.Content, parser.ParseComments)
+	if err != nil {
+		return nil, fromCUE(err, src.Name)
+	}
+	if file.PackageName() != schema.Package {
+		return nil, LoadErrors{{Pos: Pos{File: src.Name, Line: 1, Col: 1},
+			Message: fmt.Sprintf("package %q: customer files belong to package %q; start the file with `package %s`",
+				file.PackageName(), schema.Package, schema.Package)}}
+	}
+	v := c.ctx.BuildFile(file)
+	if err := v.Err(); err != nil {
+		return nil, fromCUE(err, src.Name)
+	}
+	v = c.schema.Unify(v)
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		return nil, fromCUE(err, src.Name)
+	}
+	positions := indexFile(file, src.Name)
+	return decodeFile(v, src.Name, positions)
+}
+
+// decodeFile checks that the file declares the hub or exactly the one
+// customer it is named after, and decodes it.
+func decodeFile(v cue.Value, name string, positions *Positions) (*fileResult, LoadErrors) {
+	base := strings.TrimSuffix(filepath.Base(name), ".cue")
+	at := func(pointer string) Pos {
+		if p, ok := positions.Lookup(pointer); ok {
+			return p
+		}
+		return Pos{File: name, Line: 1, Col: 1}
+	}
+	r := &fileResult{positions: positions}
+	if hv := v.LookupPath(cue.ParsePath("hub")); hv.Exists() {
+		var hub Hub
+		if err := decodeJSON(hv, &hub); err != nil {
+			return nil, LoadErrors{{Pos: at("/hub"), Message: err.Error()}}
+		}
+		hub.File = name
+		r.hub = &hub
+	}
+	var names []string
+	if cv := v.LookupPath(cue.ParsePath("customers")); cv.Exists() {
+		it, err := cv.Fields()
+		if err != nil {
+			return nil, fromCUE(err, name)
+		}
+		for it.Next() {
+			names = append(names, it.Selector().Unquoted())
+		}
+		if len(names) != 1 || names[0] != base {
+			return nil, LoadErrors{{Pos: at("/customers"), Message: fmt.Sprintf(
+				"%s declares customers %s: each customer file declares exactly one customer, named after the file (customers: %q: {...} in %s.cue)",
+				filepath.Base(name), quoteList(names), base, base)}}
+		}
+		var cust Customer
+		if err := decodeJSON(cv.LookupPath(cue.MakePath(cue.Str(base))), &cust); err != nil {
+			return nil, LoadErrors{{Pos: at(Pointer("customers", base)), Message: err.Error()}}
+		}
+		cust.File = name
+		r.customer = &cust
+	}
+	if r.hub == nil && r.customer == nil {
+		return nil, LoadErrors{{Pos: Pos{File: name, Line: 1, Col: 1},
+			Message: fmt.Sprintf("declares neither the hub nor a customer: a customer file holds `customers: %q: {...}`", base)}}
+	}
+	return r, nil
+}
+
+func quoteList(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// decodeJSON goes through JSON rather than Value.Decode so that the model's
+// own UnmarshalJSON methods apply.
+func decodeJSON(v cue.Value, into any) error {
+	b, err := v.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("exporting: %w", err)
+	}
+	if err := json.Unmarshal(b, into); err != nil {
+		return fmt.Errorf("decoding: %w", err)
+	}
+	return nil
+}
+
+// fromCUE keeps CUE's own messages and positions, one per error.
+func fromCUE(err error, file string) LoadErrors {
+	var out LoadErrors
+	for _, e := range cueerrors.Errors(err) {
+		pos := Pos{File: file, Line: 1, Col: 1}
+		for _, p := range cueerrors.Positions(e) {
+			// Prefer a position in the customer's file over one in the schema.
+			if p.Filename() == file {
+				pos = Pos{File: file, Line: p.Line(), Col: p.Column()}
+				break
+			}
+		}
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		if path := e.Path(); len(path) > 0 {
+			msg = strings.Join(path, ".") + ": " + msg
+		}
+		out = append(out, LoadError{Pos: pos, Message: msg})
+	}
+	if len(out) == 0 {
+		out = LoadErrors{{Pos: Pos{File: file, Line: 1, Col: 1}, Message: err.Error()}}
+	}
+	return out
+}
+
+func assemble(dir string, sources []Source, results []*fileResult) (*Fleet, LoadErrors) {
+	fleet := &Fleet{Dir: dir, Positions: NewPositions()}
+	var errs LoadErrors
+	for i, r := range results {
+		if r == nil {
+			continue
+		}
+		fleet.Positions.merge(r.positions)
+		if r.hub != nil {
+			if fleet.Hub != nil {
+				errs = append(errs, LoadError{Pos: mustPos(r.positions, "/hub", sources[i].Name),
+					Message: fmt.Sprintf("a second hub: the hub is already declared in %s; keep exactly one", fleet.Hub.File)})
+				continue
+			}
+			fleet.Hub = r.hub
+		}
+		if r.customer != nil {
+			fleet.Customers = append(fleet.Customers, r.customer)
+		}
+	}
+	if fleet.Hub == nil && len(errs) == 0 && !anyFailed(results, sources) {
+		errs = append(errs, LoadError{Pos: Pos{File: dir},
+			Message: "no hub: declare `hub: {...}` in hub.cue (region, cidr, domain, clientVPN)"})
+	}
+	sort.Slice(fleet.Customers, func(i, j int) bool { return fleet.Customers[i].Name < fleet.Customers[j].Name })
+	return fleet, errs
+}
+
+func anyFailed(results []*fileResult, sources []Source) bool {
+	for i, r := range results {
+		if r == nil && filepath.Base(sources[i].Name) != SchemaFile {
+			return true
+		}
+	}
+	return false
+}
+
+func mustPos(p *Positions, pointer, file string) Pos {
+	if pos, ok := p.Lookup(pointer); ok {
+		return pos
+	}
+	return Pos{File: file, Line: 1, Col: 1}
+}
+
+// UnmarshalJSON accepts the Secrets Manager reference and records, without
+// keeping it, that a literal key was written.
+func (k *PreSharedKey) UnmarshalJSON(b []byte) error {
+	var literal string
+	if err := json.Unmarshal(b, &literal); err == nil {
+		*k = PreSharedKey{Literal: true}
+		return nil
+	}
+	type ref PreSharedKey
+	var r ref
+	if err := json.Unmarshal(b, &r); err != nil {
+		return errors.New("preSharedKey: expected {secretsManager: \"<secret name or ARN>\"}")
+	}
+	*k = PreSharedKey(r)
+	return nil
+}

@@ -1,0 +1,59 @@
+package compiler
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// genFleet writes a synthetic fleet of n customers with testdata/genfleet.
+func genFleet(b *testing.B, n int) string {
+	b.Helper()
+	dir := filepath.Join(b.TempDir(), "fleet")
+	cmd := exec.Command("go", "run", "../testdata/genfleet", "-n", strconv.Itoa(n), "-o", dir)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("genfleet: %v", err)
+	}
+	return dir
+}
+
+func benchmarkLoad(b *testing.B, n int) {
+	dir := genFleet(b, n)
+	b.ResetTimer()
+	for b.Loop() {
+		f, err := LoadDir(context.Background(), dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(f.Customers) != n {
+			b.Fatalf("loaded %d customers, want %d", len(f.Customers), n)
+		}
+	}
+}
+
+func BenchmarkLoad1000(b *testing.B)  { benchmarkLoad(b, 1000) }
+func BenchmarkLoad10000(b *testing.B) { benchmarkLoad(b, 10000) }
+
+// BenchmarkLoad10000Warm is a re-run over an unchanged fleet: every file
+// comes from the on-disk cache.
+func BenchmarkLoad10000Warm(b *testing.B) {
+	dir := genFleet(b, 10000)
+	cache := b.TempDir()
+	if _, err := LoadDir(context.Background(), dir, NewCache(cache)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		f, err := LoadDir(context.Background(), dir, NewCache(cache))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(f.Customers) != 10000 {
+			b.Fatalf("loaded %d customers", len(f.Customers))
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package sniproxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// maxRequestHead bounds an HTTP request head (request line and headers).
+const maxRequestHead = 16 << 10
+
+// requestHead is what the proxy needs from an HTTP/1.x request head.
+type requestHead struct {
+	connect bool
+	// name is the normalized host (an IP literal in canonical form, or a DNS name).
+	name string
+	// port is the requested port: CONNECT's (always set) or the Host's (0 when absent).
+	port uint16
+}
+
+// errBadRequest marks request heads the proxy cannot route; the client gets a 400.
+var errBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}
+
+// readRequestHead reads from r until the end of an HTTP request head. It returns the head and every
+// byte read (the head followed by whatever the client already sent after it); buf is reused.
+func readRequestHead(r io.Reader, buf []byte) (head, recorded []byte, err error) {
+	recorded = buf[:0]
+	for {
+		if len(recorded) == cap(recorded) {
+			recorded = append(recorded, 0)[:len(recorded)]
+		}
+		n, err := r.Read(recorded[len(recorded):cap(recorded)])
+		searchFrom := max(len(recorded)-2, 0)
+		recorded = recorded[:len(recorded)+n]
+		if end := headEnd(recorded, searchFrom); end >= 0 {
+			return recorded[:end], recorded, nil
+		}
+		if len(recorded) > maxRequestHead {
+			return nil, recorded, badRequest("request head larger than %d bytes", maxRequestHead)
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil, recorded, badRequest("connection closed before the end of the request head")
+			}
+			return nil, recorded, fmt.Errorf("reading request head: %w", err)
+		}
+	}
+}
+
+// headEnd returns the index just past the blank line ending a request head ("\n\n" or
+// "\n\r\n", so CRLF and bare-LF heads both end), searching from index from; -1 if not there yet.
+func headEnd(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		switch {
+		case i+1 < len(b) && b[i+1] == '\n':
+			return i + 2
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			return i + 3
+		}
+	}
+	return -1
+}
+
+// parseRequestHead extracts the routing target from an HTTP/1.x request head: the authority of a
+// CONNECT, otherwise the host of an absolute-form target or of the single Host header.
+func parseRequestHead(head []byte) (requestHead, error) {
+	var rh requestHead
+	line, rest, ok := cutLine(head)
+	if !ok {
+		return rh, badRequest("no request line")
+	}
+	method, afterMethod, ok1 := strings.Cut(line, " ")
+	target, version, ok2 := strings.Cut(afterMethod, " ")
+	if !ok1 || !ok2 || !isToken(method) || target == "" {
+		return rh, badRequest("malformed request line %q", truncate(line))
+	}
+	if version != "HTTP/1.1" && version != "HTTP/1.0" {
+		return rh, badRequest("unsupported protocol version %q (HTTP/1.0 or HTTP/1.1)", truncate(version))
+	}
+	var hostHeader string
+	hosts := 0
+	for {
+		line, rest, ok = cutLine(rest)
+		if !ok {
+			return rh, badRequest("unterminated header section")
+		}
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return rh, badRequest("obsolete header line folding")
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !isToken(name) {
+			return rh, badRequest("malformed header line %q", truncate(line))
+		}
+		if strings.EqualFold(name, "Host") {
+			hosts++
+			hostHeader = strings.Trim(value, " \t")
+		}
+	}
+	if hosts > 1 {
+		return rh, badRequest("%d Host headers", hosts)
+	}
+
+	if method == "CONNECT" {
+		rh.connect = true
+		host, port, err := splitAuthority(target)
+		if err != nil {
+			return rh, err
+		}
+		if port == 0 {
+			return rh, badRequest("CONNECT target %q needs a port", truncate(target))
+		}
+		rh.name, rh.port = host, port
+		return rh, nil
+	}
+
+	authority := hostHeader
+	if len(target) > 7 && strings.EqualFold(target[:7], "http://") {
+		authority = target[7:]
+		if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+			authority = authority[:i]
+		}
+	} else if target[0] != '/' && target != "*" {
+		return rh, badRequest("request target %q is neither origin- nor absolute-form", truncate(target))
+	} else if hosts == 0 {
+		return rh, badRequest("no Host header")
+	}
+	host, port, err := splitAuthority(authority)
+	if err != nil {
+		return rh, err
+	}
+	rh.name, rh.port = host, port
+	return rh, nil
+}
+
+// splitAuthority splits "host", "host:port", "[v6]" or "[v6]:port" and normalizes the host.
+func splitAuthority(a string) (string, uint16, error) {
+	if strings.ContainsAny(a, "@ \t") {
+		return "", 0, badRequest("malformed authority %q", truncate(a))
+	}
+	host, portStr := a, ""
+	if strings.HasPrefix(a, "[") {
+		end := strings.IndexByte(a, ']')
+		if end < 0 {
+			return "", 0, badRequest("unterminated IPv6 literal in %q", truncate(a))
+		}
+		host = a[1:end]
+		switch rest := a[end+1:]; {
+		case rest == "":
+		case rest[0] == ':':
+			portStr = rest[1:]
+		default:
+			return "", 0, badRequest("malformed authority %q", truncate(a))
+		}
+		if _, ok := parseIPLiteral(host); !ok {
+			return "", 0, badRequest("%q is not an IPv6 literal", truncate(host))
+		}
+	} else if i := strings.LastIndexByte(a, ':'); i >= 0 {
+		host, portStr = a[:i], a[i+1:]
+		if strings.IndexByte(host, ':') >= 0 {
+			return "", 0, badRequest("IPv6 literal %q must be in brackets", truncate(a))
+		}
+	}
+	var port uint16
+	if portStr != "" {
+		p, err := strconv.ParseUint(portStr, 10, 16)
+		if err != nil || p == 0 {
+			return "", 0, badRequest("invalid port %q", truncate(portStr))
+		}
+		port = uint16(p)
+	}
+	name, err := NormalizeName(host)
+	if err != nil {
+		return "", 0, badRequest("invalid host: %v", err)
+	}
+	return name, port, nil
+}
+
+// cutLine returns the first line of b without its line ending (CRLF or LF).
+func cutLine(b []byte) (string, []byte, bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return "", nil, false
+	}
+	line := b[:i]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return string(line), b[i+1:], true
+}
+
+// isToken reports whether s is an RFC 9110 token (method and header names).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -1,0 +1,635 @@
+package sniproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options are the process-level parts of a Server that the config file does not carry.
+type Options struct {
+	// Log receives operational messages (reloads, accept errors); nil discards them.
+	Log *slog.Logger
+	// Audit receives one JSON line per connection; nil discards them.
+	Audit io.Writer
+	// Registry receives the metrics; nil creates a private one (see Registry()).
+	Registry *prometheus.Registry
+}
+
+// Server is a running proxy: its listeners, the configuration serving new connections, and the
+// connections in flight.
+type Server struct {
+	log      *slog.Logger
+	audit    *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	capture  *tls.Config
+	bufs     sync.Pool
+
+	current atomic.Pointer[snapshot]
+	ctx     context.Context // cancelled when the server is closed for good
+	cancel  context.CancelFunc
+
+	active   atomic.Int64
+	draining atomic.Bool
+	started  atomic.Bool
+	inflight sync.WaitGroup
+
+	mu        sync.Mutex // guards listeners, conns and reloads
+	listeners map[string]*boundListener
+	conns     map[*net.TCPConn]struct{}
+}
+
+// snapshot is one compiled configuration; connections keep the one they started with.
+type snapshot struct {
+	cfg        Config // with defaults
+	generation uint64
+	listeners  map[string]Listener
+	static     map[staticKey]netip.AddrPort
+	policy     *namePolicy
+	guard      *destinationGuard
+	dialer     *net.Dialer
+	resolver   *resolver
+}
+
+type staticKey struct{ listener, host string }
+
+type boundListener struct {
+	name    string
+	address string // as configured, e.g. ":8443"
+	ln      *net.TCPListener
+	done    chan struct{}
+}
+
+// New validates cfg and prepares a Server; Start binds the listeners.
+func New(cfg *Config, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid proxy config: %w", err)
+	}
+	logger := opts.Log
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	auditW := opts.Audit
+	if auditW == nil {
+		auditW = io.Discard
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		log:       logger,
+		audit:     slog.New(slog.NewJSONHandler(auditW, nil)),
+		registry:  reg,
+		metrics:   m,
+		capture:   newHelloCaptureConfig(),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[string]*boundListener),
+		conns:     make(map[*net.TCPConn]struct{}),
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	s.current.Store(s.compile(cfg, 1))
+	m.generation.Set(1)
+	return s, nil
+}
+
+// compile turns a validated config into the snapshot serving new connections.
+func (s *Server) compile(in *Config, generation uint64) *snapshot {
+	cfg := in.WithDefaults()
+	snap := &snapshot{
+		cfg:        cfg,
+		generation: generation,
+		listeners:  make(map[string]Listener, len(cfg.Listeners)),
+		static:     make(map[staticKey]netip.AddrPort, len(cfg.Static)),
+		policy:     newNamePolicy(cfg.Allow, cfg.Deny),
+		guard:      newDestinationGuard(cfg.AllowedDestinations, cfg.Static),
+	}
+	for _, l := range cfg.Listeners {
+		snap.listeners[l.Name] = l
+	}
+	for _, st := range cfg.Static {
+		snap.static[staticKey{st.Listener, st.Host}] = st.Target
+	}
+	snap.dialer = snap.guard.newDialer(cfg.Timeouts.Dial.Std())
+	var v4, v6 bool
+	for _, p := range cfg.AllowedDestinations {
+		v4 = v4 || p.Addr().Is4()
+		v6 = v6 || p.Addr().Is6()
+	}
+	snap.resolver = newResolver(resolverOptions{
+		servers:    cfg.Resolvers,
+		wantV4:     v4 || !v6,
+		wantV6:     v6,
+		timeout:    cfg.Timeouts.Resolve.Std(),
+		maxTTL:     cfg.DNSCache.MaxTTL.Std(),
+		maxEntries: cfg.DNSCache.MaxEntries,
+		onLookup:   func(result string) { s.metrics.dnsLookups.WithLabelValues(result).Inc() },
+	})
+	return snap
+}
+
+// Registry is the Prometheus registry holding the proxy's metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Start binds every listener and starts accepting.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reconcileListeners(s.current.Load()); err != nil {
+		return err
+	}
+	s.started.Store(true)
+	return nil
+}
+
+// Addr returns the bound address of a listener, nil if there is none by that name.
+func (s *Server) Addr(name string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bl, ok := s.listeners[name]; ok {
+		return bl.ln.Addr()
+	}
+	return nil
+}
+
+// Generation is the generation of the configuration serving new connections.
+func (s *Server) Generation() uint64 { return s.current.Load().generation }
+
+// Reload makes cfg serve new connections; connections already open keep their configuration. An
+// invalid config (or one whose new listeners cannot be bound) is refused and the current one keeps
+// serving.
+func (s *Server) Reload(cfg *Config) error {
+	if err := cfg.Validate(); err != nil {
+		s.metrics.reloads.WithLabelValues("failure").Inc()
+		return fmt.Errorf("refusing new config: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return errors.New("refusing new config: the proxy is shutting down")
+	}
+	old := s.current.Load()
+	next := s.compile(cfg, old.generation+1)
+	if s.started.Load() {
+		if err := s.reconcileListeners(next); err != nil {
+			s.metrics.reloads.WithLabelValues("failure").Inc()
+			return fmt.Errorf("refusing new config: %w", err)
+		}
+	} else {
+		s.current.Store(next)
+	}
+	s.metrics.reloads.WithLabelValues("success").Inc()
+	s.metrics.generation.Set(float64(next.generation))
+	return nil
+}
+
+// reconcileListeners binds the listeners of next that are not bound yet, publishes next, then
+// closes the listeners next no longer has. Binding first means a failed bind leaves everything as
+// it was. Callers hold s.mu.
+func (s *Server) reconcileListeners(next *snapshot) error {
+	var fresh []*boundListener
+	for _, l := range next.cfg.Listeners {
+		if bl, ok := s.listeners[l.Name]; ok && bl.address == l.Address {
+			continue
+		}
+		if bl, ok := s.listeners[l.Name]; ok && sameBind(bl.address, l.Address) {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			for _, f := range fresh {
+				f.ln.Close()
+			}
+			return fmt.Errorf("listening on %s for listener %q: %w", l.Address, l.Name, err)
+		}
+		fresh = append(fresh, &boundListener{name: l.Name, address: l.Address, ln: ln.(*net.TCPListener), done: make(chan struct{})})
+	}
+	s.current.Store(next)
+	for name, bl := range s.listeners {
+		if l, ok := next.listeners[name]; !ok || (l.Address != bl.address && !sameBind(bl.address, l.Address)) {
+			bl.ln.Close()
+			<-bl.done
+			delete(s.listeners, name)
+			s.log.Info("listener closed", "listener", name, "address", bl.address)
+		}
+	}
+	for _, bl := range fresh {
+		s.listeners[bl.name] = bl
+		s.log.Info("listening", "listener", bl.name, "address", bl.ln.Addr().String())
+		go s.acceptLoop(bl)
+	}
+	return nil
+}
+
+// sameBind reports whether two configured addresses are the same bind, so that a listener whose
+// address is written differently is not rebound.
+func sameBind(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	return err1 == nil && err2 == nil && ap == bp && ap != "0" && (ah == bh || (ah == "" || ah == "0.0.0.0" || ah == "::") && (bh == "" || bh == "0.0.0.0" || bh == "::"))
+}
+
+func (s *Server) acceptLoop(bl *boundListener) {
+	defer close(bl.done)
+	var backoff time.Duration
+	for {
+		c, err := bl.ln.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off instead of spinning.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "listener", bl.name, "error", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.inflight.Add(1)
+		go s.serve(bl.name, c)
+	}
+}
+
+// decision of a connection, as audited.
+const (
+	decisionAllow  = "allow"
+	decisionRefuse = "refuse"
+	decisionError  = "error"
+)
+
+// connRecord is what the audit line and metrics say about one connection.
+type connRecord struct {
+	start     time.Time
+	listener  string
+	client    string
+	name      string
+	port      uint16
+	target    netip.AddrPort
+	decision  string
+	reason    string
+	up, down  int64
+	relayErr  error
+	configGen uint64
+}
+
+func (s *Server) serve(listenerName string, c *net.TCPConn) {
+	defer s.inflight.Done()
+	snap := s.current.Load()
+	rec := connRecord{start: time.Now(), listener: listenerName, client: c.RemoteAddr().String(), configGen: snap.generation}
+	l, ok := snap.listeners[listenerName]
+	switch {
+	case !ok:
+		// The listener was removed by a reload while this connection was being accepted.
+		rec.decision, rec.reason = decisionRefuse, "listener_removed"
+		c.Close()
+	case s.active.Add(1) > int64(snap.cfg.MaxConnections):
+		s.active.Add(-1)
+		rec.decision, rec.reason = decisionRefuse, "max_connections"
+		c.Close()
+	default:
+		s.track(c, true)
+		s.metrics.active.WithLabelValues(listenerName).Inc()
+		s.handle(snap, l, c, &rec)
+		c.Close()
+		s.metrics.active.WithLabelValues(listenerName).Dec()
+		s.track(c, false)
+		s.active.Add(-1)
+	}
+	s.report(&rec)
+}
+
+func (s *Server) track(c *net.TCPConn, open bool) {
+	s.mu.Lock()
+	if open {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	s.mu.Unlock()
+}
+
+// handle reads what the client wants, decides, dials and relays. It fills rec.
+func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRecord) {
+	// The recording buffer goes back to the pool before the (long) relay starts.
+	bufp := s.bufs.Get().(*[]byte)
+	buf := *bufp
+	release := func() {
+		if bufp != nil {
+			if cap(buf) <= maxRecorded {
+				*bufp = buf[:0]
+			}
+			s.bufs.Put(bufp)
+			bufp = nil
+		}
+	}
+	defer release()
+
+	refuse := func(reason string, status int, err error) {
+		rec.decision, rec.reason = decisionRefuse, reason
+		if err != nil {
+			rec.relayErr = err
+		}
+		if status != 0 && (l.Protocol == ProtocolHTTP || l.Protocol == ProtocolConnect) {
+			writeStatus(c, status, reason)
+		}
+	}
+
+	var (
+		replay []byte // bytes to send upstream before relaying
+		port   uint16
+	)
+	if l.Protocol != ProtocolTCP {
+		if err := c.SetReadDeadline(rec.start.Add(snap.cfg.Timeouts.Handshake.Std())); err != nil {
+			refuse("socket_error", 0, err)
+			return
+		}
+	}
+	switch l.Protocol {
+	case ProtocolTLS:
+		name, recorded, err := readClientHello(c, s.capture, buf)
+		buf = recorded
+		if err != nil {
+			refuse(readFailureReason(err), 0, err)
+			return
+		}
+		if name == "" {
+			refuse("no_server_name", 0, nil)
+			return
+		}
+		norm, err := NormalizeName(name)
+		if err != nil {
+			refuse("bad_server_name", 0, err)
+			return
+		}
+		rec.name, port, replay = norm, l.UpstreamPort, recorded
+	case ProtocolHTTP, ProtocolConnect:
+		head, recorded, err := readRequestHead(c, buf)
+		buf = recorded
+		if err != nil {
+			refuse(readFailureReason(err), statusFor(err), err)
+			return
+		}
+		rh, err := parseRequestHead(head)
+		if err != nil {
+			refuse("bad_request", 400, err)
+			return
+		}
+		if rh.connect != (l.Protocol == ProtocolConnect) {
+			if l.Protocol == ProtocolConnect {
+				refuse("not_connect", 405, nil)
+			} else {
+				refuse("connect_not_served", 405, nil)
+			}
+			return
+		}
+		rec.name, rec.port = rh.name, rh.port
+		if rh.connect {
+			port, replay = rh.port, recorded[len(head):]
+		} else {
+			port, replay = l.UpstreamPort, recorded
+		}
+	case ProtocolTCP:
+	}
+	if l.Protocol != ProtocolTCP {
+		if err := c.SetReadDeadline(time.Time{}); err != nil {
+			refuse("socket_error", 0, err)
+			return
+		}
+	}
+
+	targets, reason, status := s.route(snap, l, rec, port)
+	if status != 0 {
+		refuse(reason, status, nil)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(s.ctx, snap.cfg.Timeouts.Dial.Std())
+	upstream, dialled, err := dialTCP(ctx, snap.dialer, targets)
+	cancel()
+	if err != nil {
+		rec.target = targets[0]
+		if errors.Is(err, ErrForbiddenDestination) {
+			refuse("destination_forbidden", 403, err)
+			return
+		}
+		rec.decision, rec.reason, rec.relayErr = decisionError, "dial_failed", err
+		if l.Protocol == ProtocolHTTP || l.Protocol == ProtocolConnect {
+			writeStatus(c, 502, "dial_failed")
+		}
+		return
+	}
+	defer upstream.Close()
+	rec.target = dialled
+	rec.decision, rec.reason = decisionAllow, reason
+
+	if l.Protocol == ProtocolConnect {
+		if _, err := c.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+			rec.relayErr = err
+			return
+		}
+	}
+	if len(replay) > 0 {
+		n, err := upstream.Write(replay)
+		rec.up += int64(n)
+		if err != nil {
+			rec.relayErr = fmt.Errorf("replaying %d bytes to upstream: %w", len(replay), err)
+			return
+		}
+	}
+	release()
+	res := relay(c, upstream, snap.cfg.Timeouts.Idle.Std())
+	rec.up += res.up
+	rec.down += res.down
+	if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
+		rec.relayErr = res.err
+	}
+}
+
+// route decides where a connection goes: the static mapping for its host on its listener, an IP
+// literal inside the allowed destinations, or an allowed name resolved with the customer's DNS. It
+// returns the candidate targets and the reason, or a refusal reason with an HTTP status.
+func (s *Server) route(snap *snapshot, l Listener, rec *connRecord, port uint16) ([]netip.AddrPort, string, int) {
+	if target, ok := snap.static[staticKey{l.Name, rec.name}]; ok {
+		return []netip.AddrPort{target}, "static", 0
+	}
+	if l.Protocol == ProtocolTCP {
+		return nil, "no_route", 403
+	}
+	if addr, ok := parseIPLiteral(rec.name); ok {
+		ap := netip.AddrPortFrom(addr, port)
+		if !snap.guard.allows(ap) {
+			rec.target = ap
+			return nil, "destination_forbidden", 403
+		}
+		return []netip.AddrPort{ap}, "ip_literal", 0
+	}
+	switch snap.policy.decide(rec.name) {
+	case verdictDeny:
+		return nil, "denied", 403
+	case verdictNoMatch:
+		return nil, "not_allowed", 403
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, snap.cfg.Timeouts.Resolve.Std())
+	addrs, err := snap.resolver.lookup(ctx, rec.name)
+	cancel()
+	if err != nil {
+		rec.relayErr = err
+		return nil, "resolve_failed", 502
+	}
+	targets := make([]netip.AddrPort, 0, len(addrs))
+	for _, a := range addrs {
+		ap := netip.AddrPortFrom(a, port)
+		if snap.guard.allows(ap) {
+			targets = append(targets, ap)
+		} else if !rec.target.IsValid() {
+			rec.target = ap
+		}
+	}
+	if len(targets) == 0 {
+		return nil, "destination_forbidden", 403
+	}
+	return targets, "allowlist", 0
+}
+
+func readFailureReason(err error) string {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "handshake_timeout"
+	case errors.Is(err, errTooLarge):
+		return "head_too_large"
+	case errors.Is(err, errBadRequest):
+		return "bad_request"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "client_closed"
+	}
+	return "bad_handshake"
+}
+
+func statusFor(err error) int {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 408
+	}
+	if errors.Is(err, errBadRequest) {
+		return 400
+	}
+	return 0
+}
+
+// writeStatus answers an HTTP or CONNECT client that it is not proxied, and why.
+func writeStatus(c *net.TCPConn, status int, reason string) {
+	body := reason + "\n"
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), len(body), body)
+}
+
+// report writes the audit line and the metrics of a finished connection.
+func (s *Server) report(rec *connRecord) {
+	d := time.Since(rec.start)
+	attrs := make([]slog.Attr, 0, 14)
+	attrs = append(attrs,
+		slog.Time("start", rec.start),
+		slog.String("client", rec.client),
+		slog.String("listener", rec.listener),
+		slog.String("name", rec.name),
+	)
+	if rec.port != 0 {
+		attrs = append(attrs, slog.Int("port", int(rec.port)))
+	}
+	if rec.target.IsValid() {
+		attrs = append(attrs, slog.String("target", rec.target.String()))
+	}
+	attrs = append(attrs,
+		slog.String("decision", rec.decision),
+		slog.String("reason", rec.reason),
+		slog.Int64("bytes_up", rec.up),
+		slog.Int64("bytes_down", rec.down),
+		slog.Float64("duration_s", d.Seconds()),
+		slog.Uint64("config_generation", rec.configGen),
+	)
+	if rec.relayErr != nil {
+		attrs = append(attrs, slog.String("error", rec.relayErr.Error()))
+	}
+	s.audit.LogAttrs(context.Background(), slog.LevelInfo, "connection", attrs...)
+	s.metrics.connections.WithLabelValues(rec.listener, rec.decision, rec.reason).Inc()
+	if rec.decision == decisionAllow {
+		s.metrics.bytes.WithLabelValues(rec.listener, "up").Add(float64(rec.up))
+		s.metrics.bytes.WithLabelValues(rec.listener, "down").Add(float64(rec.down))
+		s.metrics.duration.WithLabelValues(rec.listener).Observe(d.Seconds())
+	}
+}
+
+// Ready reports whether the proxy accepts new connections (started and not draining).
+func (s *Server) Ready() bool { return s.started.Load() && !s.draining.Load() }
+
+// Active is the number of connections being proxied.
+func (s *Server) Active() int64 { return s.active.Load() }
+
+// Shutdown stops accepting, waits for open connections to end until ctx is done, then closes the
+// remaining ones and waits for their goroutines.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	for name, bl := range s.listeners {
+		bl.ln.Close()
+		<-bl.done
+		delete(s.listeners, name)
+	}
+	s.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() { s.inflight.Wait(); close(drained) }()
+	select {
+	case <-drained:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	s.cancel()
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	<-drained
+	return fmt.Errorf("drain deadline reached: closed %d open connections", n)
+}
+
+// AdminHandler serves /metrics, /healthz (the process is alive) and /readyz (it accepts
+// connections: started and not draining).
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "ready (config generation %d)\n", s.Generation())
+	})
+	return mux
+}
