@@ -328,57 +328,66 @@ func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {
 	if err := v.Err(); err != nil {
 		return nil, fromCUE(err, src.Name)
 	}
+	positions := indexFile(file, src.Name)
+	if errs := checkDeclarations(v, src.Name, positions); errs != nil {
+		return nil, errs
+	}
 	v = c.schema.Unify(v)
 	if err := v.Validate(cue.Concrete(true)); err != nil {
-		return nil, fromCUE(err, src.Name)
+		return nil, fromCUEWithin(err, src.Name, positions)
 	}
-	positions := indexFile(file, src.Name)
 	return decodeFile(v, src.Name, positions)
 }
 
-// decodeFile checks that the file declares the hub or exactly the one
-// customer it is named after, and decodes it.
-func decodeFile(v cue.Value, name string, positions *Positions) (*fileResult, LoadErrors) {
+// checkDeclarations checks that the file declares the hub or exactly the one
+// customer it is named after, before the schema's errors about the wrong
+// customer's missing fields would drown that.
+func checkDeclarations(v cue.Value, name string, positions *Positions) LoadErrors {
 	base := strings.TrimSuffix(filepath.Base(name), ".cue")
-	at := func(pointer string) Pos {
-		if p, ok := positions.Lookup(pointer); ok {
-			return p
+	hasHub := v.LookupPath(cue.ParsePath("hub")).Exists()
+	cv := v.LookupPath(cue.ParsePath("customers"))
+	if !cv.Exists() {
+		if hasHub {
+			return nil
 		}
-		return Pos{File: name, Line: 1, Col: 1}
+		return LoadErrors{{Pos: Pos{File: name, Line: 1, Col: 1},
+			Message: fmt.Sprintf("declares neither the hub nor a customer: a customer file holds `customers: %q: {...}`", base)}}
 	}
+	var names []string
+	it, err := cv.Fields()
+	if err != nil {
+		return fromCUE(err, name)
+	}
+	for it.Next() {
+		names = append(names, it.Selector().Unquoted())
+	}
+	if len(names) == 1 && names[0] == base {
+		return nil
+	}
+	return LoadErrors{{Pos: mustPos(positions, "/customers", name), Message: fmt.Sprintf(
+		"%s declares customers %s: each customer file declares exactly one customer, named after the file (customers: %q: {...} in %s.cue)",
+		filepath.Base(name), quoteList(names), base, base)}}
+}
+
+// decodeFile decodes the hub and the customer a checked file declares.
+func decodeFile(v cue.Value, name string, positions *Positions) (*fileResult, LoadErrors) {
 	r := &fileResult{positions: positions}
 	if hv := v.LookupPath(cue.ParsePath("hub")); hv.Exists() {
 		var hub Hub
 		if err := decodeJSON(hv, &hub); err != nil {
-			return nil, LoadErrors{{Pos: at("/hub"), Message: err.Error()}}
+			return nil, LoadErrors{{Pos: mustPos(positions, "/hub", name), Message: err.Error()}}
 		}
 		hub.File = name
 		r.hub = &hub
 	}
-	var names []string
-	if cv := v.LookupPath(cue.ParsePath("customers")); cv.Exists() {
-		it, err := cv.Fields()
-		if err != nil {
-			return nil, fromCUE(err, name)
-		}
-		for it.Next() {
-			names = append(names, it.Selector().Unquoted())
-		}
-		if len(names) != 1 || names[0] != base {
-			return nil, LoadErrors{{Pos: at("/customers"), Message: fmt.Sprintf(
-				"%s declares customers %s: each customer file declares exactly one customer, named after the file (customers: %q: {...} in %s.cue)",
-				filepath.Base(name), quoteList(names), base, base)}}
-		}
+	base := strings.TrimSuffix(filepath.Base(name), ".cue")
+	if cv := v.LookupPath(cue.MakePath(cue.Str("customers"), cue.Str(base))); cv.Exists() {
 		var cust Customer
-		if err := decodeJSON(cv.LookupPath(cue.MakePath(cue.Str(base))), &cust); err != nil {
-			return nil, LoadErrors{{Pos: at(Pointer("customers", base)), Message: err.Error()}}
+		if err := decodeJSON(cv, &cust); err != nil {
+			return nil, LoadErrors{{Pos: mustPos(positions, Pointer("customers", base), name), Message: err.Error()}}
 		}
 		cust.File = name
 		r.customer = &cust
-	}
-	if r.hub == nil && r.customer == nil {
-		return nil, LoadErrors{{Pos: Pos{File: name, Line: 1, Col: 1},
-			Message: fmt.Sprintf("declares neither the hub nor a customer: a customer file holds `customers: %q: {...}`", base)}}
 	}
 	return r, nil
 }
@@ -405,6 +414,36 @@ func decodeJSON(v cue.Value, into any) error {
 		return fmt.Errorf("decoding: %w", err)
 	}
 	return nil
+}
+
+// fromCUEWithin is fromCUE for errors of the unified value: an error whose
+// positions are all in the schema (a required field left out) is placed at
+// the nearest value the file wrote on its path.
+func fromCUEWithin(err error, file string, positions *Positions) LoadErrors {
+	out := fromCUE(err, file)
+	for i, e := range cueerrors.Errors(err) {
+		if i >= len(out) || !inSchemaOnly(e, file) {
+			continue
+		}
+		elems := make([]any, len(e.Path()))
+		for j, p := range e.Path() {
+			elems[j] = p
+		}
+		out[i].Pos = mustPos(positions, Pointer(elems...), file)
+		if strings.Contains(out[i].Message, "incomplete value") {
+			out[i].Message += " (a required value is missing: set it)"
+		}
+	}
+	return out
+}
+
+func inSchemaOnly(e cueerrors.Error, file string) bool {
+	for _, p := range cueerrors.Positions(e) {
+		if p.Filename() == file {
+			return false
+		}
+	}
+	return true
 }
 
 // fromCUE keeps CUE's own messages and positions, one per error.

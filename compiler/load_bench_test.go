@@ -57,3 +57,21 @@ func BenchmarkLoad10000Warm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompileOne is the cold cost of one customer file on one core.
+func BenchmarkCompileOne(b *testing.B) {
+	content, err := os.ReadFile("../customers/wobcom.cue")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := newFileCompiler()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := Source{Name: "wobcom.cue", Content: content}
+	for b.Loop() {
+		if _, errs := c.compile(src); errs != nil {
+			b.Fatal(errs)
+		}
+	}
+}

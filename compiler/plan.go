@@ -64,6 +64,10 @@ type CustomerPlan struct {
 	Listeners     []Listener // sorted by port
 }
 
+// ProxySecurityGroupName is the Name tag of the proxy load balancer's security
+// group: CloudFormation creates it, the proxy's Service refers to it.
+func (c *CustomerPlan) ProxySecurityGroupName() string { return c.StackName + "-proxy" }
+
 // Listener is one port the proxy serves behind the NLB.
 type Listener struct {
 	Name string

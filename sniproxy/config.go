@@ -22,7 +22,9 @@ type Protocol string
 const (
 	// ProtocolTLS routes by the SNI of the ClientHello; TLS is never terminated.
 	ProtocolTLS Protocol = "tls"
-	// ProtocolHTTP routes plain HTTP/1.x by the Host header (or the absolute-form request target).
+	// ProtocolHTTP routes plain HTTP/1.x by the Host header (or the absolute-form request target)
+	// of the first request; like any stream proxy, the whole connection (keep-alive requests
+	// included) then goes to that upstream.
 	ProtocolHTTP Protocol = "http"
 	// ProtocolConnect serves HTTP/1.1 CONNECT host:port (SSH through `nc -X connect`).
 	ProtocolConnect Protocol = "connect"
@@ -92,13 +94,15 @@ type Listener struct {
 	Protocol Protocol `json:"protocol"`
 	// UpstreamPort is the port dialled for names routed dynamically on tls and http listeners
 	// (443 for the SNI listener, 6443 for KKP API servers, 80 for HTTP). CONNECT takes the port from
-	// the request; tcp listeners only have a static mapping.
+	// the request; tcp listeners only have a static mapping. A port in an HTTP Host header is
+	// ignored: the listener decides the port dialled.
 	UpstreamPort uint16 `json:"upstreamPort,omitempty"`
 }
 
 // StaticMapping routes one host on one listener to a fixed target.
 type StaticMapping struct {
-	// Host is matched exactly (case-insensitively); it must be empty on a tcp listener and only there.
+	// Host is matched exactly against the SNI, Host or CONNECT name (whatever port a CONNECT asks
+	// for, the fixed target is dialled); it must be empty on a tcp listener and only there.
 	Host string `json:"host,omitempty"`
 	// Listener is the name of the listener the mapping applies to.
 	Listener string `json:"listener"`

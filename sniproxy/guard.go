@@ -66,8 +66,9 @@ func (g *destinationGuard) newDialer(timeout time.Duration) *net.Dialer {
 	return &net.Dialer{
 		Timeout:        timeout,
 		ControlContext: g.control,
-		// The proxy relays opaque streams; keep-alives detect dead peers behind NAT/NLB idle timers.
-		KeepAlive: 30 * time.Second,
+		// No TCP keep-alive: the relay's idle timeout reaps dead upstreams, and the setsockopt
+		// calls would be paid on every dial.
+		KeepAlive: -1,
 	}
 }
 

@@ -50,7 +50,7 @@ type dnsAnswer struct {
 	ttl   uint32
 }
 
-func startDNS(t *testing.T) *dnsServer {
+func startDNS(t testing.TB) *dnsServer {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

@@ -55,16 +55,17 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(path, data)
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var yamlLineRe = regexp.MustCompile(`line (\d+): `)
 
 // ParseConfig is LoadConfig on bytes already read; name is used in error messages.
 func ParseConfig(name string, data []byte) (*Config, error) {
 	var doc yamlv3.Node
 	if err := yamlv3.Unmarshal(data, &doc); err != nil {
 		ce := &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Hint: "fix the YAML syntax"}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+		if m := yamlLineRe.FindStringSubmatch(ce.Msg); m != nil {
 			ce.Line, _ = strconv.Atoi(m[1])
 			ce.Col = 1
+			ce.Msg = strings.Replace(ce.Msg, m[0], "", 1)
 		}
 		return nil, ce
 	}

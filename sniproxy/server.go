@@ -37,7 +37,8 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	capture  *tls.Config
-	bufs     sync.Pool
+	bufs     sync.Pool // recording buffers for ClientHellos and request heads
+	relayBuf sync.Pool // relayBufferSize buffers borrowed by pumps while data moves
 
 	current atomic.Pointer[snapshot]
 	ctx     context.Context // cancelled when the server is closed for good
@@ -108,6 +109,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		conns:     make(map[*net.TCPConn]struct{}),
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	s.relayBuf.New = func() any { b := make([]byte, relayBufferSize); return &b }
 	s.current.Store(s.compile(cfg, 1))
 	m.generation.Set(1)
 	return s, nil
@@ -215,7 +217,10 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 		if bl, ok := s.listeners[l.Name]; ok && sameBind(bl.address, l.Address) {
 			continue
 		}
-		ln, err := net.Listen("tcp", l.Address)
+		// No TCP keep-alive: the idle timeout already reaps dead peers, and the setsockopt calls
+		// would be paid on every accepted connection.
+		lc := net.ListenConfig{KeepAlive: -1}
+		ln, err := lc.Listen(context.Background(), "tcp", l.Address)
 		if err != nil {
 			for _, f := range fresh {
 				f.ln.Close()
@@ -457,7 +462,7 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 		}
 	}
 	release()
-	res := relay(c, upstream, snap.cfg.Timeouts.Idle.Std())
+	res := relay(c, upstream, &s.relayBuf, snap.cfg.Timeouts.Idle.Std())
 	rec.up += res.up
 	rec.down += res.down
 	if res.err != nil && !errors.Is(res.err, net.ErrClosed) {

@@ -47,7 +47,7 @@ func coreDNSTool() tool {
 		module:   "coredns",
 		packages: []string{"github.com/coredns/coredns"},
 		binaries: []string{"coredns"},
-		duration: "~3 min",
+		duration: "~5 min",
 	}
 }
 
@@ -127,6 +127,10 @@ func buildTool(ctx context.Context, tl tool) (string, error) {
 	}
 	if !complete(tmpDir, tl.binaries) {
 		return "", fmt.Errorf("building %s: go build succeeded but did not produce %v in %s", tl.module, tl.binaries, tmpDir)
+	}
+	// MkdirTemp made it private; the binaries are for every user of the checkout.
+	if err := os.Chmod(tmpDir, 0o755); err != nil {
+		return "", fmt.Errorf("building %s: %w", tl.module, err)
 	}
 	if err := os.Rename(tmpDir, binDir); err != nil {
 		return "", fmt.Errorf("building %s: moving binaries into the cache: %w", tl.module, err)

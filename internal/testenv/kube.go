@@ -138,10 +138,11 @@ func (env *KubeEnv) logTails(t testing.TB) {
 	}
 }
 
-func startKube(ctx context.Context, binDir, dir string) (env *KubeEnv, err error) {
-	env = &KubeEnv{Dir: dir}
+func startKube(ctx context.Context, binDir, dir string) (*KubeEnv, error) {
+	env := &KubeEnv{Dir: dir}
+	started := false
 	defer func() {
-		if err != nil {
+		if !started {
 			env.stop()
 		}
 	}()
@@ -223,6 +224,7 @@ func startKube(ctx context.Context, binDir, dir string) (env *KubeEnv, err error
 	// Tests apply many objects in a row; client-go's default of 5 requests
 	// per second would make them crawl.
 	env.Config.QPS, env.Config.Burst = 200, 400
+	started = true
 	return env, nil
 }
 

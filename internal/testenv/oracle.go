@@ -75,6 +75,9 @@ func CheckReachability(t testing.TB, manifests []string, probes []Probe) []Verdi
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("testenv: netpol-oracle failed (%v): %s", err, stderr.String())
 	}
+	if stderr.Len() > 0 {
+		t.Logf("testenv: netpol-oracle: %s", stderr.String()) // warnings, e.g. NotIn selectors
+	}
 	var verdicts []Verdict
 	if err := json.Unmarshal(stdout.Bytes(), &verdicts); err != nil {
 		t.Fatalf("testenv: netpol-oracle output is not a verdict list: %v\n%s", err, stdout.String())

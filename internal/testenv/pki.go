@@ -47,7 +47,7 @@ func writePKI(dir string, now time.Time) (*pkiFiles, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	caDER, err := sign(caTemplate, caTemplate, caKey, caKey)
+	caDER, err := sign(caTemplate, caTemplate, &caKey.PublicKey, caKey)
 	if err != nil {
 		return nil, fmt.Errorf("signing CA certificate: %w", err)
 	}

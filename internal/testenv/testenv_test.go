@@ -29,12 +29,18 @@ func TestMain(m *testing.M) {
 
 const fieldManager = "vsoc-testenv-test"
 
-func applyYAML(t *testing.T, client dynamic.Interface, gvr schema.GroupVersionResource, manifest string) *unstructured.Unstructured {
+func parseYAML(t *testing.T, manifest string) *unstructured.Unstructured {
 	t.Helper()
 	obj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
 		t.Fatalf("parsing manifest: %v", err)
 	}
+	return obj
+}
+
+func applyYAML(t *testing.T, client dynamic.Interface, gvr schema.GroupVersionResource, manifest string) *unstructured.Unstructured {
+	t.Helper()
+	obj := parseYAML(t, manifest)
 	var resource dynamic.ResourceInterface = client.Resource(gvr)
 	if ns := obj.GetNamespace(); ns != "" {
 		resource = client.Resource(gvr).Namespace(ns)
@@ -84,16 +90,14 @@ func TestKubeAPIServerServerSideApply(t *testing.T) {
 
 	// The networking API is served and validates: a bad CIDR is refused.
 	applyYAML(t, client, policies, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: testenv-ssa}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n")
-	bad := &unstructured.Unstructured{}
-	yaml.Unmarshal([]byte("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: testenv-ssa}\nspec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]}\n"), &bad.Object)
+	bad := parseYAML(t, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: testenv-ssa}\nspec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]}\n")
 	_, err = client.Resource(policies).Namespace("testenv-ssa").Apply(t.Context(), "bad", bad, metav1.ApplyOptions{FieldManager: fieldManager})
 	if !apierrors.IsInvalid(err) {
 		t.Errorf("applying a NetworkPolicy with cidr 10.0.0.0/33: err = %v, want Invalid", err)
 	}
 
 	// NamespaceLifecycle admission is on: no objects in a missing namespace.
-	orphan := &unstructured.Unstructured{}
-	yaml.Unmarshal([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: orphan, namespace: no-such-namespace}\n"), &orphan.Object)
+	orphan := parseYAML(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: orphan, namespace: no-such-namespace}\n")
 	_, err = client.Resource(configMaps).Namespace("no-such-namespace").Apply(t.Context(), "orphan", orphan, metav1.ApplyOptions{FieldManager: fieldManager})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("applying into a missing namespace: err = %v, want NotFound", err)
@@ -273,5 +277,55 @@ func TestModuleHashFollowsGoSum(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"go.sum": "a v2 h1:y\n"})
 	if after, _ := moduleHash(dir); after == before {
 		t.Errorf("changing go.sum kept the build key %s", before)
+	}
+}
+
+func TestKubeAPIServerStopsWithTheTest(t *testing.T) {
+	var env *KubeEnv
+	t.Run("owner", func(t *testing.T) {
+		env = KubeAPIServer(t)
+		disco, err := discovery.NewDiscoveryClientForConfig(env.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := disco.ServerVersion(); err != nil {
+			t.Fatalf("GET /version: %v", err)
+		}
+	})
+	if env == nil {
+		t.Fatal("the owner subtest did not start a server")
+	}
+	for _, p := range []*process{env.apiserver, env.etcd} {
+		select {
+		case <-p.done:
+		default:
+			t.Errorf("%s still runs after the test that started it ended", p.name)
+		}
+	}
+}
+
+func BenchmarkKubeStart(b *testing.B) {
+	binDir := mustBuild(b, kubeTool())
+	for b.Loop() {
+		env, err := startKube(b.Context(), binDir, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		env.stop()
+	}
+}
+
+func BenchmarkCoreDNSStart(b *testing.B) {
+	bin := CoreDNSBinary(b)
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Corefile"), []byte(". {\n    bind 127.0.0.1\n    whoami\n}\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		_, p, err := startCoreDNS(b.Context(), bin, dir, filepath.Join(b.TempDir(), "coredns.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.stop()
 	}
 }

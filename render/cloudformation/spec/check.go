@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
+	"sync"
+	"sync/atomic"
 )
 
 // Problem is one fault found in a template.
@@ -78,15 +78,16 @@ func (s *Spec) Check(templates map[string][]byte) []Problem {
 
 // parallel runs work(0) … work(n-1) on up to GOMAXPROCS goroutines and waits for them all.
 func parallel(n int, work func(i int)) {
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range n {
-		g.Go(func() error {
-			work(i)
-			return nil
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				work(i)
+			}
 		})
 	}
-	_ = g.Wait() // work reports through its own slice and never fails
+	wg.Wait()
 }
 
 func collect(into *[]Problem) reporter {
@@ -172,14 +173,18 @@ func (c *stackCheck) problem(path, format string, args ...any) {
 	c.report(c.stack, path, format, args...)
 }
 
-var topLevelKeys = map[string]bool{
-	"AWSTemplateFormatVersion": true, "Description": true, "Metadata": true, "Parameters": true,
-	"Rules": true, "Mappings": true, "Conditions": true, "Transform": true, "Resources": true, "Outputs": true,
+func isTopLevelKey(k string) bool {
+	switch k {
+	case "AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings",
+		"Conditions", "Transform", "Resources", "Outputs":
+		return true
+	}
+	return false
 }
 
 func (c *stackCheck) run() {
 	for _, k := range sortedKeys(c.doc) {
-		if !topLevelKeys[k] {
+		if !isTopLevelKey(k) {
 			c.problem(k, "unknown top-level section %q", k)
 		}
 	}
@@ -267,9 +272,13 @@ func (c *stackCheck) checkLogicalID(section, id string) {
 	}
 }
 
-var parameterKeys = map[string]bool{
-	"Type": true, "Default": true, "Description": true, "AllowedValues": true, "AllowedPattern": true,
-	"ConstraintDescription": true, "MaxLength": true, "MinLength": true, "MaxValue": true, "MinValue": true, "NoEcho": true,
+func isParameterKey(k string) bool {
+	switch k {
+	case "Type", "Default", "Description", "AllowedValues", "AllowedPattern", "ConstraintDescription",
+		"MaxLength", "MinLength", "MaxValue", "MinValue", "NoEcho":
+		return true
+	}
+	return false
 }
 
 func (c *stackCheck) checkParameters() {
@@ -286,7 +295,7 @@ func (c *stackCheck) checkParameters() {
 			continue
 		}
 		for _, k := range sortedKeys(p) {
-			if !parameterKeys[k] {
+			if !isParameterKey(k) {
 				c.problem(path+"."+k, "unknown parameter attribute %q", k)
 			}
 		}
@@ -323,12 +332,22 @@ func (c *stackCheck) checkConditions() {
 	}
 }
 
-var resourceKeys = map[string]bool{
-	"Type": true, "Properties": true, "DependsOn": true, "Condition": true, "DeletionPolicy": true,
-	"UpdateReplacePolicy": true, "Metadata": true, "CreationPolicy": true, "UpdatePolicy": true,
+func isResourceKey(k string) bool {
+	switch k {
+	case "Type", "Properties", "DependsOn", "Condition", "DeletionPolicy", "UpdateReplacePolicy",
+		"Metadata", "CreationPolicy", "UpdatePolicy":
+		return true
+	}
+	return false
 }
 
-var deletionPolicies = map[string]bool{"Delete": true, "Retain": true, "RetainExceptOnCreate": true, "Snapshot": true}
+func isDeletionPolicy(p string) bool {
+	switch p {
+	case "Delete", "Retain", "RetainExceptOnCreate", "Snapshot":
+		return true
+	}
+	return false
+}
 
 func (c *stackCheck) checkResources() {
 	resources, isObject := c.sections["Resources"]
@@ -357,7 +376,7 @@ func (c *stackCheck) checkResource(id string, v any) {
 		return
 	}
 	for _, k := range sortedKeys(r) {
-		if !resourceKeys[k] {
+		if !isResourceKey(k) {
 			c.problem(path+"."+k, "unknown resource attribute %q", k)
 		}
 	}
@@ -368,7 +387,7 @@ func (c *stackCheck) checkResource(id string, v any) {
 	}
 	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
 		if p, ok := r[policy]; ok {
-			if name, isString := p.(string); !isString || !deletionPolicies[name] {
+			if name, isString := p.(string); !isString || !isDeletionPolicy(name) {
 				c.problem(path+"."+policy, "must be Delete, Retain, RetainExceptOnCreate or Snapshot, got %s", describe(p))
 			}
 		}
@@ -424,7 +443,13 @@ func (c *stackCheck) checkDependsOn(id string, v any, path string) {
 	}
 }
 
-var outputKeys = map[string]bool{"Value": true, "Description": true, "Export": true, "Condition": true}
+func isOutputKey(k string) bool {
+	switch k {
+	case "Value", "Description", "Export", "Condition":
+		return true
+	}
+	return false
+}
 
 func (c *stackCheck) checkOutputs() {
 	outputs := c.section("Outputs")
@@ -440,7 +465,7 @@ func (c *stackCheck) checkOutputs() {
 			continue
 		}
 		for _, k := range sortedKeys(out) {
-			if !outputKeys[k] {
+			if !isOutputKey(k) {
 				c.problem(path+"."+k, "unknown output attribute %q", k)
 			}
 		}

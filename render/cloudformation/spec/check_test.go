@@ -231,6 +231,25 @@ func TestCheckCatchesEachFault(t *testing.T) {
 				c["Parameters"].(obj)[fmt.Sprintf("P%d", i)] = obj{"Type": "String"}
 			}
 		}, "customer-acme", "Parameters", "more than CloudFormation's limit of 200"},
+		{"Fn::Join of a single value", func(c, _ obj) { props(c, "Logs")["LogGroupName"] = obj{"Fn::Join": []any{"-", "x"}} },
+			"customer-acme", "Resources.Logs.Properties.LogGroupName.Fn::Join[1]", "expects a list"},
+		{"Fn::FindInMap of an unknown mapping", func(c, _ obj) {
+			props(c, "Logs")["LogGroupName"] = obj{"Fn::FindInMap": []any{"Names", "a", "b"}}
+		}, "customer-acme", "Resources.Logs.Properties.LogGroupName.Fn::FindInMap[0]", `no mapping named "Names"`},
+		{"list attribute where a string goes", func(c, _ obj) {
+			props(c, "SubnetA")["CidrBlock"] = obj{"Fn::GetAtt": "Vpc.CidrBlockAssociations"}
+		}, "customer-acme", "Resources.SubnetA.Properties.CidrBlock", "but Fn::GetAtt returns a list"},
+		{"unterminated Fn::Sub placeholder", func(c, _ obj) { props(c, "Logs")["LogGroupName"] = obj{"Fn::Sub": "${AWS::Region"} },
+			"customer-acme", "Resources.Logs.Properties.LogGroupName.Fn::Sub", "unterminated"},
+		{"parameter without type", func(c, _ obj) { c["Parameters"].(obj)["Size"] = obj{"Default": "1"} },
+			"customer-acme", "Parameters.Size.Type", "missing parameter type"},
+		{"unknown parameter type", func(c, _ obj) { c["Parameters"].(obj)["Size"] = obj{"Type": "Integer"} },
+			"customer-acme", "Parameters.Size.Type", `unknown parameter type "Integer"`},
+		{"export without name", func(c, _ obj) { c["Outputs"].(obj)["VpcId"].(obj)["Export"] = obj{"Value": "x"} },
+			"customer-acme", "Outputs.VpcId.Export", "must be an object with only a Name"},
+		{"non-literal export name", func(c, _ obj) {
+			c["Outputs"].(obj)["VpcId"].(obj)["Export"] = obj{"Name": obj{"Fn::Sub": "${AWS::Region}-VpcId"}}
+		}, "customer-acme", "Outputs.VpcId.Export.Name", "must be a literal string or an Fn::Sub using only ${AWS::StackName}"},
 		{"body over 1 MB", func(c, _ obj) { c["Metadata"] = obj{"Padding": strings.Repeat("x", MaxBodyBytes)} },
 			"customer-acme", "", "more than CloudFormation's limit of 1000000 bytes"},
 	}

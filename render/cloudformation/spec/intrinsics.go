@@ -27,11 +27,17 @@ func (r result) String() string {
 	return "any value"
 }
 
-// pseudoParameters are the names Ref accepts besides resources and parameters.
-var pseudoParameters = map[string]result{
-	"AWS::AccountId": resultScalar, "AWS::NotificationARNs": resultList, "AWS::NoValue": resultAny,
-	"AWS::Partition": resultScalar, "AWS::Region": resultScalar, "AWS::StackId": resultScalar,
-	"AWS::StackName": resultScalar, "AWS::URLSuffix": resultScalar,
+// pseudoParameter reports whether Ref accepts name as a pseudo parameter, and what it gives.
+func pseudoParameter(name string) (result, bool) {
+	switch name {
+	case "AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix":
+		return resultScalar, true
+	case "AWS::NotificationARNs":
+		return resultList, true
+	case "AWS::NoValue": // removes the property: fits wherever a value goes
+		return resultAny, true
+	}
+	return 0, false
 }
 
 // walk checks every intrinsic function call anywhere inside v (used where the value itself is
@@ -205,7 +211,7 @@ func (c *stackCheck) listArg(v any, path string, scalars bool) {
 
 // ref resolves a Ref target: a pseudo parameter, a parameter, or (outside Conditions) a resource.
 func (c *stackCheck) ref(name, path string) result {
-	if r, ok := pseudoParameters[name]; ok {
+	if r, ok := pseudoParameter(name); ok {
 		return r
 	}
 	if t, ok := c.parameters[name]; ok {

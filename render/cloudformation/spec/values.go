@@ -187,17 +187,23 @@ func (c *stackCheck) tag(v any, path string) {
 func (c *stackCheck) union(v any, t extract.Type, owner extract.Resource, path string) {
 	var kinds []string
 	for _, member := range t.Union {
-		probe := *c
-		var found bool
-		probe.report = func(string, string, string, ...any) { found = true }
-		probe.value(v, member, owner, path)
-		if !found {
-			c.value(v, member, owner, path) // again for real, to record the references it makes
+		if c.passes(func(probe *stackCheck) { probe.value(v, member, owner, path) }) {
 			return
 		}
 		kinds = append(kinds, member.Kind)
 	}
 	c.problem(path, "expects one of %s, got %s", strings.Join(kinds, " or "), describe(v))
+}
+
+// passes runs a check on a copy of c that notes problems instead of reporting them, and tells
+// whether there were none. The copy shares c's reference bookkeeping, so the references the
+// check meets still count for the dependency and import graphs.
+func (c *stackCheck) passes(check func(probe *stackCheck)) bool {
+	probe := *c
+	clean := true
+	probe.report = func(string, string, string, ...any) { clean = false }
+	check(&probe)
+	return clean
 }
 
 // ifValue checks Fn::If [condition, valueIfTrue, valueIfFalse]: both branches must fit the
@@ -226,12 +232,8 @@ func (c *stackCheck) fits(r result, fn string, t extract.Type, path string) {
 	case extract.KindList:
 		want = resultList
 	case extract.KindUnion:
-		for _, m := range t.Union {
-			probe := *c
-			var found bool
-			probe.report = func(string, string, string, ...any) { found = true }
-			probe.fits(r, fn, m, path)
-			if !found {
+		for _, member := range t.Union {
+			if c.passes(func(probe *stackCheck) { probe.fits(r, fn, member, path) }) {
 				return
 			}
 		}

@@ -12,6 +12,7 @@
 // recursively for *.yaml / *.yml); Namespaces and NetworkPolicies are read,
 // every other kind is ignored. Probes are a JSON list (see probe). The answer
 // is a JSON list on stdout, one entry per probe, in the probes' order.
+// Warnings (input the matcher reads differently from Kubernetes) go to stderr.
 // The exit status is 0 whatever the verdicts; 1 on bad input, 2 on bad usage.
 package main
 
@@ -53,6 +54,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "netpol-oracle: %v\n", err)
 		return 1
+	}
+	for _, warning := range set.warnings {
+		fmt.Fprintf(stderr, "netpol-oracle: warning: %s\n", warning)
 	}
 	probes, err := loadProbes(*probesPath, stdin)
 	if err != nil {

@@ -30,6 +30,8 @@ type manifestSet struct {
 	policies        []*networkingv1.NetworkPolicy
 	// origin says where each object came from ("file:line"), for duplicate reports.
 	origin map[string]string
+	// warnings are input the matcher reads differently from Kubernetes.
+	warnings []string
 }
 
 // loadManifests reads every path (file or directory, walked in lexical order).
@@ -178,6 +180,9 @@ func (set *manifestSet) addObject(where string, asJSON []byte) error {
 		if err := validatePolicy(&policy); err != nil {
 			return fmt.Errorf("%s: NetworkPolicy %s: %w", where, policyName(&policy), err)
 		}
+		for _, path := range notInSelectors(&policy) {
+			set.warnings = append(set.warnings, fmt.Sprintf("%s: NetworkPolicy %s: %s uses NotIn, which cyclonus's matcher does not match against an object lacking the key (Kubernetes does); verdicts involving such objects may be wrong", where, policyName(&policy), path))
+		}
 		defaultPolicyTypes(&policy)
 		set.policies = append(set.policies, &policy)
 	}
@@ -222,6 +227,35 @@ func validatePolicy(policy *networkingv1.NetworkPolicy) error {
 		errs = append(errs, validatePorts(fmt.Sprintf("spec.egress[%d].ports", i), rule.Ports)...)
 	}
 	return errors.Join(errs...)
+}
+
+// notInSelectors lists the paths of the selectors that use NotIn.
+func notInSelectors(policy *networkingv1.NetworkPolicy) []string {
+	var paths []string
+	check := func(path string, selector *metav1.LabelSelector) {
+		if selector == nil {
+			return
+		}
+		for i, expr := range selector.MatchExpressions {
+			if expr.Operator == metav1.LabelSelectorOpNotIn {
+				paths = append(paths, fmt.Sprintf("%s.matchExpressions[%d]", path, i))
+			}
+		}
+	}
+	check("spec.podSelector", &policy.Spec.PodSelector)
+	peers := func(path string, list []networkingv1.NetworkPolicyPeer) {
+		for i, peer := range list {
+			check(fmt.Sprintf("%s[%d].podSelector", path, i), peer.PodSelector)
+			check(fmt.Sprintf("%s[%d].namespaceSelector", path, i), peer.NamespaceSelector)
+		}
+	}
+	for i, rule := range policy.Spec.Ingress {
+		peers(fmt.Sprintf("spec.ingress[%d].from", i), rule.From)
+	}
+	for i, rule := range policy.Spec.Egress {
+		peers(fmt.Sprintf("spec.egress[%d].to", i), rule.To)
+	}
+	return paths
 }
 
 func validateSelector(selector *metav1.LabelSelector) error {

@@ -191,3 +191,24 @@ func TestBadInputIsAnErrorWithAPosition(t *testing.T) {
 		})
 	}
 }
+
+func TestNotInIsWarnedAbout(t *testing.T) {
+	manifest := writeFile(t, t.TempDir(), "m.yaml", `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  podSelector: {}
+  ingress:
+  - from:
+    - podSelector:
+        matchExpressions: [{key: tier, operator: NotIn, values: [db]}]
+`)
+	probesPath := writeFile(t, t.TempDir(), "probes.json", `[{"from": {"ip": "10.0.0.1"}, "to": {"namespace": "shop", "ip": "10.0.0.2"}, "port": 80}]`)
+	_, stderr, code := runOracle(t, "-probes", probesPath, manifest)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "m.yaml:1: NetworkPolicy shop/p: spec.ingress[0].from[0].podSelector.matchExpressions[0] uses NotIn") {
+		t.Errorf("no NotIn warning in stderr %q", stderr)
+	}
+}

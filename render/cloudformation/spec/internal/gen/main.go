@@ -336,8 +336,6 @@ func convertAllowed(values []json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-var errNoElement = errors.New("collection type without an element type")
-
 func convertType(t dbType, names map[string]string) (extract.Type, error) {
 	switch t.Type {
 	case "string", "integer":
@@ -360,7 +358,7 @@ func convertType(t dbType, names map[string]string) (extract.Type, error) {
 		return extract.Type{Kind: extract.KindTag}, nil
 	case "array", "map":
 		if t.Element == nil {
-			return extract.Type{}, errNoElement
+			return extract.Type{}, errors.New("collection type without an element type")
 		}
 		elem, err := convertType(*t.Element, names)
 		if err != nil {

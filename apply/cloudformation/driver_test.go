@@ -1,0 +1,543 @@
+package cloudformation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+
+	"github.com/vsoc/vsoc/apply/cfnlocal"
+	"github.com/vsoc/vsoc/render/cloudformation/spec"
+)
+
+// Small handcrafted stacks in the shape the renderer produces: a hub that
+// exports its VPC, and customers with a VPC, a Site-to-Site VPN (gateways and
+// connection are protected) and a security group whose ingress rules follow
+// the proxy's static mappings.
+
+func hubTemplate() []byte {
+	return mustJSON(map[string]any{
+		"AWSTemplateFormatVersion": "2010-09-09",
+		"Description":              "vsoc hub",
+		"Resources": map[string]any{
+			"HubVpc": map[string]any{"Type": "AWS::EC2::VPC", "Properties": map[string]any{"CidrBlock": "100.64.0.0/20"}},
+		},
+		"Outputs": map[string]any{
+			"VpcId": map[string]any{"Value": map[string]any{"Ref": "HubVpc"}, "Export": map[string]any{"Name": "vsoc-hub-VpcId"}},
+		},
+	})
+}
+
+type customerParams struct {
+	cidr   string
+	asn    int
+	ports  []int // static mappings: one ingress rule each
+	broken bool  // an unknown property, which the service rejects
+}
+
+func customerTemplate(p customerParams) []byte {
+	var ingress []any
+	for _, port := range p.ports {
+		ingress = append(ingress, map[string]any{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "CidrIp": "100.64.0.0/20"})
+	}
+	sg := map[string]any{
+		"GroupDescription":     "proxy load balancer",
+		"VpcId":                map[string]any{"Ref": "Vpc"},
+		"SecurityGroupIngress": ingress,
+	}
+	if p.broken {
+		sg["NoSuchProperty"] = true
+	}
+	return mustJSON(map[string]any{
+		"AWSTemplateFormatVersion": "2010-09-09",
+		"Resources": map[string]any{
+			"Vpc":        map[string]any{"Type": "AWS::EC2::VPC", "Properties": map[string]any{"CidrBlock": p.cidr}},
+			"VpnGateway": map[string]any{"Type": "AWS::EC2::VPNGateway", "Properties": map[string]any{"Type": "ipsec.1", "AmazonSideAsn": 64512}},
+			"VpnGatewayAttachment": map[string]any{"Type": "AWS::EC2::VPCGatewayAttachment", "Properties": map[string]any{
+				"VpcId": map[string]any{"Ref": "Vpc"}, "VpnGatewayId": map[string]any{"Ref": "VpnGateway"}}},
+			"CustomerGateway": map[string]any{"Type": "AWS::EC2::CustomerGateway", "Properties": map[string]any{
+				"Type": "ipsec.1", "BgpAsn": p.asn, "IpAddress": "193.18.239.159"}},
+			"VpnConnection": map[string]any{"Type": "AWS::EC2::VPNConnection", "Properties": map[string]any{
+				"Type": "ipsec.1", "CustomerGatewayId": map[string]any{"Ref": "CustomerGateway"},
+				"VpnGatewayId": map[string]any{"Ref": "VpnGateway"}, "StaticRoutesOnly": false}},
+			"ProxySecurityGroup": map[string]any{"Type": "AWS::EC2::SecurityGroup", "Properties": sg},
+			"Peering": map[string]any{"Type": "AWS::EC2::VPCPeeringConnection", "Properties": map[string]any{
+				"VpcId": map[string]any{"Ref": "Vpc"}, "PeerVpcId": map[string]any{"Fn::ImportValue": "vsoc-hub-VpcId"}}},
+		},
+	})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+type fleet struct {
+	hub       []byte
+	customers map[string]customerParams
+}
+
+func defaultFleet() fleet {
+	return fleet{hub: hubTemplate(), customers: map[string]customerParams{
+		"acme":   {cidr: "100.65.0.0/20", asn: 65000, ports: []int{443}},
+		"globex": {cidr: "100.66.0.0/20", asn: 65001, ports: []int{443, 6443}},
+	}}
+}
+
+func (f fleet) stacks() []Stack {
+	out := []Stack{{Name: "vsoc-hub", Customer: HubCustomer, Template: f.hub, Source: "out/aws/vsoc-hub.template.json"}}
+	for name, p := range f.customers {
+		stack := "vsoc-customer-" + name
+		out = append(out, Stack{Name: stack, Customer: name, Template: customerTemplate(p), Source: "out/aws/" + stack + ".template.json"})
+	}
+	return out
+}
+
+type env struct {
+	t      *testing.T
+	server *cfnlocal.Server
+	client *cfn.Client
+}
+
+func newEnv(t *testing.T) *env { return newEnvStep(t, time.Millisecond) }
+
+// newEnvStep starts an endpoint whose provisioning steps take step each.
+func newEnvStep(t *testing.T, step time.Duration) *env {
+	t.Helper()
+	sp, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := cfnlocal.New(cfnlocal.Options{Spec: sp, Step: step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := server.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	cfg := aws.Config{
+		Region:      "eu-central-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
+		Retryer:     Retryer(10, 5*time.Millisecond),
+	}
+	client := cfn.NewFromConfig(cfg, func(o *cfn.Options) { o.BaseEndpoint = aws.String(url) })
+	return &env{t: t, server: server, client: client}
+}
+
+// syncBuffer collects progress lines from parallel stacks.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	on  func(line string)
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	b.buf.Write(p)
+	on := b.on
+	b.mu.Unlock()
+	if on != nil {
+		on(string(p))
+	}
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (e *env) apply(ctx context.Context, f fleet, opts Options) ([]Result, string) {
+	e.t.Helper()
+	progress := &syncBuffer{}
+	if forward := opts.Progress; forward != nil {
+		progress.on = func(line string) { fmt.Fprint(forward, line) }
+	}
+	opts.Progress = progress
+	opts.PollInterval = 2 * time.Millisecond
+	results := New(e.client, opts).Apply(ctx, f.stacks())
+	e.t.Logf("progress:\n%s", progress.String())
+	return results, progress.String()
+}
+
+func outcomes(results []Result) map[string]Outcome {
+	out := map[string]Outcome{}
+	for _, r := range results {
+		out[r.Stack] = r.Outcome
+	}
+	return out
+}
+
+func wantOutcomes(t *testing.T, results []Result, want map[string]Outcome) {
+	t.Helper()
+	got := outcomes(results)
+	for stack, o := range want {
+		if got[stack] != o {
+			t.Errorf("%s: outcome %q, want %q (results %+v)", stack, got[stack], o, results)
+		}
+	}
+}
+
+func (e *env) stack(name string) cfnlocal.StackState {
+	e.t.Helper()
+	st, ok := e.server.Stack(name)
+	if !ok {
+		e.t.Fatalf("stack %s does not exist", name)
+	}
+	return st
+}
+
+func TestFirstApplyCreatesEveryStackSecondIsNoop(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	results, _ := e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Created, "vsoc-customer-acme": Created, "vsoc-customer-globex": Created})
+	if results[0].Stack != "vsoc-hub" {
+		t.Errorf("first result is %s, want the hub", results[0].Stack)
+	}
+	for _, name := range []string{"vsoc-hub", "vsoc-customer-acme"} {
+		st := e.stack(name)
+		if st.Status != "CREATE_COMPLETE" {
+			t.Errorf("%s: status %s", name, st.Status)
+		}
+		if !st.TerminationProtection {
+			t.Errorf("%s: termination protection is off", name)
+		}
+		tags := map[string]string{}
+		for _, tag := range st.Tags {
+			tags[tag.Key] = tag.Value
+		}
+		if tags[TagManagedBy] != "vsoc" || tags[TagCustomer] == "" {
+			t.Errorf("%s: tags %v", name, tags)
+		}
+	}
+	policy := e.stack("vsoc-customer-acme").Policy
+	for _, want := range []string{`"Deny"`, "Update:Replace", "AWS::EC2::VPNConnection", "AWS::EC2::CustomerGateway", "AWS::EC2::VPCPeeringConnection"} {
+		if !strings.Contains(policy, want) {
+			t.Errorf("customer stack policy %s lacks %s", policy, want)
+		}
+	}
+	var acme Result
+	for _, r := range results {
+		if r.Stack == "vsoc-customer-acme" {
+			acme = r
+		}
+	}
+	if acme.ChangeSetType != "CREATE" || acme.ChangeSetID == "" || len(acme.Changes) != 7 {
+		t.Errorf("acme result: %+v", acme)
+	}
+
+	created := e.server.Calls("CreateChangeSet")
+	results, _ = e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Unchanged, "vsoc-customer-acme": Unchanged, "vsoc-customer-globex": Unchanged})
+	if n := e.server.Calls("CreateChangeSet"); n != created {
+		t.Errorf("second apply created %d change sets", n-created)
+	}
+	if n := e.server.Calls("ExecuteChangeSet"); n != 3 {
+		t.Errorf("%d executions in total, want 3", n)
+	}
+}
+
+func TestStaticMappingChangeUpdatesInPlace(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	acme := f.customers["acme"]
+	acme.ports = []int{443, 3299}
+	f.customers["acme"] = acme
+
+	results, out := e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Unchanged, "vsoc-customer-acme": Updated, "vsoc-customer-globex": Unchanged})
+	r := results[1]
+	want := []Change{{Action: "Modify", LogicalID: "ProxySecurityGroup", Type: "AWS::EC2::SecurityGroup", Replacement: "False"}}
+	if fmt.Sprint(r.Changes) != fmt.Sprint(want) {
+		t.Errorf("changes %+v, want %+v", r.Changes, want)
+	}
+	if !strings.Contains(out, "ProxySecurityGroup") || !strings.Contains(out, "UPDATE_COMPLETE") {
+		t.Errorf("progress does not show the change and its events")
+	}
+	st := e.stack("vsoc-customer-acme")
+	if st.Status != "UPDATE_COMPLETE" || !strings.Contains(st.Template, "3299") {
+		t.Errorf("stack %s, template updated: %v", st.Status, strings.Contains(st.Template, "3299"))
+	}
+}
+
+func TestBGPASNChangeRefusedWithoutAllowDestroy(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	before := e.stack("vsoc-customer-acme").Template
+	acme := f.customers["acme"]
+	acme.asn = 65010
+	f.customers["acme"] = acme
+
+	results, out := e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Refused, "vsoc-customer-globex": Unchanged})
+	r := results[1]
+	if !strings.Contains(r.Decision, "--allow-destroy") || !strings.Contains(r.Decision, "CustomerGateway") || !strings.Contains(r.Decision, "VpnConnection") {
+		t.Errorf("decision %q does not name the protected resources and the flag", r.Decision)
+	}
+	if !strings.Contains(out, "PROTECTED") {
+		t.Errorf("printed change set does not flag the protected replacement")
+	}
+	st := e.stack("vsoc-customer-acme")
+	if st.Template != before || len(st.ChangeSets) != 0 {
+		t.Errorf("refused stack changed: template same %v, change sets %v", st.Template == before, st.ChangeSets)
+	}
+
+	results, _ = e.apply(t.Context(), f, Options{Execute: true, AllowDestroy: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Updated})
+	st = e.stack("vsoc-customer-acme")
+	if !strings.Contains(st.Template, "65010") {
+		t.Errorf("the ASN change was not applied")
+	}
+	if !strings.Contains(st.Policy, `"Deny"`) {
+		t.Errorf("the protective stack policy was not restored after --allow-destroy: %s", st.Policy)
+	}
+}
+
+func TestStackPolicyStopsDestructionBehindVsocsBack(t *testing.T) {
+	// Someone executes a destructive change set by hand: the stack policy
+	// vsoc set makes CloudFormation refuse it and roll back.
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	ctx := t.Context()
+	_, err := e.client.CreateChangeSet(ctx, &cfn.CreateChangeSetInput{
+		StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("by-hand"),
+		TemplateBody: aws.String(string(customerTemplate(customerParams{cidr: "100.65.0.0/20", asn: 65099, ports: []int{443}}))),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		out, err := e.client.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("by-hand")})
+		return err == nil && out.Status == types.ChangeSetStatusCreateComplete
+	})
+	if _, err := e.client.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("by-hand")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return e.stack("vsoc-customer-acme").Status == "UPDATE_ROLLBACK_COMPLETE" })
+	denied := false
+	for _, ev := range e.stack("vsoc-customer-acme").Events {
+		denied = denied || strings.Contains(ev.Reason, "denied by stack policy")
+	}
+	if !denied {
+		t.Errorf("no event says the stack policy denied the replacement")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestFailureDuringExecutionRollsBack(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	before := e.stack("vsoc-customer-acme").Template
+	for _, name := range []string{"acme", "globex"} {
+		c := f.customers[name]
+		c.ports = append(c.ports, 8443)
+		f.customers[name] = c
+	}
+	e.server.FailResource("vsoc-customer-acme", "ProxySecurityGroup", "Resource handler returned message: \"The security group rule limit was exceeded\"")
+
+	results, out := e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Failed, "vsoc-customer-globex": Updated})
+	r := results[1]
+	if len(r.FailedEvents) == 0 || r.FailedEvents[0].LogicalID != "ProxySecurityGroup" || !strings.Contains(r.FailedEvents[0].Reason, "rule limit") {
+		t.Errorf("failed events %+v do not show the failing resource", r.FailedEvents)
+	}
+	if !strings.Contains(r.Error, "rolled back") || r.StackStatus != "UPDATE_ROLLBACK_COMPLETE" {
+		t.Errorf("error %q, status %s", r.Error, r.StackStatus)
+	}
+	if !strings.Contains(out, "FAILED ProxySecurityGroup") {
+		t.Errorf("progress does not show the failing event")
+	}
+	if st := e.stack("vsoc-customer-acme"); st.Template != before {
+		t.Errorf("rolled-back stack does not have its previous template")
+	}
+
+	// The next run retries the same change and, without the fault, succeeds.
+	results, _ = e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Updated, "vsoc-customer-globex": Unchanged})
+}
+
+func TestFailedCreationIsRecreatedNextRun(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.server.FailResource("vsoc-customer-globex", "VpnConnection", "Resource handler returned message: \"Invalid IP address\"")
+	results, _ := e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Created, "vsoc-customer-acme": Created, "vsoc-customer-globex": Failed})
+	if st := e.stack("vsoc-customer-globex"); st.Status != "ROLLBACK_COMPLETE" {
+		t.Fatalf("status %s", st.Status)
+	}
+	results, _ = e.apply(t.Context(), f, Options{})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-globex": Previewed})
+	results, _ = e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-globex": Created})
+}
+
+func TestThrottlingIsRetried(t *testing.T) {
+	e := newEnv(t)
+	e.server.Throttle(6)
+	results, _ := e.apply(t.Context(), defaultFleet(), Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Created, "vsoc-customer-acme": Created, "vsoc-customer-globex": Created})
+	if n := e.server.Throttled(); n != 6 {
+		t.Errorf("%d requests throttled, want 6", n)
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	acme := f.customers["acme"]
+	acme.ports = []int{443, 3299}
+	f.customers["acme"] = acme
+	results, _ := e.apply(t.Context(), f, Options{})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Previewed})
+	if len(results[1].Changes) != 1 {
+		t.Errorf("preview shows %+v", results[1].Changes)
+	}
+	st := e.stack("vsoc-customer-acme")
+	if strings.Contains(st.Template, "3299") || st.Status != "CREATE_COMPLETE" || len(st.ChangeSets) != 0 {
+		t.Errorf("dry run changed the stack: %s, change sets %v", st.Status, st.ChangeSets)
+	}
+}
+
+func TestCancelledRunResumesCleanly(t *testing.T) {
+	// Cancelled once the change set exists (it is left in CREATE_COMPLETE),
+	// and while it executes (the stack is left UPDATE_IN_PROGRESS).
+	cases := []struct{ when, resumeSays string }{
+		{"waiting for CloudFormation to compute it", "left by an earlier run"},
+		{"executing change set", "waiting for the operation in progress to end"},
+	}
+	for _, c := range cases {
+		t.Run(c.when, func(t *testing.T) {
+			// Steps slow enough that the stack is still in progress when the
+			// second run starts.
+			e := newEnvStep(t, 20*time.Millisecond)
+			f := defaultFleet()
+			e.apply(t.Context(), f, Options{Execute: true})
+			acme := f.customers["acme"]
+			acme.ports = []int{443, 3299}
+			f.customers["acme"] = acme
+
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			trigger := &lineTrigger{match: "vsoc-customer-acme: ", also: c.when, fire: cancel}
+			results, _ := e.apply(ctx, f, Options{Execute: true, Parallelism: 1, Progress: trigger})
+			wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Interrupted})
+
+			results, out := e.apply(t.Context(), f, Options{Execute: true})
+			if !strings.Contains(out, c.resumeSays) {
+				t.Errorf("resumed run does not say %q", c.resumeSays)
+			}
+			got := outcomes(results)["vsoc-customer-acme"]
+			if got != Updated && got != Unchanged {
+				t.Errorf("resumed run: %s", got)
+			}
+			st := e.stack("vsoc-customer-acme")
+			if st.Status != "UPDATE_COMPLETE" || !strings.Contains(st.Template, "3299") {
+				t.Errorf("after resuming: %s, updated %v", st.Status, strings.Contains(st.Template, "3299"))
+			}
+			if len(st.ChangeSets) != 0 {
+				t.Errorf("change sets left: %v", st.ChangeSets)
+			}
+		})
+	}
+}
+
+// lineTrigger calls fire once, when a progress line contains match.
+type lineTrigger struct {
+	match string
+	also  string
+	fire  func()
+	once  sync.Once
+}
+
+func (l *lineTrigger) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), l.match) && strings.Contains(string(p), l.also) {
+		l.once.Do(l.fire)
+	}
+	return len(p), nil
+}
+
+func TestStackWithoutTagsIsLeftAlone(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	// Someone else's stack with a name vsoc would use.
+	other := mustJSON(map[string]any{"Resources": map[string]any{
+		"Vpc": map[string]any{"Type": "AWS::EC2::VPC", "Properties": map[string]any{"CidrBlock": "10.0.0.0/16"}}}})
+	_, err := e.client.CreateChangeSet(ctx, &cfn.CreateChangeSetInput{
+		StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("theirs"), ChangeSetType: types.ChangeSetTypeCreate,
+		TemplateBody: aws.String(string(other)), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("network")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		out, err := e.client.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("theirs")})
+		return err == nil && out.Status == types.ChangeSetStatusCreateComplete
+	})
+	if _, err := e.client.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("theirs")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return e.stack("vsoc-customer-acme").Status == "CREATE_COMPLETE" })
+	before := e.stack("vsoc-customer-acme")
+
+	results, _ := e.apply(ctx, defaultFleet(), Options{Execute: true, AllowDestroy: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Created, "vsoc-customer-acme": Refused, "vsoc-customer-globex": Created})
+	if !strings.Contains(results[1].Decision, "not tagged vsoc:managed-by=vsoc") {
+		t.Errorf("decision %q", results[1].Decision)
+	}
+	after := e.stack("vsoc-customer-acme")
+	if after.Template != before.Template || after.Policy != "" || after.TerminationProtection || len(after.Events) != len(before.Events) || fmt.Sprint(after.ChangeSets) != fmt.Sprint(before.ChangeSets) {
+		t.Errorf("vsoc touched a stack it does not own: %+v", after)
+	}
+}
+
+func TestHubFailureStopsCustomers(t *testing.T) {
+	e := newEnv(t)
+	e.server.FailResource("vsoc-hub", "HubVpc", "Resource handler returned message: \"VPC limit exceeded\"")
+	results, _ := e.apply(t.Context(), defaultFleet(), Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Failed, "vsoc-customer-acme": NotAttempted, "vsoc-customer-globex": NotAttempted})
+	if _, ok := e.server.Stack("vsoc-customer-acme"); ok {
+		t.Errorf("a customer stack was created although the hub failed")
+	}
+}
+
+func TestInvalidTemplateIsReportedByTheService(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	f.customers["acme"] = customerParams{cidr: "100.65.0.0/20", asn: 65000, broken: true}
+	results, _ := e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Failed, "vsoc-customer-globex": Created})
+	if !strings.Contains(results[1].Error, "NoSuchProperty") || !strings.Contains(results[1].Error, "ValidationError") {
+		t.Errorf("error %q does not carry the service's validation message", results[1].Error)
+	}
+}

@@ -1,0 +1,208 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/vsoc/vsoc/apply/cfnlocal"
+	cfnapply "github.com/vsoc/vsoc/apply/cloudformation"
+	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render"
+	rendercfn "github.com/vsoc/vsoc/render/cloudformation"
+	"github.com/vsoc/vsoc/render/cloudformation/spec"
+	renderkube "github.com/vsoc/vsoc/render/kube"
+)
+
+// fixture is a git checkout of the sample fleet, its build output (the real
+// CloudFormation and Kubernetes renderers), and an in-process CloudFormation
+// endpoint on loopback.
+type fixture struct {
+	t         *testing.T
+	customers string
+	out       string
+	server    *cfnlocal.Server
+	endpoint  string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	root := t.TempDir()
+	f := &fixture{t: t, customers: filepath.Join(root, "customers"), out: filepath.Join(root, "out")}
+	copyTree(t, filepath.Join("..", "customers"), f.customers)
+	f.git("init", "-q")
+	f.commit("sample fleet")
+
+	sp, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.server, err = cfnlocal.New(cfnlocal.Options{Spec: sp, Step: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.endpoint, err = f.server.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.server.Close() })
+	f.build()
+	return f
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copying the sample fleet: %v", err)
+	}
+}
+
+func (f *fixture) git(args ...string) string {
+	f.t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=vsoc test", "-c", "user.email=test@vsoc.invalid", "-C", f.customers}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		f.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (f *fixture) commit(message string) {
+	f.t.Helper()
+	f.git("add", "-A")
+	f.git("commit", "-q", "-m", message)
+}
+
+// edit replaces old by new in a customer file and commits it.
+func (f *fixture) edit(file, old, new string) {
+	f.t.Helper()
+	path := filepath.Join(f.customers, file)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		f.t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	f.commit("edit " + file)
+}
+
+// build compiles the customers folder into out with the CloudFormation and
+// Kubernetes renderers, as vsoc-compile build does.
+func (f *fixture) build() {
+	f.t.Helper()
+	fleet, err := compiler.LoadDir(context.Background(), f.customers, compiler.NewCache(""))
+	if err != nil {
+		f.t.Fatalf("loading the fleet: %v", err)
+	}
+	plan, err := compiler.NewPlan(fleet)
+	if err != nil {
+		f.t.Fatalf("planning: %v", err)
+	}
+	files := render.Files{}
+	for _, target := range []func(*compiler.Plan) (map[string][]byte, error){rendercfn.Render, renderkube.Render} {
+		out, err := target(plan)
+		if err != nil {
+			f.t.Fatalf("rendering: %v", err)
+		}
+		maps.Copy(files, out)
+	}
+	if err := render.Write(f.out, files); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) options(execute bool) Options {
+	return Options{
+		Out:          f.out,
+		CustomersDir: f.customers,
+		AWS: aws.Config{
+			Region:      "eu-central-1",
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
+			Retryer:     cfnapply.Retryer(10, 5*time.Millisecond),
+		},
+		EndpointURL:  f.endpoint,
+		Execute:      execute,
+		Parallelism:  3,
+		PollInterval: 2 * time.Millisecond,
+	}
+}
+
+func (f *fixture) run(ctx context.Context, opts Options) *Record {
+	f.t.Helper()
+	progress := &lockedBuffer{}
+	opts.Progress = progress
+	rec, err := Run(ctx, opts)
+	f.t.Logf("progress:\n%s", progress.String())
+	if err != nil {
+		f.t.Fatalf("apply: %v", err)
+	}
+	return rec
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func stackOutcomes(rec *Record) map[string]cfnapply.Outcome {
+	out := map[string]cfnapply.Outcome{}
+	for _, s := range rec.Stacks {
+		out[s.Stack] = s.Outcome
+	}
+	return out
+}
+
+func stackResult(t *testing.T, rec *Record, stack string) cfnapply.Result {
+	t.Helper()
+	for _, s := range rec.Stacks {
+		if s.Stack == stack {
+			return s
+		}
+	}
+	t.Fatalf("no result for %s", stack)
+	return cfnapply.Result{}
+}

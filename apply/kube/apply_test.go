@@ -1,0 +1,239 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/testenv"
+	"github.com/vsoc/vsoc/render"
+	renderkube "github.com/vsoc/vsoc/render/kube"
+)
+
+// renderFleet copies the sample fleet, applies edits (old → new, per
+// file), and renders its Kubernetes output into a fresh OUT.
+func renderFleet(t *testing.T, edits map[string][2]string) string {
+	t.Helper()
+	root := t.TempDir()
+	customers := filepath.Join(root, "customers")
+	err := filepath.WalkDir(filepath.Join("..", "..", "customers"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Join("..", "..", "customers"), path)
+		dst := filepath.Join(customers, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if e, ok := edits[rel]; ok {
+			if !bytes.Contains(b, []byte(e[0])) {
+				t.Fatalf("%s does not contain %q", rel, e[0])
+			}
+			b = bytes.Replace(b, []byte(e[0]), []byte(e[1]), 1)
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := compiler.LoadDir(context.Background(), customers, compiler.NewCache(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := compiler.NewPlan(fleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := renderkube.Render(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(root, "out")
+	if err := render.Write(out, files); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func cluster(t *testing.T, out, name string) Cluster {
+	t.Helper()
+	clusters, err := ReadClusters(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no cluster %s in %s", name, out)
+	return Cluster{}
+}
+
+func TestReadClustersRequiresVsocLabels(t *testing.T) {
+	out := t.TempDir()
+	dir := filepath.Join(out, "kube", "clusters", "acme")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	doc := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: y\n  labels:\n    app.kubernetes.io/managed-by: vsoc\n"
+	if err := os.WriteFile(filepath.Join(dir, "rendered.yaml"), []byte("---\n"+doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadClusters(out)
+	if err == nil || !strings.Contains(err.Error(), "rendered.yaml: document 1 (ConfigMap x)") || !strings.Contains(err.Error(), "vsoc.io/customer=acme") {
+		t.Fatalf("err = %v, want the file, document and missing label", err)
+	}
+}
+
+func TestApplyAndPruneAgainstKubeAPIServer(t *testing.T) {
+	env := testenv.KubeAPIServer(t)
+	ctx := t.Context()
+	client, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applier, err := NewApplier(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wobcom := cluster(t, renderFleet(t, nil), "wobcom")
+	total := len(wobcom.Objects)
+
+	// A dry run stores nothing.
+	res, err := applier.Apply(ctx, wobcom, Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created) != total {
+		t.Errorf("dry run would create %d objects, want %d", len(res.Created), total)
+	}
+	if _, err := client.CoreV1().Namespaces().Get(ctx, "mla", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a dry run created namespace mla: %v", err)
+	}
+
+	// The first apply creates everything.
+	res, err = applier.Apply(ctx, wobcom, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created) != total || len(res.Pruned) != 0 {
+		t.Fatalf("first apply: %d created, %d pruned; want %d, 0", len(res.Created), len(res.Pruned), total)
+	}
+	policies, err := client.NetworkingV1().NetworkPolicies("mla").List(ctx, metav1.ListOptions{})
+	if err != nil || len(policies.Items) == 0 {
+		t.Fatalf("no NetworkPolicies in mla after apply: %v", err)
+	}
+	for _, np := range policies.Items {
+		if !slices.ContainsFunc(np.ManagedFields, func(m metav1.ManagedFieldsEntry) bool {
+			return m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply
+		}) {
+			t.Errorf("NetworkPolicy %s is not server-side applied by %s", np.Name, FieldManager)
+		}
+	}
+
+	// The second is a no-op.
+	res, err = applier.Apply(ctx, wobcom, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created)+len(res.Configured)+len(res.Pruned) != 0 || res.Unchanged != total {
+		t.Fatalf("second apply: %+v", res)
+	}
+
+	// Objects vsoc does not manage: one in a vsoc namespace, one namespace
+	// of the customer's own, and one labelled for another customer.
+	mustCreate(t, client.CoreV1().ConfigMaps("mla").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "operator-notes"}}, metav1.CreateOptions{}))
+	mustCreate(t, client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "customer-team"}}, metav1.CreateOptions{}))
+	mustCreate(t, client.CoreV1().ConfigMaps("monitoring").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name: "other-customer", Labels: map[string]string{LabelManagedBy: ManagedBy, LabelCustomer: "cubebikes"}}}, metav1.CreateOptions{}))
+
+	// The customer drops namespace mla: its NetworkPolicies are pruned; the
+	// namespace is kept while it holds the unmanaged config map.
+	wobcom = cluster(t, renderFleet(t, map[string][2]string{"wobcom.cue": {`mla: area:          "observability"`, ""}}), "wobcom")
+	res, err = applier.Apply(ctx, wobcom, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pruned) == 0 || !strings.HasPrefix(res.Pruned[0], "NetworkPolicy mla/") {
+		t.Fatalf("pruned %v, want mla's NetworkPolicies", res.Pruned)
+	}
+	if !slices.Equal(res.Kept, []string{"Namespace mla"}) {
+		t.Errorf("kept %v, want namespace mla (it holds operator-notes)", res.Kept)
+	}
+	if policies, _ := client.NetworkingV1().NetworkPolicies("mla").List(ctx, metav1.ListOptions{}); len(policies.Items) != 0 {
+		t.Errorf("%d NetworkPolicies left in mla", len(policies.Items))
+	}
+	for _, get := range []func() error{
+		func() error { _, err := client.CoreV1().ConfigMaps("mla").Get(ctx, "operator-notes", metav1.GetOptions{}); return err },
+		func() error { _, err := client.CoreV1().Namespaces().Get(ctx, "customer-team", metav1.GetOptions{}); return err },
+		func() error { _, err := client.CoreV1().ConfigMaps("monitoring").Get(ctx, "other-customer", metav1.GetOptions{}); return err },
+	} {
+		if err := get(); err != nil {
+			t.Errorf("an object vsoc does not manage was touched: %v", err)
+		}
+	}
+	if ns, err := client.CoreV1().Namespaces().Get(ctx, "mla", metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
+		t.Errorf("namespace mla is being deleted although it holds operator-notes")
+	}
+
+	// Once the namespace is empty of foreign objects, it is pruned too.
+	if err := client.CoreV1().ConfigMaps("mla").Delete(ctx, "operator-notes", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = applier.Apply(ctx, wobcom, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Pruned, []string{"Namespace mla"}) {
+		t.Errorf("pruned %v, want namespace mla", res.Pruned)
+	}
+	ns, err := client.CoreV1().Namespaces().Get(ctx, "mla", metav1.GetOptions{})
+	if err == nil && ns.DeletionTimestamp == nil {
+		t.Errorf("namespace mla was not deleted")
+	}
+
+	// Drift on a vsoc object is put back.
+	sa, err := client.CoreV1().ServiceAccounts("vsoc-proxy").List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy})
+	if err != nil || len(sa.Items) == 0 {
+		t.Fatalf("no vsoc service account: %v", err)
+	}
+	drifted := sa.Items[0]
+	drifted.Labels[LabelCustomer+"-drift"] = "x"
+	automount := !boolValue(drifted.AutomountServiceAccountToken)
+	drifted.AutomountServiceAccountToken = &automount
+	if _, err := client.CoreV1().ServiceAccounts("vsoc-proxy").Update(ctx, &drifted, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = applier.Apply(ctx, wobcom, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Configured, []string{"ServiceAccount vsoc-proxy/" + drifted.Name}) {
+		t.Errorf("configured %v, want the drifted service account", res.Configured)
+	}
+}
+
+func boolValue(b *bool) bool { return b != nil && *b }
+
+func mustCreate[T any](t *testing.T, _ T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/spf13/cobra"
+
+	"github.com/vsoc/vsoc/apply"
+	cfnapply "github.com/vsoc/vsoc/apply/cloudformation"
+)
+
+func newApplyCmd() *cobra.Command {
+	var (
+		opts      apply.Options
+		auditFile string
+		flags     loadFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "apply [DIR]",
+		Short: "Apply a build output: CloudFormation change sets, and Kubernetes manifests with --kubeconfig",
+		Long: `apply brings AWS (and, with --kubeconfig, the clusters) to what OUT (default out/,
+written by vsoc-compile build from DIR, default customers/) describes.
+
+For each stack, hub first and then the customers a few at a time, it creates a
+CloudFormation change set, waits for it, prints it, and deletes it again unless
+--execute is given: without --execute nothing changes. A change set that
+replaces or removes a protected resource (VPC, VPN connection, customer or VPN
+gateway, peering, hosted zone, Client VPN endpoint) is refused unless
+--allow-destroy is given. A stack without the tags vsoc:managed-by=vsoc and
+vsoc:customer=<name> is never touched. Created stacks get a stack policy that
+denies replacing or deleting those resources, and termination protection.
+
+AWS credentials come from the standard chain (environment, profile, SSO, web
+identity such as GitHub OIDC); the region is the hub's. An interrupted run
+leaves nothing the next run cannot pick up.
+
+With --kubeconfig, each cluster folder OUT/kube/clusters/<name> is server-side
+applied (field manager vsoc) to the kubeconfig context <name> or vsoc-<name>,
+and objects labelled app.kubernetes.io/managed-by=vsoc and
+vsoc.io/customer=<name> that are no longer rendered are pruned; without
+--execute this is a server-side dry run.
+
+The audit record of the run (caller identity, git commit, stacks, change sets,
+decisions, outcome) is printed as JSON on stdout and written to --audit-file;
+progress goes to stderr. Exit status: 0 applied (or previewed), 1 refused,
+failed or interrupted, 2 usage or internal error.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			dir := dirArg(args)
+			fleet, err := loadFleet(cmd, dir, "text", &flags)
+			if err != nil {
+				return err
+			}
+			if fleet.Hub == nil || fleet.Hub.Region == "" {
+				return exitError{code: 2, err: fmt.Errorf("%s declares no hub region; apply takes the AWS region from the hub", dir)}
+			}
+			opts.AWS, err = config.LoadDefaultConfig(ctx,
+				config.WithRegion(fleet.Hub.Region),
+				config.WithRetryer(cfnapply.Retryer(12, 20*time.Second)))
+			if err != nil {
+				return exitError{code: 2, err: fmt.Errorf("loading the AWS configuration: %w", err)}
+			}
+			opts.CustomersDir = dir
+			opts.Progress = cmd.ErrOrStderr()
+			rec, err := apply.Run(ctx, opts)
+			if err != nil {
+				return exitError{code: 2, err: err}
+			}
+			if err := apply.WriteRecord(cmd.OutOrStdout(), auditFile, rec); err != nil {
+				return exitError{code: 2, err: err}
+			}
+			if !rec.Outcome.OK() {
+				return exitError{code: 1, err: fmt.Errorf("apply %s: see the stacks and clusters in the audit record", rec.Outcome)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Out, "out", "o", "out", "the build output to apply")
+	f.BoolVar(&opts.Execute, "execute", false, "execute the change sets and apply the manifests (default: dry run)")
+	f.BoolVar(&opts.AllowDestroy, "allow-destroy", false, "accept change sets that replace or remove protected resources")
+	f.StringSliceVar(&opts.Only, "only", nil, `apply only these customers ("hub" for the hub); repeatable or comma-separated`)
+	f.StringVar(&opts.EndpointURL, "endpoint-url", "", "CloudFormation and STS endpoint URL (local endpoints, tests)")
+	f.StringVar(&auditFile, "audit-file", "", "also write the audit record to this file")
+	f.StringVar(&opts.Kubeconfig, "kubeconfig", "", "apply OUT/kube too, each cluster to the context of its name")
+	f.IntVar(&opts.Parallelism, "parallel", 4, "customer stacks applied at once")
+	f.DurationVar(&opts.PollInterval, "poll-interval", 5*time.Second, "how often CloudFormation is polled")
+	flags.register(cmd)
+	return cmd
+}

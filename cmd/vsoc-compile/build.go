@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vsoc/vsoc/render"
+	"github.com/vsoc/vsoc/validate"
+)
+
+func newBuildCmd() *cobra.Command {
+	var (
+		out   string
+		flags loadFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "build [DIR]",
+		Short: "Compile the fleet into OUT: CloudFormation, DNS, Kubernetes, proxy and SSH config",
+		Long: `build validates the fleet and, when it is clean, writes every artifact into OUT
+(default out/). OUT is replaced as a whole: a failed build leaves the previous
+OUT untouched, and the same input always gives byte-identical files.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := cmd.OutOrStdout()
+			res, err := buildDir(cmd.Context(), w, dirArg(args), "text", &flags)
+			if err != nil {
+				return err
+			}
+			if len(res.Violations) > 0 {
+				if err := validate.WriteReport(w, "text", res.Violations); err != nil {
+					return exitError{code: 2, err: err}
+				}
+				fmt.Fprintf(w, "nothing written to %s\n", out)
+				return findings()
+			}
+			if err := render.Write(out, res.Files); err != nil {
+				return exitError{code: 2, err: err}
+			}
+			return writeBuildSummary(w, out, len(res.Plan.Customers), res.Files)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "out", "output folder (replaced as a whole)")
+	flags.register(cmd)
+	return cmd
+}
+
+// writeBuildSummary says what was written, per top-level folder.
+func writeBuildSummary(w io.Writer, out string, customers int, files render.Files) error {
+	counts := map[string]int{}
+	bytes := map[string]int{}
+	for name, content := range files {
+		top, _, _ := strings.Cut(name, "/")
+		counts[top]++
+		bytes[top] += len(content)
+	}
+	tops := make([]string, 0, len(counts))
+	for t := range counts {
+		tops = append(tops, t)
+	}
+	sort.Strings(tops)
+	fmt.Fprintf(w, "built %d customers + hub into %s/\n", customers, out)
+	for _, t := range tops {
+		fmt.Fprintf(w, "  %-6s %5d files  %8d bytes\n", t+"/", counts[t], bytes[t])
+	}
+	return nil
+}

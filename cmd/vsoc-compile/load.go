@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render"
+	"github.com/vsoc/vsoc/validate"
+)
+
+// defaultDir is the customers folder every command reads by default.
+const defaultDir = "customers"
+
+// loadFlags are the flags of every command that reads a customers folder.
+type loadFlags struct {
+	cacheDir string
+	noCache  bool
+}
+
+func (f *loadFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where compiled files are cached by content (default: the user cache folder)")
+	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "compile every file, and keep nothing")
+}
+
+func (f *loadFlags) cache() (*compiler.Cache, error) {
+	if f.noCache {
+		return compiler.NewCache(""), nil
+	}
+	dir := f.cacheDir
+	if dir == "" {
+		var err error
+		if dir, err = compiler.DefaultCacheDir(); err != nil {
+			return nil, exitError{code: 2, err: err}
+		}
+	}
+	return compiler.NewCache(dir), nil
+}
+
+func dirArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return defaultDir
+}
+
+// buildDir runs the whole pipeline on a folder. Load errors are reported
+// here, in the requested format, and become a findings exit.
+func buildDir(ctx context.Context, w io.Writer, dir, format string, flags *loadFlags) (*render.Result, error) {
+	sources, err := compiler.ReadDir(dir)
+	if err != nil {
+		return nil, exitError{code: 2, err: err}
+	}
+	cache, err := flags.cache()
+	if err != nil {
+		return nil, err
+	}
+	v, err := validate.New(ctx)
+	if err != nil {
+		return nil, exitError{code: 2, err: err}
+	}
+	res, err := render.Build(ctx, v, dir, sources, cache)
+	var loadErrs compiler.LoadErrors
+	if errors.As(err, &loadErrs) {
+		if werr := writeLoadErrors(w, format, loadErrs); werr != nil {
+			return nil, exitError{code: 2, err: werr}
+		}
+		return nil, findings()
+	}
+	if err != nil {
+		return nil, exitError{code: 2, err: err}
+	}
+	return res, nil
+}
+
+// writeLoadErrors reports malformed input the way violations are reported,
+// so that CI annotations and editors handle both.
+func writeLoadErrors(w io.Writer, format string, errs compiler.LoadErrors) error {
+	switch format {
+	case "json":
+		type item struct {
+			Pos     compiler.Pos `json:"pos"`
+			Message string       `json:"message"`
+		}
+		items := make([]item, len(errs))
+		for i, e := range errs {
+			items[i] = item{Pos: e.Pos, Message: e.Message}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"loadErrors": items})
+	case "github":
+		for _, e := range errs {
+			if _, err := fmt.Fprintf(w, "::error file=%s,line=%d,col=%d,title=CUE::%s\n",
+				e.Pos.File, e.Pos.Line, e.Pos.Col, githubEscape(e.Message)); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		for _, e := range errs {
+			if _, err := fmt.Fprintln(w, e.Error()); err != nil {
+				return err
+			}
+		}
+		_, err := fmt.Fprintf(w, "%d error(s): fix the CUE above (`cue vet` in the customers folder shows the same)\n", len(errs))
+		return err
+	}
+}
+
+// githubEscape escapes a workflow command's message.
+func githubEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func checkFormat(format string, allowed ...string) error {
+	for _, a := range allowed {
+		if format == a {
+			return nil
+		}
+	}
+	return exitError{code: 2, err: fmt.Errorf("--format %q: use one of %s", format, strings.Join(allowed, ", "))}
+}
+
+// loadFleet loads a folder; load errors are reported in the requested format
+// and become a findings exit.
+func loadFleet(cmd *cobra.Command, dir, format string, flags *loadFlags) (*compiler.Fleet, error) {
+	sources, err := compiler.ReadDir(dir)
+	if err != nil {
+		return nil, exitError{code: 2, err: err}
+	}
+	cache, err := flags.cache()
+	if err != nil {
+		return nil, err
+	}
+	fleet, err := compiler.Load(cmd.Context(), dir, sources, cache)
+	var loadErrs compiler.LoadErrors
+	if errors.As(err, &loadErrs) {
+		if werr := writeLoadErrors(cmd.OutOrStdout(), format, loadErrs); werr != nil {
+			return nil, exitError{code: 2, err: werr}
+		}
+		return nil, findings()
+	}
+	if err != nil {
+		return nil, exitError{code: 2, err: err}
+	}
+	return fleet, nil
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds vsoc-sniproxy into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vsoc-sniproxy")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startBackend answers every connection with its name and closes.
+func startBackend(t *testing.T, ip, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					fmt.Fprintf(c, "%s:%s", name, buf[:n])
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// logWatcher collects the JSON log lines of the process.
+type logWatcher struct {
+	mu    sync.Mutex
+	lines []map[string]any
+	raw   strings.Builder
+}
+
+func (w *logWatcher) consume(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var m map[string]any
+		_ = json.Unmarshal(sc.Bytes(), &m)
+		w.mu.Lock()
+		w.lines = append(w.lines, m)
+		w.raw.WriteString(sc.Text() + "\n")
+		w.mu.Unlock()
+	}
+}
+
+func (w *logWatcher) wait(t *testing.T, msg string, field, value string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.mu.Lock()
+		for _, l := range w.lines {
+			if l["msg"] == msg && (field == "" || fmt.Sprint(l[field]) == value) {
+				w.mu.Unlock()
+				return l
+			}
+		}
+		raw := w.raw.String()
+		w.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line %q (%s=%s); log:\n%s", msg, field, value, raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *logWatcher) count(msg string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, l := range w.lines {
+		if l["msg"] == msg {
+			n++
+		}
+	}
+	return n
+}
+
+func configFor(target, audit string) string {
+	return fmt.Sprintf(`listeners:
+  - {name: raw, address: "127.0.0.1:0", protocol: tcp}
+static:
+  - {listener: raw, target: "%s"}
+admin: "127.0.0.1:0"
+audit: %s
+timeouts: {drain: 2s}
+`, target, audit)
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func roundTrip(t *testing.T, c net.Conn, msg string) string {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 128)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("round trip %q: %v", msg, err)
+	}
+	return string(buf[:n])
+}
+
+func TestBinaryReloadsAndDrains(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	oldBackend := startBackend(t, "127.0.0.2", "old")
+	newBackend := startBackend(t, "127.0.0.3", "new")
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	writeFile(t, cfgPath, configFor(oldBackend, auditPath))
+
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "100ms")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := &logWatcher{}
+	go logs.consume(stderr)
+
+	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
+	admin := logs.wait(t, "admin endpoint listening", "", "")["address"].(string)
+
+	held, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if got := roundTrip(t, held, "1"); got != "old:1" {
+		t.Fatalf("first connection: %q", got)
+	}
+
+	// An invalid file is refused, logged with its location, and the old config keeps serving.
+	writeFile(t, cfgPath, strings.Replace(configFor(newBackend, auditPath), "protocol: tcp", "protocol: udp", 1))
+	refused := logs.wait(t, "config refused, the previous one keeps serving", "trigger", "file change")
+	if !strings.Contains(fmt.Sprint(refused["error"]), "proxy.yaml:2:") {
+		t.Fatalf("refusal does not locate the error: %v", refused)
+	}
+	if got := roundTrip(t, dialT(t, addr), "2"); got != "old:2" {
+		t.Fatalf("after an invalid config: %q", got)
+	}
+
+	// A valid change of the file is picked up; the open connection is untouched.
+	writeFile(t, cfgPath, configFor(newBackend, auditPath))
+	logs.wait(t, "config reloaded", "trigger", "file change")
+	if got := roundTrip(t, dialT(t, addr), "3"); got != "new:3" {
+		t.Fatalf("after reload: %q", got)
+	}
+	if got := roundTrip(t, held, "4"); got != "old:4" {
+		t.Fatalf("open connection after reload: %q", got)
+	}
+
+	// SIGHUP reloads even when the file did not change.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "config reloaded", "generation", "3")
+
+	// Admin endpoint answers.
+	if out, err := exec.Command("curl", "-sS", "--max-time", "5", "http://"+admin+"/readyz").CombinedOutput(); err != nil || !strings.Contains(string(out), "ready (config generation 3)") {
+		t.Fatalf("/readyz: %v %s", err, out)
+	}
+
+	// SIGTERM drains: the held connection is closed at the 2s deadline and the process exits 0.
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not exit after SIGTERM")
+	}
+	if d := time.Since(start); d < 1500*time.Millisecond {
+		t.Fatalf("exited after %s without waiting for the open connection", d)
+	}
+	if logs.count("drain incomplete") != 1 {
+		t.Fatalf("expected the drain deadline to close the held connection; log:\n%s", logs.raw.String())
+	}
+	audit, err := os.ReadFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(audit), `"decision":"allow"`); n != 3 {
+		t.Fatalf("audit file has %d allowed connections, want 3:\n%s", n, audit)
+	}
+}
+
+func dialT(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestCheckFlagReportsLocatedErrors(t *testing.T) {
+	bin := buildBinary(t)
+	cfgPath := filepath.Join(t.TempDir(), "proxy.yaml")
+	writeFile(t, cfgPath, "listeners:\n  - {name: https, address: \":8443\", protocol: tls}\n")
+	out, err := exec.Command(bin, "--check", "--config", cfgPath).CombinedOutput()
+	if err == nil {
+		t.Fatalf("--check accepted an invalid config:\n%s", out)
+	}
+	if want := cfgPath + ":2:5: listeners[0].upstreamPort: required for protocol tls"; !strings.Contains(string(out), want) {
+		t.Fatalf("--check output %q, want %q", out, want)
+	}
+	writeFile(t, cfgPath, "listeners:\n  - {name: https, address: \":8443\", protocol: tls, upstreamPort: 443}\n")
+	if out, err := exec.Command(bin, "--check", "--config", cfgPath).CombinedOutput(); err != nil || !strings.Contains(string(out), ": ok") {
+		t.Fatalf("--check on a valid config: %v\n%s", err, out)
+	}
+}

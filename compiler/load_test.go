@@ -1,0 +1,151 @@
+package compiler
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vsoc/vsoc/schema"
+)
+
+const sampleDir = "../customers"
+
+func loadSample(t *testing.T) *Fleet {
+	t.Helper()
+	f, err := LoadDir(context.Background(), sampleDir, nil)
+	if err != nil {
+		t.Fatalf("loading the sample fleet: %v", err)
+	}
+	return f
+}
+
+func TestLoadSampleFleet(t *testing.T) {
+	f := loadSample(t)
+	var names []string
+	for _, c := range f.Customers {
+		names = append(names, c.Name)
+	}
+	want := []string{"cubebikes", "documentation", "stadtwerke-bielefeld", "wacker", "wobcom"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Fatalf("customers (-want +got):\n%s", diff)
+	}
+	if f.Hub == nil || f.Hub.CIDR != "100.65.0.0/16" {
+		t.Fatalf("hub = %+v, want CIDR 100.65.0.0/16", f.Hub)
+	}
+	wacker := f.Customers[3]
+	if got := wacker.VPC.CIDRs; len(got) != 2 || wacker.VPN.Routing != "bgp" || wacker.VPN.Gateways[0].ASN != 65101 {
+		t.Errorf("wacker: cidrs %v routing %s asn %d, want two CIDRs, bgp, 65101", got, wacker.VPN.Routing, wacker.VPN.Gateways[0].ASN)
+	}
+	// Defaults come from the schema.
+	docs := f.Customers[1]
+	if docs.VPN.Tunnel.IKEVersions[0] != "ikev2" || docs.Proxy.Replicas != 2 || docs.KKP.ExposeStrategy != "Tunneling" {
+		t.Errorf("documentation defaults: %+v %+v %+v", docs.VPN.Tunnel, docs.Proxy, docs.KKP)
+	}
+	if diff := cmp.Diff([]string{"*.docs.vsoc-demo.net"}, docs.Proxy.Allow); diff != "" {
+		t.Errorf("default allowlist (-want +got):\n%s", diff)
+	}
+}
+
+func TestPositionsPointAtTheWrittenValue(t *testing.T) {
+	f := loadSample(t)
+	wobcom := filepath.Join(sampleDir, "wobcom.cue")
+	for _, tc := range []struct {
+		pointer string
+		want    Pos
+	}{
+		{Pointer("customers", "wobcom", "vpn", "gateways", 0, "address"), Pos{wobcom, 7, 41}},
+		{Pointer("customers", "wobcom", "vpc", "cidrs", 0), Pos{wobcom, 5, 15}},
+		// A default resolves to its nearest written ancestor.
+		{Pointer("customers", "wobcom", "vpn", "tunnel", "phase1"), Pos{wobcom, 6, 2}},
+		{Pointer("customers", "wobcom", "cluster", "contracts", 0, "to", "podLabels", "app.kubernetes.io/name"), Pos{wobcom, 31, 71}},
+	} {
+		got, ok := f.Positions.Lookup(tc.pointer)
+		if !ok || got != tc.want {
+			t.Errorf("Lookup(%s) = %v, %v; want %v", tc.pointer, got, ok, tc.want)
+		}
+	}
+}
+
+func TestLoadErrorsCarryCUEPositions(t *testing.T) {
+	hub, err := os.ReadFile(filepath.Join(sampleDir, "hub.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"syntax", "package vsoc\n\ncustomers: bad: {\n\tvpc: cidrs: [\"100.80.0.0/16\"\n}\n", "bad.cue:5:1: "},
+		{"unknown field", "package vsoc\n\ncustomers: bad: {\n\tvpcc: {}\n}\n", "bad.cue:4:2: customers.bad.vpcc: field not allowed"},
+		{"wrong type", "package vsoc\n\ncustomers: bad: vpc: cidrs: [42]\n", "bad.cue:3:30: "},
+		{"missing required value", "package vsoc\n\ncustomers: bad: {\n\tvpc: cidrs: [\"100.80.0.0/16\"]\n}\n", "bad.cue:3:12: customers.bad.vpn.gateways.0.address: incomplete value string (a required value is missing: set it)"},
+		{"wrong customer", "package vsoc\n\ncustomers: other: {}\n", `bad.cue:3:1: bad.cue declares customers "other"`},
+		{"wrong package", "package customers\n", `bad.cue:1:1: package "customers"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(context.Background(), "x", []Source{
+				{Name: "x/hub.cue", Content: hub},
+				{Name: "x/bad.cue", Content: []byte(tc.content)},
+			}, nil)
+			var le LoadErrors
+			if !errors.As(err, &le) {
+				t.Fatalf("err = %v, want LoadErrors", err)
+			}
+			if !strings.Contains(le.Error(), "x/"+tc.want) {
+				t.Errorf("got:\n%s\nwant a line containing %q", le.Error(), "x/"+tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadRefusesAStaleVendoredSchema(t *testing.T) {
+	_, err := Load(context.Background(), "x", []Source{{Name: "x/schema.cue", Content: []byte("package vsoc\n")}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "x/schema.cue:1:1: this vendored schema differs") {
+		t.Fatalf("err = %v, want the vendored-schema error", err)
+	}
+}
+
+func TestVendoredSchemaIsCurrent(t *testing.T) {
+	vendored, err := os.ReadFile(filepath.Join(sampleDir, SchemaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(vendored) != string(schema.Source) {
+		t.Fatalf("customers/schema.cue differs from schema/vsoc.cue: run `go run ./cmd/vsoc-compile schema > customers/schema.cue`")
+	}
+}
+
+func TestCacheServesUnchangedFilesAcrossRuns(t *testing.T) {
+	dir := t.TempDir()
+	first, err := LoadDir(context.Background(), sampleDir, NewCache(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := filepath.Glob(filepath.Join(dir, "*", "*.json"))
+	if len(entries) != 6 {
+		t.Fatalf("cache holds %d entries, want 6 (hub + 5 customers)", len(entries))
+	}
+	second, err := LoadDir(context.Background(), sampleDir, NewCache(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first, second, cmp.AllowUnexported(Positions{})); diff != "" {
+		t.Fatalf("a cached load differs (-first +second):\n%s", diff)
+	}
+}
+
+func TestLoadIsDeterministic(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	one := loadSample(t)
+	runtime.GOMAXPROCS(4)
+	four := loadSample(t)
+	runtime.GOMAXPROCS(prev)
+	if diff := cmp.Diff(one, four, cmp.AllowUnexported(Positions{})); diff != "" {
+		t.Fatalf("loads differ with GOMAXPROCS (-1 +4):\n%s", diff)
+	}
+}

@@ -1,0 +1,309 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render"
+	"github.com/vsoc/vsoc/validate"
+)
+
+// The head is the work tree as it is, uncommitted changes included; the
+// base comes from git objects, and neither the work tree nor the index moves.
+func TestDirtyWorkTreeIsTheHeadAndStaysUntouched(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.commitAll("base fleet")
+	r.replace("customers/wacker.cue", "asn: 65101", "asn: 65102")
+	r.git("add", "customers/wacker.cue") // staged …
+	r.replace("customers/cubebikes.cue", `"10.10.0.0/16"`, `"10.10.0.0/16", "10.11.0.0/16"`)
+	r.write("customers/notes.txt", "not a customer file\n") // … unstaged and untracked
+	statusBefore, indexBefore := r.git("status", "--porcelain"), r.git("diff", "--cached")
+	wackerBefore := r.read("customers/wacker.cue")
+
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Failed() {
+		t.Fatalf("the head fails: %+v %+v", p.HeadErrors, p.Violations)
+	}
+	owner(t, p, "wacker")
+	owner(t, p, "cubebikes")
+	if r.git("status", "--porcelain") != statusBefore || r.git("diff", "--cached") != indexBefore || r.read("customers/wacker.cue") != wackerBefore {
+		t.Error("diff changed the work tree or the index")
+	}
+}
+
+func TestUnknownBaseRefIsAUsageError(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.commitAll("base fleet")
+	for _, ref := range []string{"origin/main", "--output=x", "no such ref"} {
+		_, err := r.preview(ref)
+		if !errors.Is(err, ErrUnknownRef) {
+			t.Errorf("base %q: %v, want ErrUnknownRef", ref, err)
+		}
+	}
+}
+
+// A pull request that creates the customers folder compares with nothing.
+func TestBaseWithoutCustomersFolder(t *testing.T) {
+	r := newGitRepo(t)
+	r.write("README.md", "customers repository\n")
+	r.commitAll("empty repository")
+	r.copySampleFleet()
+
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.BaseNote, "does not exist") || p.Summary.FilesChanged+p.Summary.FilesRemoved != 0 || p.Summary.FilesAdded == 0 {
+		t.Errorf("note %q, summary %+v: want every file added", p.BaseNote, p.Summary)
+	}
+	if p.Summary.CustomersAdded != 5 {
+		t.Errorf("%d customers added, want the sample fleet's 5", p.Summary.CustomersAdded)
+	}
+}
+
+// A base that does not compile is reported, and the head is still previewed.
+func TestMalformedBase(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.replace("customers/wobcom.cue", `"10.20.0.0/16", "192.168.50.0/24"`, `"10.20.0.0/16" "192.168.50.0/24"`)
+	r.commitAll("broken base")
+	r.replace("customers/wobcom.cue", `"10.20.0.0/16" "192.168.50.0/24"`, `"10.20.0.0/16", "192.168.50.0/24"`)
+
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Failed() || !strings.Contains(p.BaseNote, "does not compile") || !strings.Contains(p.BaseNote, "wobcom.cue:8:") {
+		t.Errorf("failed %v, note %q: want a passing head and a note naming the base's error", p.Failed(), p.BaseNote)
+	}
+}
+
+// A change to every customer of a large fleet still fits in one GitHub
+// comment, destructive changes first, while the JSON keeps everything.
+func TestMarkdownOfAHugeChangeFitsInOneComment(t *testing.T) {
+	const n = 400
+	r := newGitRepo(t)
+	genfleet(t, n, r.path("customers"))
+	r.commitAll("base fleet")
+	for i := range n {
+		// Every customer gateway gets a new address: replaced, destructive.
+		name := fmt.Sprintf("customers/c%05d.cue", i)
+		r.replace(name, `.1"}]`, `.2"}]`)
+	}
+
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Summary.CustomersChanged != n || len(p.Destructive) < n {
+		t.Fatalf("%d customers changed, %d destructive changes; want %d and at least %d", p.Summary.CustomersChanged, len(p.Destructive), n, n)
+	}
+	md := Markdown(p)
+	if len(md) > MarkdownLimit {
+		t.Errorf("markdown is %d bytes, over GitHub's %d", len(md), MarkdownLimit)
+	}
+	caution, table := strings.Index(md, "destructive changes**"), strings.Index(md, "| customers |")
+	if !strings.HasPrefix(md, MarkdownMarker) || !strings.Contains(md, "shortened") || caution < 0 || table < 0 || caution > table {
+		t.Errorf("markdown lacks the marker, the shortening note, or destructive changes before the summary:\n%.2000s", md)
+	}
+	if !strings.Contains(md, fmt.Sprintf("| customers | 0 | %d | 0 |", n)) {
+		t.Errorf("the summary table does not count %d changed customers", n)
+	}
+
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	var decoded Preview
+	if err := json.Unmarshal(buf.Bytes(), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if len(decoded.Destructive) != len(p.Destructive) || len(decoded.Owners) != n {
+		t.Errorf("json has %d destructive changes and %d owners, want all", len(decoded.Destructive), len(decoded.Owners))
+	}
+}
+
+// The same change previews byte for byte alike whatever the parallelism.
+func TestDeterministic(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.commitAll("base fleet")
+	r.replace("customers/wacker.cue", "asn: 65101", "asn: 65102")
+	r.replace("customers/wobcom.cue", "port: 9443", "port: 9444")
+	var outputs []string
+	for _, procs := range []int{1, runtime.NumCPU() + 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		p, err := r.preview("HEAD")
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		for _, f := range Formats {
+			if err := Write(&buf, f, p, TextOptions{Details: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		outputs = append(outputs, buf.String())
+	}
+	if outputs[0] != outputs[1] {
+		t.Errorf("previews differ with GOMAXPROCS:\n%s", firstDifference([]byte(outputs[0]), []byte(outputs[1])))
+	}
+}
+
+func TestTextColour(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.commitAll("base fleet")
+	r.replace("customers/wacker.cue", "asn: 65101", "asn: 65102")
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, coloured bytes.Buffer
+	if err := WriteText(&plain, p, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteText(&coloured, p, TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Error("plain text has escape sequences")
+	}
+	if !strings.Contains(coloured.String(), ansiRed+"!"+ansiReset) {
+		t.Error("coloured text does not mark destructive changes in red")
+	}
+	// Without --details the changed values stay out of the terminal.
+	if strings.Contains(plain.String(), "65102") || !strings.Contains(plain.String(), "--details") {
+		t.Error("text without details shows values or does not say how to see them")
+	}
+}
+
+// genfleet writes a synthetic fleet with the project's generator.
+func genfleet(t testing.TB, n int, dir string) {
+	t.Helper()
+	cmd := exec.Command("go", "run", "./testdata/genfleet", "-n", strconv.Itoa(n), "-o", dir)
+	cmd.Dir = repoRoot(t)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("genfleet: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hub.cue")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renderBase renders only the changed customers of the base; it must give
+// exactly the files a full build of the base gives, for every scenario, a hub
+// change, and a change to a target that writes fleet-wide files. A renderer
+// that makes one customer's files depend on another's fails here.
+func TestBaseRenderMatchesAFullBuild(t *testing.T) {
+	changes := map[string]func(r *gitRepo){
+		"hub": func(r *gitRepo) {
+			r.replace("customers/hub.cue", `tickets: addresses: ["100.65.10.21"]`, `tickets: addresses: ["100.65.10.22"]`)
+		},
+		"two customers": func(r *gitRepo) {
+			r.replace("customers/wacker.cue", "asn: 65101", "asn: 65102")
+			r.replace("customers/wobcom.cue", `domains: ["wobcom.de"]`, `domains: ["wobcom.de", "wobcom.net"]`)
+		},
+	}
+	for _, sc := range scenarios {
+		if !sc.headFails {
+			changes[sc.name] = sc.change
+		}
+	}
+	v, err := validate.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			r := newGitRepo(t)
+			r.copySampleFleet()
+			r.commitAll("base fleet")
+			baseDir := t.TempDir()
+			for _, e := range mustReadDir(t, r.path("customers")) {
+				copyFile(t, filepath.Join(r.path("customers"), e), filepath.Join(baseDir, e))
+			}
+			change(r)
+
+			ctx := context.Background()
+			cache := compiler.NewCache("")
+			headSources, err := compiler.ReadDir(r.path("customers"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, err := render.Build(ctx, v, r.path("customers"), headSources, cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(head.Violations) > 0 {
+				t.Fatalf("the head has violations: %+v", head.Violations)
+			}
+			baseSources, err := compiler.ReadDir(baseDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Both folders under one name, as diff sees them.
+			for i := range baseSources {
+				baseSources[i].Name = filepath.Join(r.path("customers"), filepath.Base(baseSources[i].Name))
+			}
+			full, err := render.Build(ctx, v, r.path("customers"), baseSources, cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := renderBase(head, full.Fleet, render.Targets())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(full.Files) {
+				t.Errorf("%d files, a full build of the base has %d", len(got), len(full.Files))
+			}
+			for _, path := range full.Files.Paths() {
+				if !bytes.Equal(got[path], full.Files[path]) {
+					t.Errorf("%s differs from a full build of the base", path)
+				}
+			}
+		})
+	}
+}
+
+func mustReadDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

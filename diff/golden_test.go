@@ -1,0 +1,307 @@
+package diff
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden previews in testdata/golden/diff")
+
+// A scenario is a pull request to the sample customers repository: change
+// edits the work tree after the base commit, and check asserts what the
+// preview must say about it, beyond the golden files.
+type scenario struct {
+	name   string
+	change func(r *gitRepo)
+	check  func(t *testing.T, p *Preview)
+	// headFails is set when the head is not valid: nothing is rendered.
+	headFails bool
+}
+
+var scenarios = []scenario{
+	{
+		name: "add-customer",
+		change: func(r *gitRepo) {
+			r.write("customers/newcorp.cue", `package vsoc
+
+customers: newcorp: {
+	displayName: "New Corp"
+	vpc: cidrs: ["100.72.0.0/16"]
+	vpn: {
+		gateways: [{name: "newcorp-gw", address: "85.214.10.20"}]
+		remoteSubnets: ["10.50.0.0/16"]
+		preSharedKey: secretsManager: "vsoc/newcorp/vpn-psk"
+	}
+	dns: {
+		domains: ["newcorp.io"]
+		resolvers: ["10.50.0.53"]
+		mode: "coredns"
+	}
+	access: ssoGroups: ["5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"]
+}
+`)
+		},
+		check: func(t *testing.T, p *Preview) {
+			o := owner(t, p, "newcorp")
+			if o.Status != Added || p.Summary.CustomersAdded != 1 || p.Summary.CustomersChanged != 0 {
+				t.Errorf("newcorp %s, summary %+v: want one customer added and nothing else changed", o.Status, p.Summary)
+			}
+			stack := artifact(t, o, "aws/vsoc-customer-newcorp.template.json")
+			if stack.Status != Added || len(stack.Resources) == 0 || !allActions(stack.Resources, "add") {
+				t.Errorf("newcorp's stack: %s with %d resources; want added, every resource added", stack.Status, len(stack.Resources))
+			}
+			if len(p.Destructive) != 0 {
+				t.Errorf("adding a customer destroys %v", p.Destructive)
+			}
+		},
+	},
+	{
+		name: "change-static-mapping",
+		change: func(r *gitRepo) {
+			r.replace("customers/wobcom.cue", "port: 9443", "port: 9444")
+		},
+		check: func(t *testing.T, p *Preview) {
+			o := owner(t, p, "wobcom")
+			proxy := artifact(t, o, "proxy/wobcom.yaml")
+			if proxy.Status != Changed || !hasDifference(proxy.Differences, "9443", "9444") {
+				t.Errorf("proxy/wobcom.yaml: %s %+v; want the target port 9443 → 9444", proxy.Status, proxy.Differences)
+			}
+			if len(p.Destructive) != 0 || len(p.Owners) != 1 {
+				t.Errorf("a static mapping's target port touches %d owners, destroys %v; want wobcom only, nothing destroyed", len(p.Owners), p.Destructive)
+			}
+		},
+	},
+	{
+		name: "add-remote-subnet",
+		change: func(r *gitRepo) {
+			r.replace("customers/cubebikes.cue", `remoteSubnets: ["10.10.0.0/16"]`, `remoteSubnets: ["10.10.0.0/16", "10.11.0.0/16"]`)
+		},
+		check: func(t *testing.T, p *Preview) {
+			stack := artifact(t, owner(t, p, "cubebikes"), "aws/vsoc-customer-cubebikes.template.json")
+			added := 0
+			for _, r := range stack.Resources {
+				if r.Action == "add" && strings.Contains(r.LogicalID, "10x11x0x0x16") {
+					added++
+				}
+			}
+			if added == 0 {
+				t.Errorf("no resource routes 10.11.0.0/16: %+v", stack.Resources)
+			}
+			if len(p.Destructive) != 0 {
+				t.Errorf("adding a remote subnet destroys %v", p.Destructive)
+			}
+		},
+	},
+	{
+		name: "change-bgp-asn",
+		change: func(r *gitRepo) {
+			r.replace("customers/wacker.cue", "asn: 65101", "asn: 65102")
+		},
+		check: func(t *testing.T, p *Preview) {
+			if len(p.Destructive) == 0 {
+				t.Fatal("changing a customer gateway's ASN is not destructive")
+			}
+			first := p.Destructive[0]
+			if first.Type != "AWS::EC2::CustomerGateway" || !slices.Equal(first.Replacing, []string{"BgpAsn"}) ||
+				!strings.Contains(first.Message, "wacker: customer gateway wacker-edge will be REPLACED (BgpAsn)") ||
+				!strings.Contains(first.Message, "tunnels go down") {
+				t.Errorf("first destructive change: %+v", first)
+			}
+		},
+	},
+	{
+		name: "rename-customer",
+		change: func(r *gitRepo) {
+			content := r.read("customers/documentation.cue")
+			if err := os.Remove(r.path("customers/documentation.cue")); err != nil {
+				r.t.Fatal(err)
+			}
+			r.write("customers/docs.cue", strings.Replace(content, "customers: documentation:", "customers: docs:", 1))
+		},
+		check: func(t *testing.T, p *Preview) {
+			if o := owner(t, p, "documentation"); o.Status != Removed || !allActions(artifact(t, o, "aws/vsoc-customer-documentation.template.json").Resources, "remove") {
+				t.Errorf("documentation is %s; want removed with every resource", o.Status)
+			}
+			if o := owner(t, p, "docs"); o.Status != Added {
+				t.Errorf("docs is %s; want added", o.Status)
+			}
+			vpcDestroyed := false
+			for _, c := range p.Destructive {
+				vpcDestroyed = vpcDestroyed || (c.Owner == "documentation" && c.Type == "AWS::EC2::VPC" && c.Action == "remove")
+			}
+			if !vpcDestroyed {
+				t.Errorf("the rename does not destroy documentation's VPC: %v", p.Destructive)
+			}
+		},
+	},
+	{
+		name:      "break-validation",
+		headFails: true,
+		change: func(r *gitRepo) {
+			// documentation's VPC now overlaps cubebikes'.
+			r.replace("customers/documentation.cue", `"100.70.0.0/16"`, `"100.69.0.0/16"`)
+		},
+		check: func(t *testing.T, p *Preview) {
+			if !p.Failed() || len(p.Violations) == 0 {
+				t.Fatalf("an overlapping VPC passes: %+v", p)
+			}
+			found := false
+			for _, v := range p.Violations {
+				found = found || (v.Rule == "VSOC002" && v.File == filepath.Join("customers", "documentation.cue") && v.Line > 0)
+			}
+			if !found {
+				t.Errorf("no VSOC002 at customers/documentation.cue: %+v", p.Violations)
+			}
+		},
+	},
+	{
+		name: "formatting-only",
+		change: func(r *gitRepo) {
+			r.replace("customers/cubebikes.cue", "\tdisplayName: \"Cube Bikes\"\n", "\n\n\t// Re-indented and commented; the same values.\n\tdisplayName:    \"Cube Bikes\"\n")
+			r.replace("customers/cubebikes.cue", `kkp: endpoints: ui: "kkp.cube.eu"`, "kkp: {\n\t\tendpoints: {\n\t\t\tui: \"kkp.cube.eu\"\n\t\t}\n\t}")
+		},
+		check: func(t *testing.T, p *Preview) {
+			if p.Failed() || !p.Summary.NoChanges() || len(p.Owners) != 0 {
+				t.Errorf("a formatting change changes %+v", p.Summary)
+			}
+		},
+	},
+	{
+		name:      "malformed-head",
+		headFails: true,
+		change: func(r *gitRepo) {
+			r.replace("customers/wobcom.cue", `remoteSubnets: ["10.20.0.0/16", "192.168.50.0/24"]`, `remoteSubnets: ["10.20.0.0/16" "192.168.50.0/24"]`)
+		},
+		check: func(t *testing.T, p *Preview) {
+			if !p.Failed() || len(p.HeadErrors) == 0 {
+				t.Fatalf("a syntax error compiles: %+v", p)
+			}
+			if e := p.HeadErrors[0]; e.File != filepath.Join("customers", "wobcom.cue") || e.Line != 8 {
+				t.Errorf("first error at %s, want customers/wobcom.cue:8", e.Location())
+			}
+		},
+	},
+}
+
+// TestScenarios builds each pull request as a real git history (base commit,
+// head commit) and compares its preview, in every format, with the golden
+// files in testdata/golden/diff.
+func TestScenarios(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			r := newGitRepo(t)
+			r.copySampleFleet()
+			base := r.commitAll("base fleet")
+			r.git("tag", "base")
+			sc.change(r)
+			r.commitAll(sc.name)
+			statusBefore := r.git("status", "--porcelain", "--ignored")
+
+			p, err := r.preview("base")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.BaseCommit != base {
+				t.Errorf("base commit %s, want %s", p.BaseCommit, base)
+			}
+			if after := r.git("status", "--porcelain", "--ignored"); after != statusBefore {
+				t.Errorf("diff changed the work tree:\nbefore:\n%s\nafter:\n%s", statusBefore, after)
+			}
+			sc.check(t, p)
+
+			p.BaseCommit = "0123456789abcdef0123456789abcdef01234567" // commit IDs vary with the sample fleet
+			for _, format := range Formats {
+				var buf bytes.Buffer
+				if err := Write(&buf, format, p, TextOptions{Details: true}); err != nil {
+					t.Fatal(err)
+				}
+				checkGolden(t, sc.name+"."+map[string]string{"text": "txt", "markdown": "md", "json": "json"}[format], buf.Bytes())
+			}
+		})
+	}
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join(repoRoot(t), "testdata", "golden", "diff", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./diff -run %s -update to create it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./diff -update rewrites it):\n%s", name, firstDifference(want, got))
+	}
+}
+
+// firstDifference shows the first line that differs.
+func firstDifference(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return "line " + strconv.Itoa(i+1) + ":\nwant: " + wl + "\ngot:  " + gl
+		}
+	}
+	return "(same lines, different bytes)"
+}
+
+func owner(t *testing.T, p *Preview, name string) OwnerDiff {
+	t.Helper()
+	for _, o := range p.Owners {
+		if o.Name == name && !o.Hub {
+			return o
+		}
+	}
+	t.Fatalf("the preview has no changes for %s: %+v", name, p.Owners)
+	return OwnerDiff{}
+}
+
+func artifact(t *testing.T, o OwnerDiff, path string) ArtifactDiff {
+	t.Helper()
+	for _, a := range o.Artifacts {
+		if a.Path == path {
+			return a
+		}
+	}
+	t.Fatalf("%s has no change to %s", o.Name, path)
+	return ArtifactDiff{}
+}
+
+func allActions(rs []ResourceChange, action string) bool {
+	for _, r := range rs {
+		if r.Action != action {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+func hasDifference(ds []Difference, old, new string) bool {
+	for _, d := range ds {
+		if d.Change == Changed && strings.Contains(d.Old, old) && strings.Contains(d.New, new) {
+			return true
+		}
+	}
+	return false
+}

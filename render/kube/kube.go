@@ -1,0 +1,462 @@
+// Package kube renders the Kubernetes side of the fleet as a kustomize tree:
+//
+//	kube/base/                   the proxy's customer-independent objects
+//	kube/clusters/hub/           the hub cluster (shared services' namespaces)
+//	kube/clusters/<customer>/    one overlay per customer cluster
+//
+// Each cluster folder holds a kustomization.yaml that `kubectl kustomize`,
+// Argo CD and Flux consume as it is, and rendered.yaml, the flattened
+// manifests for review and for `vsoc-compile apply`. Objects are typed
+// (k8s.io/api) and encoded with sigs.k8s.io/yaml, so the bytes do not depend
+// on map order.
+//
+// rendered.yaml is written directly from the same objects rather than by
+// running kustomize for every cluster: krusty costs milliseconds per cluster,
+// which at 10,000 customers would dominate the whole build. The tests run
+// krusty on every cluster of the sample fleet and on a synthetic fleet and
+// require byte-identical output.
+package kube
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+	kustomize "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/resid"
+
+	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render/dns"
+	"github.com/vsoc/vsoc/render/proxy"
+	"github.com/vsoc/vsoc/sniproxy"
+)
+
+// Output layout, relative to OUT.
+const (
+	baseDir = "kube/base"
+	// HubCluster is the hub's cluster folder name and its vsoc.io/customer
+	// label value.
+	HubCluster = "hub"
+	// RenderedFile is the flattened output in every cluster folder.
+	RenderedFile = "rendered.yaml"
+	// KustomizationFile is kustomize's entry point in every folder.
+	KustomizationFile = "kustomization.yaml"
+)
+
+// ClusterDir is the kustomize folder of a cluster ("hub" or a customer).
+func ClusterDir(cluster string) string { return "kube/clusters/" + cluster }
+
+// Resource files of a customer overlay.
+const (
+	namespacesFile      = "namespaces.yaml"
+	proxyFile           = "sniproxy.yaml"
+	networkPoliciesFile = "networkpolicies.yaml"
+	coreDNSFile         = "coredns-custom.yaml"
+)
+
+var (
+	namespaceGVK      = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+	serviceAccountGVK = schema.GroupVersionKind{Version: "v1", Kind: "ServiceAccount"}
+	configMapGVK      = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	serviceGVK        = schema.GroupVersionKind{Version: "v1", Kind: "Service"}
+	deploymentGVK     = appsv1.SchemeGroupVersion.WithKind("Deployment")
+	pdbGVK            = policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget")
+	networkPolicyGVK  = networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy")
+)
+
+// Render writes the base, the hub cluster and one overlay per customer.
+// Customers are rendered in parallel; the result does not depend on it.
+func Render(p *compiler.Plan) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	base, err := renderBase()
+	if err != nil {
+		return nil, err
+	}
+	for name, content := range base {
+		files[path.Join(baseDir, name)] = content
+	}
+	hub, err := renderHub(p)
+	if err != nil {
+		return nil, err
+	}
+	addCluster(files, HubCluster, hub)
+
+	overlays := make([]map[string][]byte, len(p.Customers))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range p.Customers {
+		g.Go(func() error {
+			var err error
+			overlays[i], err = renderCustomer(p, &p.Customers[i])
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, overlay := range overlays {
+		addCluster(files, p.Customers[i].Customer.Name, overlay)
+	}
+	return files, nil
+}
+
+func addCluster(files map[string][]byte, cluster string, overlay map[string][]byte) {
+	for name, content := range overlay {
+		files[path.Join(ClusterDir(cluster), name)] = content
+	}
+}
+
+// baseManifests are the objects every customer cluster shares, before the
+// overlay's transformers (customer label, replicas, listener ports).
+func baseManifests() ([]manifest, error) {
+	return encodeAll(
+		object{serviceAccountGVK, compiler.ProxyNamespace, appName, serviceAccount("")},
+		object{deploymentGVK, compiler.ProxyNamespace, appName, deployment("", baseReplicas, nil)},
+		object{pdbGVK, compiler.ProxyNamespace, appName, podDisruptionBudget("")},
+	)
+}
+
+// Files of the base folder.
+const (
+	serviceAccountFile = "serviceaccount.yaml"
+	deploymentFile     = "deployment.yaml"
+	pdbFile            = "poddisruptionbudget.yaml"
+)
+
+func renderBase() (map[string][]byte, error) {
+	ms, err := baseManifests()
+	if err != nil {
+		return nil, err
+	}
+	k := newKustomization(serviceAccountFile, deploymentFile, pdbFile)
+	kfile, err := encodeKustomization(k)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{
+		KustomizationFile:  kfile,
+		serviceAccountFile: ms[0].yaml,
+		deploymentFile:     ms[1].yaml,
+		pdbFile:            ms[2].yaml,
+	}, nil
+}
+
+// object is a typed object waiting to be encoded.
+type object struct {
+	gvk             schema.GroupVersionKind
+	namespace, name string
+	obj             any
+}
+
+func encodeAll(objs ...object) ([]manifest, error) {
+	out := make([]manifest, len(objs))
+	for i, o := range objs {
+		m, err := encode(o.gvk, o.namespace, o.name, o.obj)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+func newKustomization(resources ...string) *kustomize.Kustomization {
+	return &kustomize.Kustomization{
+		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
+		Resources: resources,
+	}
+}
+
+// newOverlay is a cluster's kustomization. It names its sort order: the
+// kustomize CLI, krusty's defaults, Argo CD and Flux differ in theirs, and
+// the legacy order (namespaces first) is the one rendered.yaml has.
+func newOverlay(resources ...string) *kustomize.Kustomization {
+	k := newKustomization(resources...)
+	k.SortOptions = &kustomize.SortOptions{Order: kustomize.LegacySortOrder}
+	return k
+}
+
+func encodeKustomization(k *kustomize.Kustomization) ([]byte, error) {
+	out, err := toYAML(k)
+	if err != nil {
+		return nil, fmt.Errorf("encoding a kustomization: %w", err)
+	}
+	return out, nil
+}
+
+// clusterOutput collects an overlay's files and the objects of its
+// flattened output.
+type clusterOutput struct {
+	files    map[string][]byte
+	rendered []manifest
+}
+
+// add writes objects as one resource file of the overlay.
+func (c *clusterOutput) add(file string, ms []manifest) {
+	if len(ms) == 0 {
+		return
+	}
+	c.files[file] = joinDocuments(ms)
+	c.rendered = append(c.rendered, ms...)
+}
+
+func (c *clusterOutput) finish(k *kustomize.Kustomization) (map[string][]byte, error) {
+	kfile, err := encodeKustomization(k)
+	if err != nil {
+		return nil, err
+	}
+	c.files[KustomizationFile] = kfile
+	c.files[RenderedFile] = flatten(c.rendered)
+	return c.files, nil
+}
+
+// renderCustomer builds a customer cluster's overlay.
+func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]byte, error) {
+	name := c.Customer.Name
+	if name == HubCluster {
+		return nil, fmt.Errorf("%s: customer %q: the name is taken by the hub cluster's folder %s (hint: rename the customer)",
+			where(p, "customers", name), name, ClusterDir(HubCluster))
+	}
+	cfg, err := proxy.Config(p, c)
+	if err != nil {
+		return nil, err
+	}
+	managed, err := managedNamespaces(p, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &clusterOutput{files: map[string][]byte{}}
+
+	// The base's objects, as the overlay's transformers leave them.
+	replicas := int32(c.Customer.Proxy.Replicas)
+	if replicas < baseReplicas {
+		replicas = baseReplicas
+	}
+	transformed, err := encodeAll(
+		object{serviceAccountGVK, compiler.ProxyNamespace, appName, serviceAccount(name)},
+		object{deploymentGVK, compiler.ProxyNamespace, appName, deployment(name, replicas, c.Listeners)},
+		object{pdbGVK, compiler.ProxyNamespace, appName, podDisruptionBudget(name)},
+	)
+	if err != nil {
+		return nil, err
+	}
+	out.rendered = append(out.rendered, transformed...)
+
+	var namespaces []object
+	for _, ns := range managed {
+		var extra map[string]string
+		if ns.name == compiler.ProxyNamespace {
+			extra = proxyNamespacePodSecurity
+		}
+		namespaces = append(namespaces, object{namespaceGVK, "", ns.name, namespaceObject(ns.name, name, ns.area, extra)})
+	}
+	ms, err := encodeAll(namespaces...)
+	if err != nil {
+		return nil, err
+	}
+	out.add(namespacesFile, ms)
+
+	config, err := toYAML(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("customer %s: encoding the proxy config: %w", name, err)
+	}
+	svc, err := service(p, c)
+	if err != nil {
+		return nil, err
+	}
+	ms, err = encodeAll(
+		object{configMapGVK, compiler.ProxyNamespace, configMapName, configMap(compiler.ProxyNamespace, configMapName, name, map[string]string{configFile: string(config)})},
+		object{serviceGVK, compiler.ProxyNamespace, appName, svc},
+	)
+	if err != nil {
+		return nil, err
+	}
+	out.add(proxyFile, ms)
+
+	policies, err := customerPolicies(p, c, cfg, managed)
+	if err != nil {
+		return nil, err
+	}
+	ms, err = encodePolicies(policies)
+	if err != nil {
+		return nil, err
+	}
+	out.add(networkPoliciesFile, ms)
+
+	resources := []string{"../../base", namespacesFile, proxyFile, networkPoliciesFile}
+	if c.Customer.DNS.Mode == "coredns" {
+		ms, err := encodeAll(object{configMapGVK, "kube-system", coreDNSConfigMap,
+			configMap("kube-system", coreDNSConfigMap, name, map[string]string{coreDNSServerKey: dns.ForwardingServerBlock(c)})})
+		if err != nil {
+			return nil, err
+		}
+		out.add(coreDNSFile, ms)
+		resources = append(resources, coreDNSFile)
+	}
+
+	k := newOverlay(resources...)
+	// includeTemplates: the pods carry the customer label too, so that
+	// audit and pruning see whose they are.
+	k.Labels = []kustomize.Label{{Pairs: map[string]string{customerLabel: name}, IncludeTemplates: true}}
+	k.Replicas = []kustomize.Replica{{Name: appName, Count: int64(replicas)}}
+	if len(c.Listeners) > 0 {
+		patch, err := listenerPortsPatch(c.Listeners)
+		if err != nil {
+			return nil, fmt.Errorf("customer %s: %w", name, err)
+		}
+		k.Patches = []kustomize.Patch{{
+			Target: &kustomize.Selector{ResId: resIDOf(deploymentGVK, compiler.ProxyNamespace, appName)},
+			Patch:  patch,
+		}}
+	}
+	return out.finish(k)
+}
+
+// The CoreDNS forwarding of DNS mode "coredns": the coredns-custom ConfigMap
+// whose *.server keys the cluster's CoreDNS imports (EKS and AKS convention).
+const (
+	coreDNSConfigMap = "coredns-custom"
+	coreDNSServerKey = "vsoc.server"
+)
+
+// listenerPortsPatch is the JSON 6902 patch adding the listener ports to the
+// base Deployment's container, after the admin port.
+func listenerPortsPatch(listeners []compiler.Listener) (string, error) {
+	type op struct {
+		Op    string               `json:"op"`
+		Path  string               `json:"path"`
+		Value corev1.ContainerPort `json:"value"`
+	}
+	ops := make([]op, len(listeners))
+	for i, p := range containerPorts(listeners) {
+		ops[i] = op{Op: "add", Path: "/spec/template/spec/containers/0/ports/-", Value: p}
+	}
+	out, err := toYAML(ops)
+	if err != nil {
+		return "", fmt.Errorf("encoding the listener ports patch: %w", err)
+	}
+	return string(out), nil
+}
+
+// managedNamespaces are the customer's declared namespaces plus the proxy's,
+// sorted by name, each with a valid name and area.
+func managedNamespaces(p *compiler.Plan, c *compiler.CustomerPlan) ([]managedNamespace, error) {
+	declared := c.Customer.Cluster.Namespaces
+	out := make([]managedNamespace, 0, len(declared)+1)
+	if _, ok := declared[compiler.ProxyNamespace]; !ok {
+		out = append(out, managedNamespace{name: compiler.ProxyNamespace, area: proxyArea})
+	}
+	for _, name := range sortedKeys(declared) {
+		at := where(p, "customers", c.Customer.Name, "cluster", "namespaces", name)
+		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+			return nil, fmt.Errorf("%s: customer %s: namespace %q: %s (hint: lower-case letters, digits and '-')", at, c.Customer.Name, name, strings.Join(errs, "; "))
+		}
+		area := declared[name].Area
+		if errs := validation.IsValidLabelValue(area); len(errs) > 0 || area == "" {
+			return nil, fmt.Errorf("%s: customer %s: namespace %q: area %q is not a label value: %s (hint: letters, digits, '-', '_' and '.')", at, c.Customer.Name, name, area, strings.Join(errs, "; "))
+		}
+		out = append(out, managedNamespace{name: name, area: area})
+	}
+	slices.SortFunc(out, func(a, b managedNamespace) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
+// customerPolicies are every NetworkPolicy of a customer cluster.
+func customerPolicies(p *compiler.Plan, c *compiler.CustomerPlan, cfg *sniproxy.Config, managed []managedNamespace) ([]*networkingv1.NetworkPolicy, error) {
+	monitoring := c.Customer.Cluster.MonitoringNamespace
+	var policies []*networkingv1.NetworkPolicy
+	for _, ns := range managed {
+		policies = append(policies, baselinePolicies(ns, c.Customer.Name, monitoring)...)
+	}
+	proxyPols, err := proxyPolicies(p, c, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: customer %s: %w", where(p, "customers", c.Customer.Name, "vpn", "remoteSubnets"), c.Customer.Name, err)
+	}
+	contracts, err := contractPolicies(p, c, managed)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(policies, proxyPols...), contracts...), nil
+}
+
+// encodePolicies encodes policies sorted by namespace and name, so the file
+// reads namespace by namespace.
+func encodePolicies(policies []*networkingv1.NetworkPolicy) ([]manifest, error) {
+	slices.SortFunc(policies, func(a, b *networkingv1.NetworkPolicy) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	objs := make([]object, len(policies))
+	for i, np := range policies {
+		objs[i] = object{networkPolicyGVK, np.Namespace, np.Name, np}
+	}
+	return encodeAll(objs...)
+}
+
+// renderHub builds the hub cluster: a namespace per shared service, fenced
+// like a customer's namespaces, reachable by the operators.
+func renderHub(p *compiler.Plan) (map[string][]byte, error) {
+	out := &clusterOutput{files: map[string][]byte{}}
+	var namespaces []object
+	var policies []*networkingv1.NetworkPolicy
+	for _, name := range sortedKeys(p.Hub.Hub.SharedServices) {
+		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+			return nil, fmt.Errorf("%s: shared service %q cannot be a namespace name: %s (hint: lower-case letters, digits and '-')",
+				where(p, "hub", "sharedServices", name), name, strings.Join(errs, "; "))
+		}
+		ns := managedNamespace{name: name, area: hubSharedArea}
+		namespaces = append(namespaces, object{namespaceGVK, "", name, namespaceObject(name, HubCluster, hubSharedArea, nil)})
+		policies = append(policies, baselinePolicies(ns, HubCluster, hubMonitoringNamespace)...)
+		operators := networkPolicy(name, "vsoc-allow-operators", HubCluster, map[string]string{}, ingressOnly...)
+		var from []networkingv1.NetworkPolicyPeer
+		for _, src := range []netip.Prefix{p.Hub.CIDR, p.Hub.ClientCIDR} {
+			peer, err := ipBlock(src)
+			if err != nil {
+				return nil, fmt.Errorf("%s: hub: %w", where(p, "hub"), err)
+			}
+			from = append(from, peer)
+		}
+		operators.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from}}
+		policies = append(policies, operators)
+	}
+	ms, err := encodeAll(namespaces...)
+	if err != nil {
+		return nil, err
+	}
+	out.add(namespacesFile, ms)
+	pms, err := encodePolicies(policies)
+	if err != nil {
+		return nil, err
+	}
+	out.add(networkPoliciesFile, pms)
+	var resources []string
+	for _, f := range []string{namespacesFile, networkPoliciesFile} {
+		if _, ok := out.files[f]; ok {
+			resources = append(resources, f)
+		}
+	}
+	return out.finish(newOverlay(resources...))
+}
+
+// The hub cluster's shared services share one area; its monitoring
+// namespace is the conventional one (the model does not name it).
+const (
+	hubSharedArea          = "shared-services"
+	hubMonitoringNamespace = "monitoring"
+)
+
+func resIDOf(gvk schema.GroupVersionKind, namespace, name string) resid.ResId {
+	return resid.NewResIdWithNamespace(resid.NewGvk(gvk.Group, gvk.Version, gvk.Kind), name, namespace)
+}

@@ -1,0 +1,18 @@
+package render
+
+import (
+	"github.com/vsoc/vsoc/render/cloudformation"
+	"github.com/vsoc/vsoc/render/dns"
+	"github.com/vsoc/vsoc/render/proxy"
+	"github.com/vsoc/vsoc/render/ssh"
+)
+
+// Targets are every kind of artifact vsoc-compile build writes.
+func Targets() []Target {
+	return []Target{
+		{Name: "cloudformation", Render: cloudformation.Render},
+		{Name: "dns", Render: dns.Render},
+		{Name: "proxy", Render: proxy.Render},
+		{Name: "ssh", Render: ssh.Render},
+	}
+}

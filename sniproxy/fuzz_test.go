@@ -1,0 +1,115 @@
+package sniproxy
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// halfReader returns at most half the requested bytes per Read, so parsers see records and
+// heads split across reads as they are on a real socket.
+type halfReader struct{ r *bytes.Reader }
+
+func (h halfReader) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:len(p)/2]
+	}
+	return h.r.Read(p)
+}
+
+// FuzzClientHello feeds arbitrary bytes to the crypto/tls-based ClientHello reader. Run it with a
+// bounded minimization, e.g.
+//
+//	go test -run '^$' -fuzz '^FuzzClientHello$' -fuzztime 60s -fuzzminimizetime 50x ./sniproxy
+//
+// crypto/tls coverage is not fully deterministic, so the default 60 s minimization of every
+// "interesting" input would otherwise eat the whole fuzzing budget.
+func FuzzClientHello(f *testing.F) {
+	for _, name := range []string{"www.example.test", "", "a.very.long.name.under.example.test", "xn--bcher-kva.example"} {
+		f.Add(clientHelloBytes(f, name))
+	}
+	f.Add([]byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00})
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	capture := newHelloCaptureConfig()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name, recorded, err := readClientHello(halfReader{bytes.NewReader(data)}, capture, nil)
+		// Whatever happens, the recorded bytes are exactly what was read: replaying them forwards
+		// the client's bytes unchanged.
+		if !bytes.HasPrefix(data, recorded) {
+			t.Fatalf("recorded bytes are not a prefix of the input")
+		}
+		if err != nil && name != "" {
+			t.Fatalf("error %v with name %q", err, name)
+		}
+		if err == nil && name != "" && !bytes.Contains(recorded, []byte(name)) {
+			t.Fatalf("server name %q is not in the recorded ClientHello", name)
+		}
+	})
+}
+
+func FuzzHostHead(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: WWW.Example.Test:8080\r\nUser-Agent: curl\r\n\r\nbody",
+		"GET http://other.example.test/x HTTP/1.1\r\nHost: www.example.test\r\n\r\n",
+		"GET / HTTP/1.0\nHost: [fd00::1]:80\n\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\n Host: folded\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: 10.0.0.1\r\n\r\n",
+		"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkRequestHead(t, data, false)
+	})
+}
+
+func FuzzConnectHead(f *testing.F) {
+	for _, s := range []string{
+		"CONNECT ssh.example.test:22 HTTP/1.1\r\nHost: ssh.example.test:22\r\n\r\n",
+		"CONNECT 10.0.0.1:443 HTTP/1.0\r\n\r\nSSH-2.0-OpenSSH_9.2\r\n",
+		"CONNECT [fd00::1]:22 HTTP/1.1\r\n\r\n",
+		"CONNECT host HTTP/1.1\r\n\r\n",
+		"CONNECT user@host:22 HTTP/1.1\r\n\r\n",
+		"CONNECT host:0 HTTP/1.1\r\n\r\n",
+		"CONNECT ::1:22 HTTP/1.1\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkRequestHead(t, data, true)
+	})
+}
+
+func checkRequestHead(t *testing.T, data []byte, connect bool) {
+	head, recorded, err := readRequestHead(halfReader{bytes.NewReader(data)}, nil)
+	if !bytes.HasPrefix(data, recorded) {
+		t.Fatalf("recorded bytes are not a prefix of the input")
+	}
+	if err != nil {
+		return
+	}
+	if !bytes.HasPrefix(recorded, head) || len(head) > maxRequestHead+maxRecorded {
+		t.Fatalf("head is not a prefix of the recorded bytes")
+	}
+	rh, err := parseRequestHead(head)
+	if err != nil {
+		return
+	}
+	// A routed name is canonical: normalizing it again changes nothing, and it carries nothing
+	// that could smuggle a second host or a path.
+	if norm, err := NormalizeName(rh.name); err != nil || norm != rh.name {
+		t.Fatalf("routed name %q is not canonical (%q, %v)", rh.name, norm, err)
+	}
+	if strings.ContainsAny(rh.name, "@/ \t\r\n") {
+		t.Fatalf("routed name %q contains a separator", rh.name)
+	}
+	if rh.connect && rh.port == 0 {
+		t.Fatalf("CONNECT routed without a port")
+	}
+	if rh.connect && !bytes.HasPrefix(head, []byte("CONNECT ")) {
+		t.Fatalf("non-CONNECT head parsed as CONNECT")
+	}
+	_ = connect
+}

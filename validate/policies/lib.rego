@@ -1,0 +1,80 @@
+# Helpers shared by the rules. The input is one subject at a time:
+#   {"scope": "customer", "customer": {...}, "hub": {...}, "facts": {...}}
+#   {"scope": "hub", "hub": {...}, "facts": {...}}
+# Every rule's `violation` set holds {"path": [...], "message": "...", "hint"?: "..."}
+# with path relative to the subject (customers/<name> or hub).
+package vsoc.lib
+
+customer_scope if input.scope == "customer"
+
+hub_scope if input.scope == "hub"
+
+# The shared address space every VSOC range is allocated from.
+shared_space := "100.64.0.0/10"
+
+dns_label(s) if vsoc.dns_label(s)
+
+# A lower-case DNS name of at least two labels.
+dns_name(s) if vsoc.dns_name(s)
+
+# name is domain or below it.
+under(name, domain) if name == domain
+
+under(name, domain) if endswith(name, concat("", [".", domain]))
+
+under_any(name, domains) if {
+	some d in domains
+	under(name, d)
+}
+
+# x (an address or a prefix) is inside one of the prefixes.
+inside_any(prefixes, x) if count(vsoc.containing(prefixes, x)) > 0
+
+# The first thing wrong with an IPv4 prefix as written, if anything.
+prefix_problem(s) := msg if {
+	not valid_prefix(s)
+	msg := prefix_message(s)
+}
+
+prefix_message(s) := sprintf("%s is not a CIDR (%s)", [s, p.error]) if {
+	p := vsoc.parse_prefix(s)
+	not p.ok
+} else := sprintf("%s is not an IPv4 CIDR", [s]) if {
+	not vsoc.parse_prefix(s).ipv4
+} else := sprintf("%s has host bits set: the network is %s", [s, p.network]) if {
+	p := vsoc.parse_prefix(s)
+	not p.canonical
+}
+
+# The first thing wrong with an IPv4 address as written, if anything.
+addr_problem(s) := msg if {
+	not valid_addr(s)
+	msg := addr_message(s)
+}
+
+addr_message(s) := sprintf("%s is not an IP address (%s)", [s, a.error]) if {
+	a := vsoc.parse_addr(s)
+	not a.ok
+} else := sprintf("%s is not an IPv4 address", [s]) if {
+	not vsoc.parse_addr(s).ipv4
+} else := sprintf("%s is not written canonically", [s]) if {
+	not vsoc.parse_addr(s).canonical
+}
+
+# An IPv4 network without host bits (prefix_problem says what is wrong otherwise).
+valid_prefix(s) if vsoc.parse_prefix(s).valid
+
+# An IPv4 address written canonically (addr_problem says what is wrong otherwise).
+valid_addr(s) if vsoc.parse_addr(s).valid
+
+# "a, b, c and 4 more": long lists stay one readable line.
+enumerate(items) := concat(", ", items) if {
+	count(items) <= 3
+} else := sprintf("%s and %d more", [concat(", ", array.slice(items, 0, 3)), count(items) - 3])
+
+# Another value of the same customer only counts from the later one of the two,
+# so that a clash inside one file is reported once.
+earlier_own(other, name, i) if {
+	other.customer == name
+	other.index > i
+}

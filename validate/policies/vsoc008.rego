@@ -1,0 +1,54 @@
+# METADATA
+# title: customer domains are valid, unique and not nested
+# description: |-
+#   The hub has one Route 53 private hosted zone per customer domain, in which every
+#   name resolves to that customer's proxy. Two zones for the same name cannot both
+#   be associated with the hub VPC, and with nested zones (example.com and
+#   a.example.com, in one customer or two) the more specific zone silently wins, so
+#   a customer's names would go to another customer's proxy. A domain equal to or
+#   under the hub domain would hijack the hub's own records. Domains are lower-case
+#   DNS names of at least two labels.
+# custom:
+#   hint: declare each domain once in the whole fleet, and never a domain inside another one
+package vsoc.rules.vsoc008
+
+import data.vsoc.lib
+
+violation contains v if {
+	some i, d in input.customer.dns.domains
+	not lib.dns_name(d)
+	v := {
+		"path": ["dns", "domains", i],
+		"message": sprintf("domain %s is not a lower-case DNS name of at least two labels", [d]),
+		"hint": "write the domain as lower-case labels of letters, digits and hyphens, e.g. example.com",
+	}
+}
+
+violation contains v if {
+	c := input.customer
+	some i, d in c.dns.domains
+	lib.dns_name(d)
+	others := [describe(o, c.name) |
+		some o in vsoc.domain_conflicts(d, c.name, i)
+		not lib.earlier_own(o, c.name, i)
+	]
+	count(others) > 0
+	v := {"path": ["dns", "domains", i], "message": sprintf("domain %s %s", [d, lib.enumerate(others)])}
+}
+
+violation contains v if {
+	input.scope == "hub"
+	not lib.dns_name(input.hub.domain)
+	v := {
+		"path": ["domain"],
+		"message": sprintf("hub domain %s is not a lower-case DNS name of at least two labels", [input.hub.domain]),
+	}
+}
+
+relation := {"same": "is also", "inside": "is inside", "contains": "contains"}
+
+describe(o, self) := sprintf("%s its own domain %s", [relation[o.relation], o.domain]) if {
+	o.customer == self
+} else := sprintf("%s the hub domain %s", [relation[o.relation], o.domain]) if {
+	o.customer == ""
+} else := sprintf("%s %s's domain %s", [relation[o.relation], o.owner, o.domain])

@@ -1,0 +1,39 @@
+# METADATA
+# title: proxy allowlist stays inside the customer's domains
+# description: |-
+#   proxy.allow lists the names the customer's proxy may connect to: an exact name
+#   or a `*.` wildcard (any name below). Operators reach the proxy through the
+#   customer's own domains, so a pattern outside them (or a bare `*`) would turn the
+#   proxy into an open relay into the customer's network or beyond. The default is
+#   `*.<domain>` for each of the customer's domains.
+# custom:
+#   hint: write exact names or *.<name> under one of the customer's dns.domains
+package vsoc.rules.vsoc009
+
+import data.vsoc.lib
+
+violation contains v if {
+	some i, p in input.customer.proxy.allow
+	not valid_pattern(p)
+	not name_of(p) in input.customer.dns.domains # an invalid domain is VSOC008's, with its default pattern
+	v := {
+		"path": ["proxy", "allow", i],
+		"message": sprintf("allowlist pattern %s is neither a lower-case DNS name nor *.<name>", [p]),
+	}
+}
+
+violation contains v if {
+	some i, p in input.customer.proxy.allow
+	valid_pattern(p)
+	not lib.under_any(name_of(p), input.customer.dns.domains)
+	v := {
+		"path": ["proxy", "allow", i],
+		"message": sprintf("allowlist pattern %s is outside the customer's domains (%s)", [p, concat(", ", input.customer.dns.domains)]),
+	}
+}
+
+valid_pattern(p) if lib.dns_name(name_of(p))
+
+name_of(p) := substring(p, 2, -1) if startswith(p, "*.")
+
+name_of(p) := p if not startswith(p, "*.")

@@ -1,0 +1,28 @@
+# METADATA
+# title: DNS resolvers are inside the remote subnets
+# description: |-
+#   The customer's DNS servers are reached through the VPN tunnels, by the Route 53
+#   Resolver outbound endpoint or by CoreDNS in the customer cluster. Only the remote
+#   subnets are routed into the tunnels, so a resolver outside them is unreachable
+#   and every name of the customer's domains would fail to resolve.
+# custom:
+#   hint: list the customer's DNS servers' addresses, inside vpn.remoteSubnets
+package vsoc.rules.vsoc015
+
+import data.vsoc.lib
+
+violation contains v if {
+	some i, r in input.customer.dns.resolvers
+	msg := lib.addr_problem(r)
+	v := {"path": ["dns", "resolvers", i], "message": sprintf("resolver %s", [msg])}
+}
+
+violation contains v if {
+	some i, r in input.customer.dns.resolvers
+	lib.valid_addr(r)
+	not lib.inside_any(input.customer.vpn.remoteSubnets, r)
+	v := {
+		"path": ["dns", "resolvers", i],
+		"message": sprintf("resolver %s is outside the remote subnets (%s): it is reached through the tunnels", [r, concat(", ", input.customer.vpn.remoteSubnets)]),
+	}
+}
