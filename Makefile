@@ -23,6 +23,7 @@ vet:
 
 test: test-deps vet
 	$(GO) test -timeout 45m ./...
+	cd testdata/tools/netpol-oracle && $(GO) vet ./... && $(GO) test ./...
 
 # The main job on the bundled fleet: validate, print the plan, build OUT.
 demo: build

@@ -19,7 +19,6 @@ import (
 	"github.com/vsoc/vsoc/apply/cfnlocal"
 	cfnapply "github.com/vsoc/vsoc/apply/cloudformation"
 	"github.com/vsoc/vsoc/compiler"
-	"github.com/vsoc/vsoc/render"
 	rendercfn "github.com/vsoc/vsoc/render/cloudformation"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 	renderkube "github.com/vsoc/vsoc/render/kube"
@@ -130,7 +129,7 @@ func (f *fixture) build() {
 	if err != nil {
 		f.t.Fatalf("planning: %v", err)
 	}
-	files := render.Files{}
+	files := map[string][]byte{}
 	for _, target := range []func(*compiler.Plan) (map[string][]byte, error){rendercfn.Render, renderkube.Render} {
 		out, err := target(plan)
 		if err != nil {
@@ -138,8 +137,18 @@ func (f *fixture) build() {
 		}
 		maps.Copy(files, out)
 	}
-	if err := render.Write(f.out, files); err != nil {
+	// Replaced as a whole, as vsoc-compile build does.
+	if err := os.RemoveAll(f.out); err != nil {
 		f.t.Fatal(err)
+	}
+	for name, content := range files {
+		path := filepath.Join(f.out, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			f.t.Fatal(err)
+		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			f.t.Fatal(err)
+		}
 	}
 }
 

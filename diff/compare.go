@@ -177,6 +177,9 @@ func (c comparison) compare(p *Preview, base, head render.Files) error {
 	// The hub first, then customers by name (the hub's key "" sorts first).
 	for _, name := range sortedKeys(byOwner) {
 		o := byOwner[name]
+		if o.Hub {
+			o.Status = overall(o.Artifacts)
+		}
 		p.Owners = append(p.Owners, *o)
 		switch o.Status {
 		case Added:
@@ -208,6 +211,18 @@ func (c comparison) compare(p *Preview, base, head render.Files) error {
 	}
 	p.Summary.Destructive = len(p.Destructive)
 	return nil
+}
+
+// overall is Added when every file is added, Removed when every file is
+// removed, Changed otherwise.
+func overall(artifacts []ArtifactDiff) Status {
+	status := artifacts[0].Status
+	for _, a := range artifacts[1:] {
+		if a.Status != status {
+			return Changed
+		}
+	}
+	return status
 }
 
 // stackOf is the stack name of a template path (aws/<stack>.template.json).

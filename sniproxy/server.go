@@ -298,9 +298,8 @@ type connRecord struct {
 }
 
 func (s *Server) serve(listenerName string, c *net.TCPConn) {
-	defer s.inflight.Done()
 	snap := s.current.Load()
-	rec := connRecord{start: time.Now(), listener: listenerName, client: c.RemoteAddr().String(), configGen: snap.generation}
+	rec := &connRecord{start: time.Now(), listener: listenerName, client: c.RemoteAddr().String(), configGen: snap.generation}
 	l, ok := snap.listeners[listenerName]
 	switch {
 	case !ok:
@@ -314,13 +313,40 @@ func (s *Server) serve(listenerName string, c *net.TCPConn) {
 	default:
 		s.track(c, true)
 		s.metrics.active.WithLabelValues(listenerName).Inc()
-		s.handle(snap, l, c, &rec)
-		c.Close()
-		s.metrics.active.WithLabelValues(listenerName).Dec()
-		s.track(c, false)
-		s.active.Add(-1)
+		if upstream := s.handle(snap, l, c, rec); upstream != nil {
+			// Relay on a fresh goroutine and let this one end: its stack grew while crypto/tls
+			// parsed the ClientHello and would otherwise stay that size for the connection's
+			// whole (often long and idle) life.
+			go s.relayAndFinish(snap, c, upstream, rec)
+			return
+		}
+		s.finish(c, rec)
+		return
 	}
-	s.report(&rec)
+	s.report(rec)
+	s.inflight.Done()
+}
+
+// relayAndFinish relays an established connection until it ends, then closes and audits it.
+func (s *Server) relayAndFinish(snap *snapshot, c, upstream *net.TCPConn, rec *connRecord) {
+	res := relay(c, upstream, &s.relayBuf, snap.cfg.Timeouts.Idle.Std())
+	upstream.Close()
+	rec.up += res.up
+	rec.down += res.down
+	if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
+		rec.relayErr = res.err
+	}
+	s.finish(c, rec)
+}
+
+// finish closes a tracked client connection, audits it and releases its slot.
+func (s *Server) finish(c *net.TCPConn, rec *connRecord) {
+	c.Close()
+	s.metrics.active.WithLabelValues(rec.listener).Dec()
+	s.track(c, false)
+	s.active.Add(-1)
+	s.report(rec)
+	s.inflight.Done()
 }
 
 func (s *Server) track(c *net.TCPConn, open bool) {
@@ -333,8 +359,10 @@ func (s *Server) track(c *net.TCPConn, open bool) {
 	s.mu.Unlock()
 }
 
-// handle reads what the client wants, decides, dials and relays. It fills rec.
-func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRecord) {
+// handle reads what the client wants, decides and dials. It fills rec and returns the upstream
+// connection, with the client's first bytes already replayed to it, when the connection is to be
+// relayed; nil when it was refused or failed.
+func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRecord) *net.TCPConn {
 	// The recording buffer goes back to the pool before the (long) relay starts.
 	bufp := s.bufs.Get().(*[]byte)
 	buf := *bufp
@@ -366,7 +394,7 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 	if l.Protocol != ProtocolTCP {
 		if err := c.SetReadDeadline(rec.start.Add(snap.cfg.Timeouts.Handshake.Std())); err != nil {
 			refuse("socket_error", 0, err)
-			return
+			return nil
 		}
 	}
 	switch l.Protocol {
@@ -375,16 +403,16 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 		buf = recorded
 		if err != nil {
 			refuse(readFailureReason(err), 0, err)
-			return
+			return nil
 		}
 		if name == "" {
 			refuse("no_server_name", 0, nil)
-			return
+			return nil
 		}
 		norm, err := NormalizeName(name)
 		if err != nil {
 			refuse("bad_server_name", 0, err)
-			return
+			return nil
 		}
 		rec.name, port, replay = norm, l.UpstreamPort, recorded
 	case ProtocolHTTP, ProtocolConnect:
@@ -392,12 +420,12 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 		buf = recorded
 		if err != nil {
 			refuse(readFailureReason(err), statusFor(err), err)
-			return
+			return nil
 		}
 		rh, err := parseRequestHead(head)
 		if err != nil {
 			refuse("bad_request", 400, err)
-			return
+			return nil
 		}
 		if rh.connect != (l.Protocol == ProtocolConnect) {
 			if l.Protocol == ProtocolConnect {
@@ -405,7 +433,7 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 			} else {
 				refuse("connect_not_served", 405, nil)
 			}
-			return
+			return nil
 		}
 		rec.name, rec.port = rh.name, rh.port
 		if rh.connect {
@@ -418,14 +446,14 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 	if l.Protocol != ProtocolTCP {
 		if err := c.SetReadDeadline(time.Time{}); err != nil {
 			refuse("socket_error", 0, err)
-			return
+			return nil
 		}
 	}
 
 	targets, reason, status := s.route(snap, l, rec, port)
 	if status != 0 {
 		refuse(reason, status, nil)
-		return
+		return nil
 	}
 
 	ctx, cancel := context.WithTimeout(s.ctx, snap.cfg.Timeouts.Dial.Std())
@@ -435,22 +463,22 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 		rec.target = targets[0]
 		if errors.Is(err, ErrForbiddenDestination) {
 			refuse("destination_forbidden", 403, err)
-			return
+			return nil
 		}
 		rec.decision, rec.reason, rec.relayErr = decisionError, "dial_failed", err
 		if l.Protocol == ProtocolHTTP || l.Protocol == ProtocolConnect {
 			writeStatus(c, 502, "dial_failed")
 		}
-		return
+		return nil
 	}
-	defer upstream.Close()
 	rec.target = dialled
 	rec.decision, rec.reason = decisionAllow, reason
 
 	if l.Protocol == ProtocolConnect {
 		if _, err := c.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 			rec.relayErr = err
-			return
+			upstream.Close()
+			return nil
 		}
 	}
 	if len(replay) > 0 {
@@ -458,16 +486,11 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 		rec.up += int64(n)
 		if err != nil {
 			rec.relayErr = fmt.Errorf("replaying %d bytes to upstream: %w", len(replay), err)
-			return
+			upstream.Close()
+			return nil
 		}
 	}
-	release()
-	res := relay(c, upstream, &s.relayBuf, snap.cfg.Timeouts.Idle.Std())
-	rec.up += res.up
-	rec.down += res.down
-	if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
-		rec.relayErr = res.err
-	}
+	return upstream
 }
 
 // route decides where a connection goes: the static mapping for its host on its listener, an IP

@@ -56,6 +56,10 @@ func builtins() []builtin {
 			types.NewFunction(types.Args(types.S), types.A), parsePrefix),
 		fn1("vsoc.parse_addr", "parses an IP address: {ok, error, ipv4, canonical, valid}; valid = IPv4 written canonically",
 			types.NewFunction(types.Args(types.S), types.A), parseAddr),
+		fn1("vsoc.is_network", "whether s is an IPv4 network written without host bits (parse_prefix says what is wrong otherwise)",
+			types.NewFunction(types.Args(types.S), types.B), isNetworkBuiltin),
+		fn1("vsoc.is_ipv4", "whether s is an IPv4 address written canonically (parse_addr says what is wrong otherwise)",
+			types.NewFunction(types.Args(types.S), types.B), isIPv4Builtin),
 		fn2("vsoc.containing", "the prefixes of a collection that contain the address or prefix x, sorted",
 			types.NewFunction(types.Args(types.NewAny(types.NewSet(types.S), types.NewArray(nil, types.S)), types.S), types.NewArray(nil, types.S)), containingBuiltin),
 		fn1("vsoc.dns_label", "whether s is a lower-case DNS label (letters, digits, inner hyphens; 1-63)",
@@ -75,10 +79,8 @@ func builtins() []builtin {
 	}
 }
 
-// fn1 functions are pure and called with the same value by several rules:
-// memoized within one evaluation.
 func fn1(name, desc string, decl *types.Function, f rego.Builtin1) builtin {
-	d := &rego.Function{Name: name, Description: desc, Decl: decl, Memoize: true}
+	d := &rego.Function{Name: name, Description: desc, Decl: decl}
 	return builtin{decl: d, opt: rego.Function1(d, f)}
 }
 
@@ -170,6 +172,26 @@ func parseAddr(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	}
 	return obj("ok", true, "error", "", "ipv4", addr.Is4(), "canonical", addr.String() == s,
 		"valid", addr.Is4() && addr.String() == s), nil
+}
+
+// isNetworkBuiltin and isIPv4Builtin are the cheap checks every valid value
+// goes through; the parse_* functions build the details for a message.
+func isNetworkBuiltin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
+	s, err := stringArg(a, "prefix")
+	if err != nil {
+		return nil, err
+	}
+	p, err := netip.ParsePrefix(s)
+	return ast.BooleanTerm(err == nil && p.Addr().Is4() && p == p.Masked()), nil
+}
+
+func isIPv4Builtin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
+	s, err := stringArg(a, "address")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := netip.ParseAddr(s)
+	return ast.BooleanTerm(err == nil && addr.Is4() && addr.String() == s), nil
 }
 
 // parsePrefixOrAddr reads "a.b.c.d/n" or a lone address (as a /32).

@@ -51,6 +51,7 @@ func (s *Server) playExecution(st *stack, cs *changeSet, policy *stackPolicy) {
 	defer s.wg.Done()
 	creating := cs.kind == "CREATE"
 	var done []spec.Change // applied so far, undone in reverse on rollback
+	var failed *spec.Change
 	failedID, failReason := "", ""
 	for _, ch := range cs.changes {
 		if ch.Action == spec.Remove {
@@ -83,6 +84,7 @@ func (s *Server) playExecution(st *stack, cs *changeSet, policy *stackPolicy) {
 		}
 		if failedID != "" {
 			s.addEvent(st, ch.LogicalID, ch.Type, verb+"_FAILED", failReason)
+			failed = &ch
 			s.mu.Unlock()
 			break
 		}
@@ -109,6 +111,11 @@ func (s *Server) playExecution(st *stack, cs *changeSet, policy *stackPolicy) {
 		s.mu.Unlock()
 	}
 	if failedID != "" {
+		// A resource that failed while being created may exist in part;
+		// the rollback deletes it first.
+		if failed != nil && failed.Action == spec.Add {
+			done = append(done, *failed)
+		}
 		s.rollback(st, cs, done, failedID, creating)
 		return
 	}
@@ -203,6 +210,7 @@ func (s *Server) rollback(st *stack, cs *changeSet, done []spec.Change, failedID
 	if creating {
 		s.setStackStatus(st, "ROLLBACK_COMPLETE", "")
 	} else {
+		s.setStackStatus(st, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "")
 		s.setStackStatus(st, "UPDATE_ROLLBACK_COMPLETE", "")
 	}
 	s.dropChangeSets(st, cs)

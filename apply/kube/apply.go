@@ -98,9 +98,22 @@ func (a *Applier) Apply(ctx context.Context, c Cluster, opts Options) (*Result, 
 		return boolRank(x.GetKind() != "Namespace") - boolRank(y.GetKind() != "Namespace")
 	})
 	rendered := map[objectKey]bool{}
+	// A dry run cannot send objects into namespaces it only pretended to
+	// create (the server answers "namespace not found"); they are new too.
+	pretended := map[string]bool{}
 	for _, obj := range objs {
 		rendered[keyOf(obj)] = true
-		changed, created, err := a.applyOne(ctx, obj, opts.DryRun)
+		var changed, created bool
+		var err error
+		if opts.DryRun && obj.GetNamespace() != "" && pretended[obj.GetNamespace()] {
+			changed, created = true, true
+			_, err = a.resourceFor(obj)
+		} else {
+			changed, created, err = a.applyOne(ctx, obj, opts.DryRun)
+		}
+		if opts.DryRun && created && obj.GetKind() == "Namespace" && obj.GroupVersionKind().Group == "" {
+			pretended[obj.GetName()] = true
+		}
 		if err != nil {
 			return res, fmt.Errorf("%s: applying %s: %w", c.File, keyOf(obj), err)
 		}

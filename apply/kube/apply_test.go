@@ -17,7 +17,6 @@ import (
 
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/internal/testenv"
-	"github.com/vsoc/vsoc/render"
 	renderkube "github.com/vsoc/vsoc/render/kube"
 )
 
@@ -64,8 +63,14 @@ func renderFleet(t *testing.T, edits map[string][2]string) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(root, "out")
-	if err := render.Write(out, files); err != nil {
-		t.Fatal(err)
+	for name, content := range files {
+		path := filepath.Join(out, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return out
 }
@@ -158,10 +163,17 @@ func TestApplyAndPruneAgainstKubeAPIServer(t *testing.T) {
 
 	// Objects vsoc does not manage: one in a vsoc namespace, one namespace
 	// of the customer's own, and one labelled for another customer.
-	mustCreate(t, client.CoreV1().ConfigMaps("mla").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "operator-notes"}}, metav1.CreateOptions{}))
-	mustCreate(t, client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "customer-team"}}, metav1.CreateOptions{}))
-	mustCreate(t, client.CoreV1().ConfigMaps("monitoring").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Name: "other-customer", Labels: map[string]string{LabelManagedBy: ManagedBy, LabelCustomer: "cubebikes"}}}, metav1.CreateOptions{}))
+	if _, err := client.CoreV1().ConfigMaps("mla").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "operator-notes"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "customer-team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	otherCustomers := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name: "other-customer", Labels: map[string]string{LabelManagedBy: ManagedBy, LabelCustomer: "cubebikes"}}}
+	if _, err := client.CoreV1().ConfigMaps("monitoring").Create(ctx, otherCustomers, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	// The customer drops namespace mla: its NetworkPolicies are pruned; the
 	// namespace is kept while it holds the unmanaged config map.
@@ -180,9 +192,18 @@ func TestApplyAndPruneAgainstKubeAPIServer(t *testing.T) {
 		t.Errorf("%d NetworkPolicies left in mla", len(policies.Items))
 	}
 	for _, get := range []func() error{
-		func() error { _, err := client.CoreV1().ConfigMaps("mla").Get(ctx, "operator-notes", metav1.GetOptions{}); return err },
-		func() error { _, err := client.CoreV1().Namespaces().Get(ctx, "customer-team", metav1.GetOptions{}); return err },
-		func() error { _, err := client.CoreV1().ConfigMaps("monitoring").Get(ctx, "other-customer", metav1.GetOptions{}); return err },
+		func() error {
+			_, err := client.CoreV1().ConfigMaps("mla").Get(ctx, "operator-notes", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := client.CoreV1().Namespaces().Get(ctx, "customer-team", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := client.CoreV1().ConfigMaps("monitoring").Get(ctx, "other-customer", metav1.GetOptions{})
+			return err
+		},
 	} {
 		if err := get(); err != nil {
 			t.Errorf("an object vsoc does not manage was touched: %v", err)
@@ -230,10 +251,3 @@ func TestApplyAndPruneAgainstKubeAPIServer(t *testing.T) {
 }
 
 func boolValue(b *bool) bool { return b != nil && *b }
-
-func mustCreate[T any](t *testing.T, _ T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}

@@ -4,22 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/diff"
 	"github.com/vsoc/vsoc/validate"
 )
 
 func newDiffCmd() *cobra.Command {
 	var (
-		base     string
-		format   string
-		details  bool
-		cacheDir string
+		base    string
+		format  string
+		details bool
+		flags   loadFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "diff --base REF [DIR]",
@@ -40,19 +38,19 @@ violations, 2 for usage errors (such as a base ref that was not fetched).`,
 			if base == "" {
 				return exitError{code: 2, err: errors.New("diff needs --base REF, the git ref to compare with (e.g. --base origin/main)")}
 			}
-			if !slices.Contains(diff.Formats, format) {
-				return exitError{code: 2, err: fmt.Errorf("--format %q: use one of %s", format, strings.Join(diff.Formats, ", "))}
+			if err := checkFormat(format, diff.Formats...); err != nil {
+				return err
 			}
-			dir := "customers"
-			if len(args) == 1 {
-				dir = args[0]
+			cache, err := flags.cache()
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			v, err := validate.New(ctx)
 			if err != nil {
 				return exitError{code: 2, err: err}
 			}
-			p, err := diff.Run(ctx, diff.Options{Dir: dir, Base: base, Validator: v, Cache: compiler.NewCache(cacheDir)})
+			p, err := diff.Run(ctx, diff.Options{Dir: dirArg(args), Base: base, Validator: v, Cache: cache})
 			if err != nil {
 				return exitError{code: 2, err: err}
 			}
@@ -69,7 +67,7 @@ violations, 2 for usage errors (such as a base ref that was not fetched).`,
 	cmd.Flags().StringVar(&base, "base", "", "git ref of the base to compare with, e.g. origin/main (required)")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: "+strings.Join(diff.Formats, ", "))
 	cmd.Flags().BoolVar(&details, "details", false, "text: show every changed value")
-	cmd.Flags().StringVar(&cacheDir, "cache-dir", "", "keep compiled files in this folder across runs (default: in memory only)")
+	flags.register(cmd)
 	return cmd
 }
 

@@ -77,12 +77,16 @@ func buildTool(ctx context.Context, tl tool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	moduleDir := filepath.Join(root, "testdata", "tools", tl.module)
+	return buildModule(ctx, tl, filepath.Join(root, "testdata", "tools", tl.module), filepath.Join(root, ".cache", "bin"))
+}
+
+// buildModule builds tl from moduleDir into a directory of cacheDir named
+// after the module's hash, unless that directory already exists.
+func buildModule(ctx context.Context, tl tool, moduleDir, cacheDir string) (string, error) {
 	key, err := moduleHash(moduleDir)
 	if err != nil {
 		return "", err
 	}
-	cacheDir := filepath.Join(root, ".cache", "bin")
 	binDir := filepath.Join(cacheDir, tl.module+"-"+key)
 	if complete(binDir, tl.binaries) {
 		return binDir, nil
@@ -100,7 +104,7 @@ func buildTool(ctx context.Context, tl tool) (string, error) {
 		return binDir, nil
 	}
 
-	fmt.Fprintf(os.Stderr, "testenv: building %s into .cache/bin (first run, %s)\n", strings.Join(tl.binaries, ", "), tl.duration)
+	fmt.Fprintf(os.Stderr, "testenv: building %s into %s (first run, %s)\n", strings.Join(tl.binaries, ", "), cacheDir, tl.duration)
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("building %s: the go command is not on PATH: %w", tl.module, err)

@@ -329,3 +329,38 @@ func BenchmarkCoreDNSStart(b *testing.B) {
 		p.stop()
 	}
 }
+
+func TestBuildFailureShowsCompilerOutput(t *testing.T) {
+	moduleDir := t.TempDir()
+	writeFiles(t, moduleDir, map[string]string{
+		"go.mod":  "module example.test/broken\n\ngo 1.26\n",
+		"main.go": "package main\n\nfunc main() { undefinedThing() }\n",
+	})
+	tl := tool{module: "broken", packages: []string{"."}, binaries: []string{"broken"}, duration: "a moment"}
+	_, err := buildModule(t.Context(), tl, moduleDir, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "main.go:3:15: undefined: undefinedThing") {
+		t.Fatalf("building a broken module: err = %v, want go build's message with its position", err)
+	}
+
+	writeFiles(t, moduleDir, map[string]string{"main.go": "package main\n\nfunc main() {}\n"})
+	cacheDir := t.TempDir()
+	first, err := buildModule(t.Context(), tl, moduleDir, cacheDir)
+	if err != nil {
+		t.Fatalf("building the fixed module: %v", err)
+	}
+	built, err := os.Stat(filepath.Join(first, "broken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := buildModule(t.Context(), tl, moduleDir, cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.Stat(filepath.Join(second, "broken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second != first || !again.ModTime().Equal(built.ModTime()) {
+		t.Errorf("second build of unchanged sources did not reuse the cache (%s vs %s)", first, second)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
+	"github.com/vsoc/vsoc/render/dns"
 )
 
 // Dir is the output folder of the templates, relative to the build output.
@@ -44,11 +45,12 @@ func StackOf(path string) (stack string, ok bool) {
 // (in stack order), do not depend on scheduling.
 func Render(p *compiler.Plan) (map[string][]byte, error) {
 	n := len(p.Customers) + 1 // the hub is job 0
+	zones := zonesByOwner(dns.Zones(p))
 	build := func(i int) (*template, error) {
 		if i == 0 {
-			return hubStack(&p.Hub)
+			return hubStack(&p.Hub, zones[hubOwner])
 		}
-		return customerStack(&p.Hub, &p.Customers[i-1])
+		return customerStack(&p.Hub, &p.Customers[i-1], zones[p.Customers[i-1].Customer.Name])
 	}
 	stackName := func(i int) string {
 		if i == 0 {

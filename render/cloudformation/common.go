@@ -1,13 +1,8 @@
 package cloudformation
 
 import (
-	"fmt"
-	"net/netip"
 	"slices"
 )
-
-// recordTTL is the TTL of every published record, in seconds (a string: so the spec types it).
-const recordTTL = "300"
 
 // addLogGroup adds an audit log group. It is retained when the stack deletes or replaces it:
 // the audit trail must outlive the network it describes.
@@ -35,32 +30,6 @@ func addFlowLogs(t *template, owner, name, logGroupName string, retentionDays in
 		"ResourceType":             "VPC",
 		"Tags":                     tags(owner, name),
 		"TrafficType":              "ALL",
-	})
-}
-
-// addARecord publishes fqdn → addresses (IPv4) in a hosted zone.
-func addARecord(t *template, id string, zoneID any, fqdn string, addresses []string) {
-	records := make([]any, 0, len(addresses))
-	for _, a := range addresses {
-		addr, err := netip.ParseAddr(a)
-		if err != nil || !addr.Is4() {
-			if t.err == nil {
-				t.err = fmt.Errorf("record %s: %q is not an IPv4 address", fqdn, a)
-			}
-			return
-		}
-		records = append(records, addr.String())
-	}
-	addRecord(t, id, zoneID, fqdn, records)
-}
-
-func addRecord(t *template, id string, zoneID any, fqdn string, records []any) {
-	t.add(id, "AWS::Route53::RecordSet", props{
-		"HostedZoneId":    zoneID,
-		"Name":            fqdn + ".",
-		"ResourceRecords": records,
-		"TTL":             recordTTL,
-		"Type":            "A",
 	})
 }
 

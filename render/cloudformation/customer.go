@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render/dns"
 )
 
 // Logical IDs of a customer stack that more than one function uses.
@@ -40,7 +41,7 @@ func (c *customer) fail(format string, args ...any) {
 // routes both ways), the Client VPN routes and authorization rules for its CIDRs, the proxy's
 // internal load balancer, DNS resolution towards the customer and the private zones the
 // operators resolve through the hub, flow logs and optional NAT egress.
-func customerStack(h *compiler.HubPlan, p *compiler.CustomerPlan) (*template, error) {
+func customerStack(h *compiler.HubPlan, p *compiler.CustomerPlan, zones []dns.Zone) (*template, error) {
 	cu := p.Customer
 	display := cu.DisplayName
 	if display == "" {
@@ -60,7 +61,7 @@ func customerStack(h *compiler.HubPlan, p *compiler.CustomerPlan) (*template, er
 	if cu.DNS.Mode == "route53-resolver" {
 		c.resolver()
 	}
-	c.zones()
+	addZones(c.t, c.owner, importValue(exportVpcID(h.StackName)), h.Hub.Region, zones)
 	if cu.VPC.NATEgress {
 		c.natEgress()
 	}

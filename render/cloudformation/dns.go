@@ -3,14 +3,13 @@ package cloudformation
 import (
 	"net/netip"
 	"strconv"
+	"strings"
+
+	"github.com/vsoc/vsoc/render/dns"
 )
 
 // dnsPort is where the customer's DNS servers listen.
 const dnsPort = 53
-
-// proxyHost is the name, under each customer domain, operators give the proxy explicitly
-// (e.g. HTTP CONNECT: nc -X connect -x proxy.<domain>:3128).
-const proxyHost = "proxy"
 
 // resolver adds a Route 53 Resolver outbound endpoint (one IP per subnet, allocated by the plan)
 // that forwards the customer's domains to its DNS servers through the tunnels. Its security
@@ -71,35 +70,48 @@ func (c *customer) resolver() {
 	}
 }
 
-// zones adds a private hosted zone per customer domain, associated with the hub VPC only (the
-// operators resolve through the hub): *.<domain> and proxy.<domain> point at the proxy's load
-// balancer IPs, and the customer's published services get <name>.<first domain>.
-func (c *customer) zones() {
-	proxyIPs := make([]any, len(c.plan.ProxyIPs))
-	for i, ip := range c.plan.ProxyIPs {
-		proxyIPs[i] = ip.String()
-	}
-	domains := c.plan.Customer.DNS.Domains
-	for _, domain := range domains {
-		zone := logicalID("HostedZone", domain)
-		c.t.add(zone, "AWS::Route53::HostedZone", props{
-			"HostedZoneConfig": props{"Comment": "vsoc customer " + c.owner + ": names resolve to its proxy"},
-			"HostedZoneTags":   tags(c.owner, domain),
-			"Name":             domain,
-			"VPCs": []any{props{
-				"VPCId":     importValue(exportVpcID(c.hub.StackName)),
-				"VPCRegion": c.hub.Hub.Region,
-			}},
+// addZones creates the private hosted zones a stack owns, associated with the hub VPC only (the
+// operators resolve through the hub), with exactly the records of package dns: the hub's zone
+// files serve the same list, so the two cannot drift.
+func addZones(t *template, owner string, hubVpcID any, region string, zones []dns.Zone) {
+	for _, z := range zones {
+		zoneID := logicalID("HostedZone", z.Name)
+		t.add(zoneID, "AWS::Route53::HostedZone", props{
+			"HostedZoneConfig": props{"Comment": "vsoc " + describeZoneOwner(owner) + ": names resolve to its proxy and published services"},
+			"HostedZoneTags":   tags(owner, z.Name),
+			"Name":             z.Name,
+			"VPCs":             []any{props{"VPCId": hubVpcID, "VPCRegion": region}},
 		})
-		addRecord(c.t, logicalID("ProxyWildcardRecord", domain), ref(zone), "*."+domain, proxyIPs)
-		addRecord(c.t, logicalID("ProxyRecord", domain), ref(zone), proxyHost+"."+domain, proxyIPs)
+		for _, r := range z.Records {
+			values := make([]any, len(r.Values))
+			for i, v := range r.Values {
+				values[i] = v.String()
+			}
+			// "*." spelled out, so the wildcard and the apex get different logical IDs.
+			id := logicalID("Record", strings.Replace(r.Name, "*", "wildcard", 1), r.Type)
+			t.add(id, "AWS::Route53::RecordSet", props{
+				"HostedZoneId":    ref(zoneID),
+				"Name":            r.Name + ".",
+				"ResourceRecords": values,
+				"TTL":             strconv.Itoa(int(r.TTL)),
+				"Type":            r.Type,
+			})
+		}
 	}
-	services := c.plan.Customer.Services
-	if _, clash := services[proxyHost]; clash {
-		c.fail("service %q would shadow the proxy's own name %s.%s; rename the service", proxyHost, proxyHost, domains[0])
-		return
+}
+
+func describeZoneOwner(owner string) string {
+	if owner == hubOwner {
+		return "hub shared services"
 	}
-	for _, svc := range sortedKeys(services) {
-		addARecord(c.t, logicalID("ServiceRecord", svc), ref(logicalID("HostedZone", domains[0])), svc+"."+domains[0], services[svc].Addresses)
+	return "customer " + owner
+}
+
+// zonesByOwner indexes the hosted zones by the stack that holds them.
+func zonesByOwner(zones []dns.Zone) map[string][]dns.Zone {
+	out := map[string][]dns.Zone{}
+	for _, z := range zones {
+		out[z.Owner] = append(out[z.Owner], z)
 	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render/dns"
 )
 
 // minClientVpnSubnets is how many zones the Client VPN endpoint is associated with at least.
@@ -21,7 +22,7 @@ const (
 // hubStack renders the DMZ VPC: private subnets and route tables per zone, the operators'
 // Client VPN endpoint, flow logs, and the private zone of the shared services. It exports what
 // the customer stacks attach to.
-func hubStack(h *compiler.HubPlan) (*template, error) {
+func hubStack(h *compiler.HubPlan, zones []dns.Zone) (*template, error) {
 	if len(h.Subnets) < minClientVpnSubnets {
 		return nil, fmt.Errorf("the hub has %d subnet(s); the Client VPN endpoint needs at least %d, in different availability zones, to survive a zone failure", len(h.Subnets), minClientVpnSubnets)
 	}
@@ -60,7 +61,7 @@ func hubStack(h *compiler.HubPlan) (*template, error) {
 	addFlowLogs(t, hubOwner, name("flow-logs"), "/vsoc/hub/flow-logs", h.Hub.LogRetentionDays, ref(hubVpc), getAtt(hubFlowLogsRole, "Arn"))
 	addFlowLogsRole(t, name)
 	t.output(hubFlowLogsRole, "Role VPC flow logs use to write to CloudWatch Logs (customer stacks use it too).", getAtt(hubFlowLogsRole, "Arn"), exportFlowLogsRoleArn(h.StackName))
-	addSharedServices(t, h)
+	addZones(t, hubOwner, ref(hubVpc), h.Hub.Region, zones)
 	return t.build()
 }
 
@@ -153,19 +154,4 @@ func addFlowLogsRole(t *template, name func(string) string) {
 		}},
 		"Tags": tags(hubOwner, name("flow-logs")),
 	})
-}
-
-// addSharedServices publishes the shared services as <name>.<hub domain> in a private zone of
-// the hub VPC.
-func addSharedServices(t *template, h *compiler.HubPlan) {
-	const zone = "HubHostedZone"
-	t.add(zone, "AWS::Route53::HostedZone", props{
-		"HostedZoneConfig": props{"Comment": "vsoc shared services"},
-		"HostedZoneTags":   tags(hubOwner, h.Hub.Domain),
-		"Name":             h.Hub.Domain,
-		"VPCs":             []any{props{"VPCId": ref(hubVpc), "VPCRegion": h.Hub.Region}},
-	})
-	for _, svc := range sortedKeys(h.Hub.SharedServices) {
-		addARecord(t, logicalID("SharedServiceRecord", svc), ref(zone), svc+"."+h.Hub.Domain, h.Hub.SharedServices[svc].Addresses)
-	}
 }

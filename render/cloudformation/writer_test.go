@@ -1,6 +1,8 @@
 package cloudformation
 
 import (
+	"github.com/vsoc/vsoc/render/dns"
+
 	"bytes"
 	"encoding/json"
 	"testing"
@@ -15,13 +17,13 @@ func TestWriterMatchesEncodingJSON(t *testing.T) {
 
 	templates := map[string]*template{"special": special}
 	var err error
-	if templates["hub"], err = hubStack(&hub); err != nil {
+	if templates["hub"], err = hubStack(&hub, nil); err != nil {
 		t.Fatal(err)
 	}
 	plan := samplePlan(t)
 	for i := range plan.Customers {
 		c := &plan.Customers[i]
-		if templates[c.StackName], err = customerStack(&plan.Hub, c); err != nil {
+		if templates[c.StackName], err = customerStack(&plan.Hub, c, zonesByOwner(dns.Zones(plan))[c.Customer.Name]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -54,7 +56,7 @@ func TestWriterRejectsUnknownTypes(t *testing.T) {
 // The writer against encoding/json on one customer template (the reason the writer exists).
 func benchmarkEncode(b *testing.B, encode func(*template) error) {
 	plan := syntheticPlan(b, 1)
-	tmpl, err := customerStack(&plan.Hub, &plan.Customers[0])
+	tmpl, err := customerStack(&plan.Hub, &plan.Customers[0], dns.Zones(plan))
 	if err != nil {
 		b.Fatal(err)
 	}

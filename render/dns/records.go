@@ -310,3 +310,26 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Zone is one hosted zone with its records.
+type Zone struct {
+	Name string
+	// Owner is "hub" or the name of the customer whose stack holds the zone.
+	Owner   string
+	Records []Record
+}
+
+// Zones groups Records by zone, sorted by name: the hosted zones the stacks
+// create. A zone without records (a hub without shared services) is left out.
+func Zones(p *compiler.Plan) []Zone {
+	records, zones, _ := build(p)
+	var out []Zone
+	for _, r := range records {
+		if len(out) == 0 || out[len(out)-1].Name != r.Zone {
+			out = append(out, Zone{Name: r.Zone, Owner: zones[r.Zone].owner})
+		}
+		last := &out[len(out)-1]
+		last.Records = append(last.Records, r)
+	}
+	return out
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 )
 
@@ -107,7 +108,9 @@ func (e *fastEncoder) formatScalars() error {
 		list = append(list, s)
 	}
 	slices.Sort(list)
-	out, err := yaml.Marshal(list)
+	// The YAML library itself, without sigs.k8s.io/yaml's JSON round trip:
+	// a list of strings is the same value either way.
+	out, err := yamlv2.Marshal(list)
 	if err != nil {
 		return err
 	}

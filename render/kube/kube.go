@@ -238,6 +238,8 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 	out := &clusterOutput{files: map[string][]byte{}}
 
 	// The base's objects, as the overlay's transformers leave them.
+	// The schema requires at least 2; a plan built without it (a test, a
+	// library user) still gets the proxy's minimum for availability.
 	replicas := int32(c.Customer.Proxy.Replicas)
 	if replicas < baseReplicas {
 		replicas = baseReplicas

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -286,13 +285,4 @@ func service(p *compiler.Plan, c *compiler.CustomerPlan) (*corev1.Service, error
 			LoadBalancerSourceRanges: []string{p.Hub.CIDR.String(), p.Hub.ClientCIDR.String()},
 		},
 	}, nil
-}
-
-// prefixStrings formats prefixes for the API.
-func prefixStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
 }

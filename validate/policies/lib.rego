@@ -62,10 +62,10 @@ addr_message(s) := sprintf("%s is not an IP address (%s)", [s, a.error]) if {
 }
 
 # An IPv4 network without host bits (prefix_problem says what is wrong otherwise).
-valid_prefix(s) if vsoc.parse_prefix(s).valid
+valid_prefix(s) if vsoc.is_network(s)
 
 # An IPv4 address written canonically (addr_problem says what is wrong otherwise).
-valid_addr(s) if vsoc.parse_addr(s).valid
+valid_addr(s) if vsoc.is_ipv4(s)
 
 # "a, b, c and 4 more": long lists stay one readable line.
 enumerate(items) := concat(", ", items) if {
@@ -78,3 +78,7 @@ earlier_own(other, name, i) if {
 	other.customer == name
 	other.index > i
 }
+
+# Whether a list holds a value twice: one comprehension, so that the pairwise
+# search for the duplicate only runs when there is one.
+has_duplicates(xs) if count({x | some x in xs}) != count(xs)

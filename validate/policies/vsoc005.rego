@@ -25,6 +25,7 @@ violation contains v if {
 
 violation contains v if {
 	ports := input.customer.proxy.ports
+	lib.has_duplicates(ports)
 	some i, p in ports
 	some j, q in ports
 	j < i

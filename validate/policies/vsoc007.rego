@@ -18,18 +18,17 @@ package vsoc.rules.vsoc007
 
 import data.vsoc.lib
 
-static := input.customer.proxy.static
 
 dynamic_protocol := {80: "http", 443: "tls", 6443: "tls"}
 
 violation contains v if {
-	some i, m in static
+	some i, m in input.customer.proxy.static
 	msg := lib.addr_problem(m.target.address)
 	v := {"path": ["proxy", "static", i, "target", "address"], "message": sprintf("static mapping target %s", [msg])}
 }
 
 violation contains v if {
-	some i, m in static
+	some i, m in input.customer.proxy.static
 	lib.valid_addr(m.target.address)
 	not lib.inside_any(input.customer.vpn.remoteSubnets, m.target.address)
 	v := {
@@ -40,7 +39,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, m in static
+	some i, m in input.customer.proxy.static
 	not lib.dns_name(m.host)
 	v := {
 		"path": ["proxy", "static", i, "host"],
@@ -49,7 +48,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, m in static
+	some i, m in input.customer.proxy.static
 	lib.dns_name(m.host)
 	not lib.under_any(m.host, input.customer.dns.domains)
 	v := {
@@ -59,8 +58,9 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, m in static
-	some j, other in static
+	count(input.customer.proxy.static) > 1
+	some i, m in input.customer.proxy.static
+	some j, other in input.customer.proxy.static
 	j < i
 	lower(other.host) == lower(m.host)
 	other.port == m.port
@@ -72,8 +72,9 @@ violation contains v if {
 
 # A tcp mapping shares its port with nothing.
 violation contains v if {
-	some i, m in static
-	some j, other in static
+	count(input.customer.proxy.static) > 1
+	some i, m in input.customer.proxy.static
+	some j, other in input.customer.proxy.static
 	j < i
 	other.port == m.port
 	lower(other.host) != lower(m.host)
@@ -86,7 +87,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, m in static
+	some i, m in input.customer.proxy.static
 	want := dynamic_protocol[m.port]
 	m.protocol != want
 	v := {
@@ -97,7 +98,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, m in static
+	some i, m in input.customer.proxy.static
 	m.port == 3128
 	v := {
 		"path": ["proxy", "static", i, "port"],
@@ -107,7 +108,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, m in static
+	some i, m in input.customer.proxy.static
 	not dynamic_protocol[m.port]
 	m.port != 3128
 	cp := input.facts.staticContainerPorts[i]
@@ -120,8 +121,9 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, m in static
-	some j, other in static
+	count(input.customer.proxy.static) > 1
+	some i, m in input.customer.proxy.static
+	some j, other in input.customer.proxy.static
 	j < i
 	m.port != other.port
 	not dynamic_protocol[m.port]

@@ -22,23 +22,22 @@ strong := {
 
 lifetime_max := {"phase1": 28800, "phase2": 3600}
 
-tunnel := input.customer.vpn.tunnel
 
 violation contains v if {
-	some i, ike in tunnel.ikeVersions
+	some i, ike in input.customer.vpn.tunnel.ikeVersions
 	ike != "ikev2"
 	v := {"path": ["vpn", "tunnel", "ikeVersions", i], "message": sprintf("IKE version %s is not allowed: IKEv2 only", [ike])}
 }
 
 violation contains v if {
-	count(tunnel.ikeVersions) == 0
+	count(input.customer.vpn.tunnel.ikeVersions) == 0
 	v := {"path": ["vpn", "tunnel", "ikeVersions"], "message": "ikeVersions is empty: AWS would accept IKEv1 too"}
 }
 
 violation contains v if {
 	some phase in ["phase1", "phase2"]
 	some param, allowed in strong
-	some i, value in tunnel[phase][param]
+	some i, value in input.customer.vpn.tunnel[phase][param]
 	not value in allowed
 	v := {
 		"path": ["vpn", "tunnel", phase, param, i],
@@ -49,7 +48,7 @@ violation contains v if {
 violation contains v if {
 	some phase in ["phase1", "phase2"]
 	some param, _ in strong
-	count(tunnel[phase][param]) == 0
+	count(input.customer.vpn.tunnel[phase][param]) == 0
 	v := {
 		"path": ["vpn", "tunnel", phase, param],
 		"message": sprintf("%s %s is empty: AWS would offer all its values, weak ones included", [phase, param]),
@@ -58,7 +57,7 @@ violation contains v if {
 
 violation contains v if {
 	some phase, max in lifetime_max
-	s := tunnel[phase].lifetimeSeconds
+	s := input.customer.vpn.tunnel[phase].lifetimeSeconds
 	not in_range(s, 900, max)
 	v := {
 		"path": ["vpn", "tunnel", phase, "lifetimeSeconds"],
@@ -67,10 +66,10 @@ violation contains v if {
 }
 
 violation contains v if {
-	tunnel.phase2.lifetimeSeconds >= tunnel.phase1.lifetimeSeconds
+	input.customer.vpn.tunnel.phase2.lifetimeSeconds >= input.customer.vpn.tunnel.phase1.lifetimeSeconds
 	v := {
 		"path": ["vpn", "tunnel", "phase2", "lifetimeSeconds"],
-		"message": sprintf("phase2 lifetime %d s is not shorter than phase1's %d s", [tunnel.phase2.lifetimeSeconds, tunnel.phase1.lifetimeSeconds]),
+		"message": sprintf("phase2 lifetime %d s is not shorter than phase1's %d s", [input.customer.vpn.tunnel.phase2.lifetimeSeconds, input.customer.vpn.tunnel.phase1.lifetimeSeconds]),
 		"hint": "AWS requires the phase 2 lifetime to be shorter than the phase 1 lifetime",
 	}
 }

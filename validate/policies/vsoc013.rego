@@ -15,10 +15,9 @@ package vsoc.rules.vsoc013
 
 import data.vsoc.lib
 
-psk := input.customer.vpn.preSharedKey
 
 violation contains v if {
-	psk.literal
+	input.customer.vpn.preSharedKey.literal
 	v := {
 		"path": ["vpn", "preSharedKey"],
 		"message": "the pre-shared key is written as a literal: secrets belong in Secrets Manager, not in the repository",
@@ -26,7 +25,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	ref := psk.secretsManager
+	ref := input.customer.vpn.preSharedKey.secretsManager
 	not secret_name(ref)
 	not secret_arn(ref)
 	v := {

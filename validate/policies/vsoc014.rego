@@ -14,30 +14,31 @@ package vsoc.rules.vsoc014
 
 import data.vsoc.lib
 
-c := input.customer
 
 violation contains v if {
-	not lib.dns_label(c.name)
-	v := {"path": [], "message": sprintf("customer name %s is not a DNS label", [c.name])}
+	not lib.dns_label(input.customer.name)
+	v := {"path": [], "message": sprintf("customer name %s is not a DNS label", [input.customer.name])}
 }
 
 violation contains v if {
-	some i, g in c.vpn.gateways
+	some i, g in input.customer.vpn.gateways
 	not lib.dns_label(g.name)
 	v := {"path": ["vpn", "gateways", i, "name"], "message": sprintf("gateway name %s is not a DNS label", [g.name])}
 }
 
 violation contains v if {
-	some i, g in c.vpn.gateways
-	some j, other in c.vpn.gateways
+	count(input.customer.vpn.gateways) > 1
+	some i, g in input.customer.vpn.gateways
+	some j, other in input.customer.vpn.gateways
 	j < i
 	other.name == g.name
 	v := {"path": ["vpn", "gateways", i, "name"], "message": sprintf("gateway name %s is already used by vpn.gateways[%d]", [g.name, j])}
 }
 
 violation contains v if {
-	some i, g in c.vpn.gateways
-	some j, other in c.vpn.gateways
+	count(input.customer.vpn.gateways) > 1
+	some i, g in input.customer.vpn.gateways
+	some j, other in input.customer.vpn.gateways
 	j < i
 	other.address == g.address
 	v := {
@@ -47,10 +48,10 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, g in c.vpn.gateways
+	some i, g in input.customer.vpn.gateways
 	others := [sprintf("%s (vpn.gateways[%d])", [o.owner, o.index]) |
-		some o in vsoc.gateway_conflicts(g.address, c.name, i)
-		o.customer != c.name
+		some o in vsoc.gateway_conflicts(g.address, input.customer.name, i)
+		o.customer != input.customer.name
 	]
 	count(others) > 0
 	v := {
@@ -60,21 +61,21 @@ violation contains v if {
 }
 
 violation contains v if {
-	some name, _ in c.cluster.namespaces
+	some name, _ in input.customer.cluster.namespaces
 	not lib.dns_label(name)
 	v := {"path": ["cluster", "namespaces", name], "message": sprintf("namespace %s is not a DNS label", [name])}
 }
 
 violation contains v if {
-	not lib.dns_label(c.cluster.monitoringNamespace)
+	not lib.dns_label(input.customer.cluster.monitoringNamespace)
 	v := {
 		"path": ["cluster", "monitoringNamespace"],
-		"message": sprintf("monitoringNamespace %s is not a DNS label", [c.cluster.monitoringNamespace]),
+		"message": sprintf("monitoringNamespace %s is not a DNS label", [input.customer.cluster.monitoringNamespace]),
 	}
 }
 
 violation contains v if {
-	some name, _ in c.services
+	some name, _ in input.customer.services
 	not lib.dns_label(name)
 	v := {"path": ["services", name], "message": sprintf("service name %s is not a DNS label", [name])}
 }

@@ -13,14 +13,13 @@ package vsoc.rules.vsoc017
 
 import data.vsoc.lib
 
-cluster := input.customer.cluster
 
-declared := {name | some name, _ in cluster.namespaces}
+declared := {name | some name, _ in input.customer.cluster.namespaces}
 
-areas := {ns.area | some ns in cluster.namespaces}
+areas := {ns.area | some ns in input.customer.cluster.namespaces}
 
 violation contains v if {
-	some i, k in cluster.contracts
+	some i, k in input.customer.cluster.contracts
 	ns := k.from.namespace
 	not ns in declared
 	v := {
@@ -30,7 +29,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, k in cluster.contracts
+	some i, k in input.customer.cluster.contracts
 	area := k.from.area
 	not area in areas
 	v := {
@@ -40,7 +39,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some i, k in cluster.contracts
+	some i, k in input.customer.cluster.contracts
 	ns := k.to.namespace
 	not ns in declared
 	v := {
@@ -61,6 +60,7 @@ violation contains v if {
 
 violation contains v if {
 	groups := input.customer.access.ssoGroups
+	lib.has_duplicates(groups)
 	some i, g in groups
 	some j, other in groups
 	j < i

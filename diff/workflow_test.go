@@ -1,0 +1,71 @@
+package diff
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The example workflow is valid YAML, runs the gate and the preview on pull
+// requests and apply on main, and finds its comment by the marker the
+// markdown preview starts with.
+func TestGitHubActionsWorkflow(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "github-actions", "vsoc.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		// YAML 1.1 (the library's) reads the key on as true; GitHub reads "on".
+		On   map[string]any `json:"true"`
+		Jobs map[string]struct {
+			If          string            `json:"if"`
+			Permissions map[string]string `json:"permissions"`
+			Steps       []struct {
+				Run  string            `json:"run"`
+				Uses string            `json:"uses"`
+				With map[string]string `json:"with"`
+			} `json:"steps"`
+		} `json:"jobs"`
+	}
+	if err := yaml.Unmarshal(b, &wf); err != nil {
+		t.Fatalf("vsoc.yml: %v", err)
+	}
+	if _, ok := wf.On["pull_request"]; !ok {
+		t.Error("the workflow does not run on pull requests")
+	}
+	steps := func(job string) string {
+		var all strings.Builder
+		for _, s := range wf.Jobs[job].Steps {
+			all.WriteString(s.Run + "\n" + s.Uses + "\n")
+			for _, k := range sortedKeys(s.With) {
+				all.WriteString(k + ": " + s.With[k] + "\n")
+			}
+		}
+		return all.String()
+	}
+	preview := steps("preview")
+	for _, want := range []string{
+		"vsoc-compile validate --format github",
+		`vsoc-compile diff --base "origin/$BASE_REF" --format markdown`,
+		"'" + MarkdownMarker + "'",
+		"updateComment",
+		"fetch-depth: 0",
+	} {
+		if !strings.Contains(preview, want) {
+			t.Errorf("the preview job lacks %q", want)
+		}
+	}
+	if wf.Jobs["preview"].Permissions["pull-requests"] != "write" {
+		t.Error("the preview job cannot comment: it needs pull-requests: write")
+	}
+	apply := steps("apply")
+	if !strings.Contains(apply, "vsoc-compile build") || !strings.Contains(apply, "vsoc-compile apply") || !strings.Contains(apply, "--execute") {
+		t.Errorf("the apply job does not build and apply:\n%s", apply)
+	}
+	if !strings.Contains(wf.Jobs["apply"].If, "refs/heads/main") || wf.Jobs["apply"].Permissions["id-token"] != "write" {
+		t.Error("apply must run on main only, with an OIDC token")
+	}
+}
