@@ -76,7 +76,10 @@ type Record struct {
 	Stacks       []cfnapply.Result `json:"stacks"`
 	Clusters     []kube.Result     `json:"clusters,omitempty"`
 	Skipped      []string          `json:"skippedClusters,omitempty"`
-	Outcome      Outcome           `json:"outcome"`
+	// Orphaned are stacks tagged as vsoc's that the build no longer has
+	// (removed customers); they are reported, never deleted.
+	Orphaned []string `json:"orphanedStacks,omitempty"`
+	Outcome  Outcome  `json:"outcome"`
 }
 
 // Caller is the AWS identity the run acted as.
@@ -161,6 +164,18 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 		PollInterval: opts.PollInterval, Description: description, Progress: progress,
 	})
 	rec.Stacks = driver.Apply(ctx, stacks)
+	if len(opts.Only) == 0 && ctx.Err() == nil {
+		known := make([]string, len(stacks))
+		for i, s := range stacks {
+			known[i] = s.Name
+		}
+		if rec.Orphaned, err = driver.Orphans(ctx, known); err != nil {
+			return nil, err
+		}
+		for _, name := range rec.Orphaned {
+			fmt.Fprintf(progress, "%s: tagged as vsoc's but no longer built; not deleted: review it, lift its termination protection and delete it by hand\n", name)
+		}
+	}
 
 	if opts.Kubeconfig != "" && ctx.Err() == nil {
 		rec.Clusters, rec.Skipped, err = applyClusters(ctx, opts, clusters, progress)

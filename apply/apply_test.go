@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,5 +169,51 @@ func TestMissingBuildOutputIsExplained(t *testing.T) {
 	_, err := Run(t.Context(), opts)
 	if err == nil || !strings.Contains(err.Error(), "vsoc-compile build") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRemovedCustomerIsReportedNotDeleted(t *testing.T) {
+	f := newFixture(t)
+	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+		t.Fatalf("first apply: %s", rec.Outcome)
+	}
+	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
+		t.Fatal(err)
+	}
+	f.commit("drop documentation")
+	f.build()
+	rec := f.run(t.Context(), f.options(true))
+	if rec.Outcome != Success || len(rec.Stacks) != len(sampleStacks)-1 {
+		t.Fatalf("apply after removal: %s, %d stacks", rec.Outcome, len(rec.Stacks))
+	}
+	if !slices.Equal(rec.Orphaned, []string{"vsoc-customer-documentation"}) {
+		t.Errorf("orphaned %v", rec.Orphaned)
+	}
+	if st, ok := f.server.Stack("vsoc-customer-documentation"); !ok || st.Status != "CREATE_COMPLETE" {
+		t.Errorf("the removed customer's stack was touched")
+	}
+}
+
+func TestExecutionFailureIsReportedAndTheNextRunRecovers(t *testing.T) {
+	f := newFixture(t)
+	f.server.FailResource("vsoc-customer-wobcom", "HubPeering", "Resource handler returned message: \"VpcPeeringConnection limit exceeded\"")
+	rec := f.run(t.Context(), f.options(true))
+	if rec.Outcome != Failed {
+		t.Fatalf("outcome %s, want failed", rec.Outcome)
+	}
+	wob := stackResult(t, rec, "vsoc-customer-wobcom")
+	if wob.Outcome != cfnapply.Failed || wob.StackStatus != "ROLLBACK_COMPLETE" || len(wob.FailedEvents) == 0 ||
+		wob.FailedEvents[0].LogicalID != "HubPeering" || !strings.Contains(wob.FailedEvents[0].Reason, "limit exceeded") {
+		t.Fatalf("wobcom: %+v", wob)
+	}
+	for _, name := range sampleStacks {
+		if got := stackOutcomes(rec)[name]; name != "vsoc-customer-wobcom" && got != cfnapply.Created {
+			t.Errorf("%s: %s; the other stacks should be reported as done", name, got)
+		}
+	}
+	// The failed creation left an empty stack; the next run replaces it.
+	rec = f.run(t.Context(), f.options(true))
+	if rec.Outcome != Success || stackOutcomes(rec)["vsoc-customer-wobcom"] != cfnapply.Created {
+		t.Fatalf("recovery run: %s %v", rec.Outcome, stackOutcomes(rec))
 	}
 }

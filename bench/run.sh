@@ -152,6 +152,34 @@ RESULTS=$OUT/results.tsv
 : >"$RESULTS"
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
+# CPU the proxy processes spend (utime+stime, clock ticks) — steadier than throughput on a shared
+# machine, since it does not depend on how much CPU the others leave us.
+proxy_pids() {
+	case $1 in
+	vsoc) echo "$VSOC_PID" ;;
+	nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
+	haproxy) echo "$HAPROXY_PID" ;;
+	esac
+}
+cpu_ticks() {
+	local t=0 p
+	for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	echo "$t"
+}
+# wrk_measure TARGET METRIC CPU_METRIC WRK_ARGS...: records requests/s and, for proxies, CPU µs per request.
+wrk_measure() {
+	local t=$1 metric=$2 cpu_metric=$3 pids c0 c1 out
+	shift 3
+	pids=$(proxy_pids "$t")
+	[ -n "$pids" ] && c0=$(cpu_ticks "$pids")
+	out=$(wrk "$@")
+	record "$t" "$metric" "$(echo "$out" | awk '/Requests\/sec/{print $2}')"
+	if [ -n "$pids" ]; then
+		c1=$(cpu_ticks "$pids")
+		record "$t" "$cpu_metric" "$(echo "$out" | awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/requests in/{printf "%.2f", c * 1e6 / hz / $1}')"
+	fi
+}
+
 for round in $(seq "$ROUNDS"); do
 	for t in direct vsoc nginx haproxy; do
 		p=${PORT[$t]}
@@ -159,10 +187,8 @@ for round in $(seq "$ROUNDS"); do
 			bps=$(curl -sk -o /dev/null -w '%{speed_download}' "https://localhost:$p/bulk.bin")
 			record "$t" bulk_MBps "$(awk -v b="$bps" 'BEGIN{printf "%.1f", b/1e6}')"
 		done
-		rps=$(wrk -t2 -c"$CONNS" -d"${DUR}s" -H 'Connection: close' "https://localhost:$p/small" | awk '/Requests\/sec/{print $2}')
-		record "$t" newconn_rps "$rps"
-		rps=$(wrk -t2 -c"$CONNS" -d"${DUR}s" "https://localhost:$p/small" | awk '/Requests\/sec/{print $2}')
-		record "$t" keepalive_rps "$rps"
+		wrk_measure "$t" newconn_rps newconn_cpu_us -t2 -c"$CONNS" -d"${DUR}s" -H 'Connection: close' "https://localhost:$p/small"
+		wrk_measure "$t" keepalive_rps keepalive_cpu_us -t2 -c"$CONNS" -d"${DUR}s" "https://localhost:$p/small"
 		rps=$(h2load -t2 -c"$CONNS" -m8 -D"$DUR" "https://localhost:$p/small" 2>/dev/null | awk '/^finished in/{gsub(",","",$4); print $4}')
 		record "$t" h2_rps "$rps"
 		echo "bench: round $round $t done"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/render"
+	"github.com/vsoc/vsoc/render/cloudformation"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 )
 
@@ -23,7 +24,7 @@ const (
 	KindSSH   Kind = "ssh"   // ssh/: operators' SSH config
 )
 
-var kindOfFolder = map[string]Kind{"aws": KindStack, "dns": KindDNS, "kube": KindKube, "proxy": KindProxy, "ssh": KindSSH}
+var kindOfFolder = map[string]Kind{cloudformation.Dir: KindStack, "dns": KindDNS, "kube": KindKube, "proxy": KindProxy, "ssh": KindSSH}
 
 func kindOf(path string) Kind {
 	top, _, _ := strings.Cut(path, "/")
@@ -181,15 +182,14 @@ func (c comparison) compare(p *Preview, base, head render.Files) error {
 			o.Status = overall(o.Artifacts)
 		}
 		p.Owners = append(p.Owners, *o)
-		switch o.Status {
-		case Added:
+		switch {
+		case o.Hub:
+		case o.Status == Added:
 			p.Summary.CustomersAdded++
-		case Removed:
+		case o.Status == Removed:
 			p.Summary.CustomersRemoved++
 		default:
-			if !o.Hub {
-				p.Summary.CustomersChanged++
-			}
+			p.Summary.CustomersChanged++
 		}
 		for _, a := range o.Artifacts {
 			for _, r := range a.Resources {

@@ -3,6 +3,7 @@ package render
 import (
 	"github.com/vsoc/vsoc/render/cloudformation"
 	"github.com/vsoc/vsoc/render/dns"
+	"github.com/vsoc/vsoc/render/kube"
 	"github.com/vsoc/vsoc/render/proxy"
 	"github.com/vsoc/vsoc/render/ssh"
 )
@@ -12,6 +13,7 @@ func Targets() []Target {
 	return []Target{
 		{Name: "cloudformation", Render: cloudformation.Render},
 		{Name: "dns", Render: dns.Render},
+		{Name: "kube", Render: kube.Render},
 		{Name: "proxy", Render: proxy.Render},
 		{Name: "ssh", Render: ssh.Render},
 	}

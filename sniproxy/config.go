@@ -123,7 +123,7 @@ type DNSCache struct {
 type Timeouts struct {
 	// Handshake bounds reading the ClientHello or the HTTP request head.
 	Handshake Duration `json:"handshake,omitempty"`
-	// Dial bounds connecting to the upstream.
+	// Dial bounds each attempt to connect to an upstream address.
 	Dial Duration `json:"dial,omitempty"`
 	// Resolve bounds one DNS lookup across all resolvers.
 	Resolve Duration `json:"resolve,omitempty"`

@@ -394,3 +394,44 @@ func waitListening(t *testing.T, ap netip.AddrPort, log fmt.Stringer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestHTTPListenerAnswersRefusals(t *testing.T) {
+	e := newEnv(t, nil)
+	ask := func(listener, req string) string {
+		t.Helper()
+		c, err := net.Dial("tcp", "127.0.0.1:"+e.port(listener))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		status, _ := bufio.NewReader(c).ReadString('\n')
+		return strings.TrimSpace(status)
+	}
+	for _, tc := range []struct{ listener, req, status, reason string }{
+		{"http", "GET / HTTP/1.1\r\nHost: vault.example.test\r\n\r\n", "HTTP/1.1 403 Forbidden", "denied"},
+		{"http", "GET / HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n", "HTTP/1.1 403 Forbidden", "destination_forbidden"},
+		{"http", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400 Bad Request", "bad_request"},
+		{"http", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request", "bad_request"},
+		{"http", "CONNECT www.example.test:443 HTTP/1.1\r\n\r\n", "HTTP/1.1 405 Method Not Allowed", "connect_not_served"},
+		{"connect", "GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n", "HTTP/1.1 405 Method Not Allowed", "not_connect"},
+		{"connect", "CONNECT nope.other.test:22 HTTP/1.1\r\n\r\n", "HTTP/1.1 403 Forbidden", "not_allowed"},
+	} {
+		if got := ask(tc.listener, tc.req); got != tc.status {
+			t.Errorf("%s %q: status %q, want %q", tc.listener, tc.req, got, tc.status)
+		}
+		e.audit.waitFor(t, map[string]any{"listener": tc.listener, "decision": "refuse", "reason": tc.reason})
+	}
+}
+
+func TestTLSWithoutServerNameIsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	out, err := runTool(t, "", "openssl", "s_client", "-connect", "127.0.0.1:"+e.port("https"), "-noservername")
+	if err == nil && strings.Contains(out, "Verify return code: 0") {
+		t.Fatalf("a ClientHello without SNI was proxied:\n%s", out)
+	}
+	e.audit.waitFor(t, map[string]any{"listener": "https", "decision": "refuse", "reason": "no_server_name"})
+}

@@ -25,9 +25,9 @@ const relayBufferSize = 32 << 10
 // stacks), then moves what arrived:
 //   - small messages (requests, responses, keystrokes) with one read(2) into a pooled buffer and
 //     one write(2) — fewer system calls than splice for a few hundred bytes;
-//   - when a read fills the whole buffer, a bulk transfer is under way: everything already queued
-//     in the socket is then moved with splice(2) (io.LimitedReader over *net.TCPConn), so bulk
-//     bytes never cross user space and no splice pipe is held while waiting.
+//   - when a read fills the whole buffer, a bulk transfer is under way: everything else already
+//     queued in the socket is then moved with splice(2) (io.LimitedReader over *net.TCPConn), so
+//     most bulk bytes never cross user space, and no splice pipe is held while waiting.
 type pump struct {
 	src, dst *net.TCPConn
 	raw      syscall.RawConn

@@ -456,9 +456,8 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 		return nil
 	}
 
-	ctx, cancel := context.WithTimeout(s.ctx, snap.cfg.Timeouts.Dial.Std())
-	upstream, dialled, err := dialTCP(ctx, snap.dialer, targets)
-	cancel()
+	// The dialer carries timeouts.dial; s.ctx aborts dials in flight when the server is closed.
+	upstream, dialled, err := dialTCP(s.ctx, snap.dialer, targets)
 	if err != nil {
 		rec.target = targets[0]
 		if errors.Is(err, ErrForbiddenDestination) {
@@ -517,9 +516,8 @@ func (s *Server) route(snap *snapshot, l Listener, rec *connRecord, port uint16)
 	case verdictNoMatch:
 		return nil, "not_allowed", 403
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, snap.cfg.Timeouts.Resolve.Std())
-	addrs, err := snap.resolver.lookup(ctx, rec.name)
-	cancel()
+	// The resolver bounds its own queries (timeouts.resolve), only on a cache miss.
+	addrs, err := snap.resolver.lookup(s.ctx, rec.name)
 	if err != nil {
 		rec.relayErr = err
 		return nil, "resolve_failed", 502

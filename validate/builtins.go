@@ -58,10 +58,12 @@ func builtins() []builtin {
 			types.NewFunction(types.Args(types.S), types.A), parseAddr),
 		fn1("vsoc.is_network", "whether s is an IPv4 network written without host bits (parse_prefix says what is wrong otherwise)",
 			types.NewFunction(types.Args(types.S), types.B), isNetworkBuiltin),
+		fn1("vsoc.prefix_len", "the prefix length of a CIDR, -1 if it is malformed",
+			types.NewFunction(types.Args(types.S), types.N), prefixLenBuiltin),
 		fn1("vsoc.is_ipv4", "whether s is an IPv4 address written canonically (parse_addr says what is wrong otherwise)",
 			types.NewFunction(types.Args(types.S), types.B), isIPv4Builtin),
-		fn2("vsoc.containing", "the prefixes of a collection that contain the address or prefix x, sorted",
-			types.NewFunction(types.Args(types.NewAny(types.NewSet(types.S), types.NewArray(nil, types.S)), types.S), types.NewArray(nil, types.S)), containingBuiltin),
+		fn2("vsoc.containing", "the prefixes of a collection (array, set, or an object's keys) that contain the address or prefix x, sorted",
+			types.NewFunction(types.Args(types.NewAny(types.NewSet(types.S), types.NewArray(nil, types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.A))), types.S), types.NewArray(nil, types.S)), containingBuiltin),
 		fn1("vsoc.dns_label", "whether s is a lower-case DNS label (letters, digits, inner hyphens; 1-63)",
 			types.NewFunction(types.Args(types.S), types.B), dnsLabelBuiltin),
 		fn1("vsoc.dns_name", "whether s is a lower-case DNS name of at least two labels (at most 253)",
@@ -185,6 +187,18 @@ func isNetworkBuiltin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	return ast.BooleanTerm(err == nil && p.Addr().Is4() && p == p.Masked()), nil
 }
 
+func prefixLenBuiltin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
+	s, err := stringArg(a, "prefix")
+	if err != nil {
+		return nil, err
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return ast.IntNumberTerm(-1), nil
+	}
+	return ast.IntNumberTerm(p.Bits()), nil
+}
+
 func isIPv4Builtin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	s, err := stringArg(a, "address")
 	if err != nil {
@@ -251,8 +265,10 @@ func containingBuiltin(_ rego.BuiltinContext, collection, x *ast.Term) (*ast.Ter
 		c.Foreach(check)
 	case ast.Set:
 		c.Foreach(check)
+	case ast.Object:
+		c.Foreach(func(k, _ *ast.Term) { check(k) })
 	default:
-		return nil, fmt.Errorf("prefixes: expected an array or a set, got %s", ast.ValueName(collection.Value))
+		return nil, fmt.Errorf("prefixes: expected an array, a set or an object, got %s", ast.ValueName(collection.Value))
 	}
 	slices.Sort(out)
 	terms := make([]*ast.Term, len(out))

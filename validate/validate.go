@@ -60,7 +60,9 @@ func New(ctx context.Context) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []func(*rego.Rego){rego.Query(violationsQuery(rules))}
+	// A builtin error (a bad argument, a missing index) fails the run rather
+	// than silently making a rule undefined, which would pass bad input.
+	opts := []func(*rego.Rego){rego.Query(violationsQuery(rules)), rego.StrictBuiltinErrors(true)}
 	names := make([]string, 0, len(modules))
 	for name := range modules {
 		names = append(names, name)
@@ -210,11 +212,12 @@ func (v *Validator) violation(f *compiler.Fleet, s subject, pkg string, item any
 		elems = append(elems, e)
 	}
 	viol.Pointer = compiler.Pointer(elems...)
-	pos, ok := f.Positions.Lookup(viol.Pointer)
-	if !ok {
-		pos = compiler.Pos{File: file}
+	viol.Pos = compiler.Pos{File: file}
+	if f.Positions != nil {
+		if pos, ok := f.Positions.Lookup(viol.Pointer); ok {
+			viol.Pos = pos
+		}
 	}
-	viol.Pos = pos
 	return viol, nil
 }
 

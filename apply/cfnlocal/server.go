@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +51,6 @@ type Server struct {
 	failures   map[string]string     // "stack/logicalID" → reason
 	executed   map[string]*changeSet // by ARN: executed change sets, off their stack's list
 	httpServer *http.Server
-	listener   net.Listener
 }
 
 // New returns a server with no stacks.
@@ -81,14 +81,26 @@ func New(opts Options) (*Server, error) {
 
 // Listen serves on a fresh loopback port and returns the endpoint URL, e.g.
 // http://127.0.0.1:40123, for the SDK's BaseEndpoint.
-func (s *Server) Listen() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func (s *Server) Listen() (string, error) { return s.ListenAddr("127.0.0.1:0") }
+
+// ListenAddr serves on addr, which must be a loopback address: the endpoint
+// checks no signatures and must not be reachable from elsewhere.
+func (s *Server) ListenAddr(addr string) (string, error) {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("cfnlocal: listening on loopback: %w", err)
+		return "", fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return "", fmt.Errorf("listen address %q is not a loopback IP address (use 127.0.0.1:PORT or [::1]:PORT)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
-	s.httpServer, s.listener = srv, ln
+	s.httpServer = srv
 	s.mu.Unlock()
 	go srv.Serve(ln)
 	return "http://" + ln.Addr().String(), nil
@@ -197,8 +209,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if version == stsVersion {
 		xmlns = stsXMLNS
 	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=") {
-		writeError(w, xmlns, requestID, newAPIError(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"))
+	if err := s.checkScope(r.Header.Get("Authorization"), version); err != nil {
+		writeError(w, xmlns, requestID, err)
 		return
 	}
 	if s.takeThrottle() {
@@ -237,6 +249,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResult(w, xmlns, action, requestID, result)
+}
+
+// checkScope checks the SigV4 credential scope as the service does before
+// looking at the signature: a request must be signed, for this region, and
+// for the service its Version belongs to. The signature itself is not
+// verified (any credentials work, as with any local endpoint).
+func (s *Server) checkScope(authorization, version string) *apiError {
+	credential, ok := strings.CutPrefix(authorization, "AWS4-HMAC-SHA256 Credential=")
+	if !ok {
+		return newAPIError(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	}
+	credential, _, _ = strings.Cut(credential, ",")
+	parts := strings.Split(credential, "/") // key/date/region/service/aws4_request
+	if len(parts) != 5 || parts[4] != "aws4_request" {
+		return newAPIError(http.StatusForbidden, "IncompleteSignature", "Authorization header requires a Credential of the form key/date/region/service/aws4_request, got %q", credential)
+	}
+	if parts[2] != s.opts.Region {
+		return newAPIError(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '%s'. This endpoint serves %s.", parts[2], s.opts.Region)
+	}
+	want := "cloudformation"
+	if version == stsVersion {
+		want = "sts"
+	}
+	if parts[3] != want {
+		return newAPIError(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '%s'.", want)
+	}
+	return nil
 }
 
 func (s *Server) takeThrottle() bool {

@@ -33,13 +33,16 @@ type env struct {
 
 // newEnv starts the endpoint and a real SDK client for it that does not
 // retry, so that every error the endpoint answers is seen as it is.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvStep(t, time.Millisecond) }
+
+// newEnvStep starts an endpoint whose provisioning steps take step each.
+func newEnvStep(t *testing.T, step time.Duration) *env {
 	t.Helper()
 	sp, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := cfnlocal.New(cfnlocal.Options{Spec: sp, Step: time.Millisecond})
+	server, err := cfnlocal.New(cfnlocal.Options{Spec: sp, Step: step})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +127,10 @@ func (e *env) create(t *testing.T, name, body string) {
 }
 
 func TestStrictAboutWhatTheServiceRejects(t *testing.T) {
-	e := newEnv(t)
+	// Slow steps: the change set is still being computed, and the stack
+	// still being created, when the calls below that are refused for it
+	// arrive.
+	e := newEnvStep(t, 250*time.Millisecond)
 	ctx := t.Context()
 
 	_, err := e.createChangeSet(ctx, "missing", "cs", vpcTemplate, types.ChangeSetTypeUpdate)
@@ -296,5 +302,29 @@ func TestUnsignedRequestsAreRejected(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "<Code>MissingAuthenticationToken</Code>") {
 		t.Fatalf("unsigned request: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestCredentialScopeIsChecked(t *testing.T) {
+	e := newEnv(t)
+	wrongRegion := e.cfg.Copy()
+	wrongRegion.Region = "us-east-1"
+	client := cfn.NewFromConfig(wrongRegion, func(o *cfn.Options) { o.BaseEndpoint = aws.String(e.url) })
+	_, err := client.DescribeStacks(t.Context(), &cfn.DescribeStacksInput{})
+	apiError(t, err, "SignatureDoesNotMatch", "not 'us-east-1'")
+}
+
+func TestListensOnLoopbackOnly(t *testing.T) {
+	sp, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := cfnlocal.New(cfnlocal.Options{Spec: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if _, err := server.ListenAddr("0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "not a loopback") {
+		t.Fatalf("err = %v, want a refusal of a non-loopback address", err)
 	}
 }

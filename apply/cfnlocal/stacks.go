@@ -60,10 +60,13 @@ func inProgress(status string) bool {
 	return strings.HasSuffix(status, "_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
 }
 
-// updatable are the states a stack can take an UPDATE change set in.
-var updatable = map[string]bool{
-	"CREATE_COMPLETE": true, "UPDATE_COMPLETE": true, "UPDATE_ROLLBACK_COMPLETE": true,
-	"IMPORT_COMPLETE": true, "IMPORT_ROLLBACK_COMPLETE": true,
+// updatable reports whether a stack in status can take an UPDATE change set.
+func updatable(status string) bool {
+	switch status {
+	case "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE":
+		return true
+	}
+	return false
 }
 
 // lookup finds a stack by name or stack ID; the caller holds s.mu.
@@ -241,7 +244,7 @@ func (s *Server) createChangeSet(f form) (any, *apiError) {
 		return nil, validationError("Stack [%s] does not exist", stackName)
 	case kind == "UPDATE" && st.status == "REVIEW_IN_PROGRESS":
 		return nil, validationError("Stack [%s] does not exist. Use ChangeSetType CREATE to create it.", stackName)
-	case kind == "UPDATE" && !updatable[st.status]:
+	case kind == "UPDATE" && !updatable(st.status):
 		return nil, validationError("Stack:%s is in %s state and can not be updated.", st.id, st.status)
 	case kind == "CREATE" && st != nil && st.status != "REVIEW_IN_PROGRESS":
 		return nil, newAPIError(http.StatusBadRequest, "AlreadyExistsException", "Stack [%s] already exists and cannot be created again with the changeSet [%s].", stackName, name)

@@ -220,6 +220,8 @@ func (r *run) apply(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	if stack != nil { // nil when an operation waited for deleted the stack
 		if stack, err = r.recover(ctx, stack); err != nil {
 			return err
 		}
@@ -571,4 +573,33 @@ func (r *run) deleteChangeSet(ctx context.Context, id string) error {
 		return fmt.Errorf("deleting change set %s of %s: %w", r.res.ChangeSetName, r.st.Name, err)
 	}
 	return nil
+}
+
+// Orphans lists the stacks tagged as vsoc's that are not in known (the
+// stacks of the build): customers removed from the fleet. They are only
+// reported: deleting a customer's network is for a person to do, after
+// lifting termination protection.
+func (d *Driver) Orphans(ctx context.Context, known []string) ([]string, error) {
+	var orphans []string
+	p := cfn.NewDescribeStacksPaginator(d.api, &cfn.DescribeStacksInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing stacks: %w", err)
+		}
+		for _, s := range page.Stacks {
+			name := aws.ToString(s.StackName)
+			if slices.Contains(known, name) || s.StackStatus == types.StackStatusDeleteComplete {
+				continue
+			}
+			for _, t := range s.Tags {
+				if aws.ToString(t.Key) == TagManagedBy && aws.ToString(t.Value) == ManagedByValue {
+					orphans = append(orphans, name)
+					break
+				}
+			}
+		}
+	}
+	slices.Sort(orphans)
+	return orphans, nil
 }

@@ -106,7 +106,7 @@ func (f fleet) stacks() []Stack {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	server *cfnlocal.Server
 	client *cfn.Client
 }
@@ -114,7 +114,7 @@ type env struct {
 func newEnv(t *testing.T) *env { return newEnvStep(t, time.Millisecond) }
 
 // newEnvStep starts an endpoint whose provisioning steps take step each.
-func newEnvStep(t *testing.T, step time.Duration) *env {
+func newEnvStep(t testing.TB, step time.Duration) *env {
 	t.Helper()
 	sp, err := spec.Load()
 	if err != nil {

@@ -52,8 +52,15 @@ type Applier struct {
 	mapper meta.RESTMapper
 }
 
-// NewApplier connects to the cluster behind cfg.
+// NewApplier connects to the cluster behind cfg. Without a rate limit of
+// its own, cfg gets kubectl's (50 requests/s, bursts of 300) rather than
+// client-go's default of 5/s: an apply reads every object and lists every
+// resource type for pruning.
 func NewApplier(cfg *rest.Config) (*Applier, error) {
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = 50, 300
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating the dynamic client for %s: %w", cfg.Host, err)

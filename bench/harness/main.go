@@ -233,6 +233,8 @@ func runReport(args []string) error {
 		{"newconn_rps", "new TLS connections/s (wrk, Connection: close)", false, true},
 		{"keepalive_rps", "keep-alive requests/s (wrk, HTTP/1.1)", false, true},
 		{"h2_rps", "keep-alive requests/s (h2load, HTTP/2)", false, true},
+		{"newconn_cpu_us", "proxy CPU per new connection (µs)", true, false},
+		{"keepalive_cpu_us", "proxy CPU per keep-alive request (µs)", true, false},
 		{"idle_kib_per_conn", "KiB per idle proxied connection", true, false},
 	}
 	targets := []string{"direct", "vsoc", "nginx", "haproxy"}
@@ -272,7 +274,7 @@ func runReport(args []string) error {
 		case !have || !hasV || best == 0:
 			fmt.Printf("%14s\n", "-")
 		case m.lowerIsBest:
-			// Higher is better for the ratio too: best-peer memory / vsoc memory.
+			// Higher is better for the ratio too: best peer / vsoc.
 			fmt.Printf("%14.2f\n", best/vsoc)
 		default:
 			fmt.Printf("%14.2f\n", vsoc/best)

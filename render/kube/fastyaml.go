@@ -41,11 +41,9 @@ func toYAML(obj any) ([]byte, error) {
 // fastJSONToYAML is yaml.JSONToYAML for the shapes it covers; errNotFast
 // otherwise.
 func fastJSONToYAML(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, err
+	tree, rest, err := parseJSON(raw)
+	if err != nil || len(rest) != 0 {
+		return nil, errNotFast
 	}
 	e := &fastEncoder{scalars: map[string]string{}}
 	collectStrings(tree, e.scalars)
@@ -297,7 +295,7 @@ func literalBlock(b *bytes.Buffer, s string, indent int) error {
 	if strings.Contains(s, "\n\n") || strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }) {
 		return errNotFast
 	}
-	out, err := yaml.Marshal(s)
+	out, err := yamlv2.Marshal(s)
 	if err != nil {
 		return err
 	}
@@ -354,7 +352,10 @@ func compareKeys(x, y string) int {
 }
 
 func keyLess(x, y string) bool {
-	ar, br := []rune(x), []rune(y)
+	// Stack buffers: keys are short, and this runs for every key of every
+	// object.
+	var abuf, bbuf [64]rune
+	ar, br := appendRunes(abuf[:0], x), appendRunes(bbuf[:0], y)
 	for i := 0; i < len(ar) && i < len(br); i++ {
 		if ar[i] == br[i] {
 			continue
@@ -391,4 +392,112 @@ func keyLess(x, y string) bool {
 		return ar[i] < br[i]
 	}
 	return len(ar) < len(br)
+}
+
+func appendRunes(dst []rune, s string) []rune {
+	for _, r := range s {
+		dst = append(dst, r)
+	}
+	return dst
+}
+
+// parseJSON reads one value of encoding/json's compact output into maps,
+// slices, strings, json.Numbers, booleans and nil (what json.Decoder with
+// UseNumber gives, without its reflection). It returns the unread rest;
+// anything unexpected is errNotFast, and the library decodes it instead.
+func parseJSON(in []byte) (any, []byte, error) {
+	if len(in) == 0 {
+		return nil, nil, errNotFast
+	}
+	switch c := in[0]; {
+	case c == '{':
+		m := map[string]any{}
+		in = in[1:]
+		if len(in) > 0 && in[0] == '}' {
+			return m, in[1:], nil
+		}
+		for {
+			key, rest, err := parseJSON(in)
+			if err != nil {
+				return nil, nil, err
+			}
+			k, ok := key.(string)
+			if !ok || len(rest) == 0 || rest[0] != ':' {
+				return nil, nil, errNotFast
+			}
+			value, rest, err := parseJSON(rest[1:])
+			if err != nil {
+				return nil, nil, err
+			}
+			m[k] = value
+			if len(rest) == 0 {
+				return nil, nil, errNotFast
+			}
+			switch rest[0] {
+			case ',':
+				in = rest[1:]
+			case '}':
+				return m, rest[1:], nil
+			default:
+				return nil, nil, errNotFast
+			}
+		}
+	case c == '[':
+		list := []any{}
+		in = in[1:]
+		if len(in) > 0 && in[0] == ']' {
+			return list, in[1:], nil
+		}
+		for {
+			value, rest, err := parseJSON(in)
+			if err != nil {
+				return nil, nil, err
+			}
+			list = append(list, value)
+			if len(rest) == 0 {
+				return nil, nil, errNotFast
+			}
+			switch rest[0] {
+			case ',':
+				in = rest[1:]
+			case ']':
+				return list, rest[1:], nil
+			default:
+				return nil, nil, errNotFast
+			}
+		}
+	case c == '"':
+		end := 1
+		escaped := false
+		for ; end < len(in) && in[end] != '"'; end++ {
+			if in[end] == '\\' {
+				escaped = true
+				end++
+			}
+		}
+		if end >= len(in) {
+			return nil, nil, errNotFast
+		}
+		if !escaped {
+			return string(in[1:end]), in[end+1:], nil
+		}
+		var str string
+		if err := json.Unmarshal(in[:end+1], &str); err != nil {
+			return nil, nil, errNotFast
+		}
+		return str, in[end+1:], nil
+	case c == '-' || c >= '0' && c <= '9':
+		end := 1
+		for end < len(in) && strings.IndexByte("0123456789.eE+-", in[end]) >= 0 {
+			end++
+		}
+		return json.Number(in[:end]), in[end:], nil
+	case bytes.HasPrefix(in, []byte("true")):
+		return true, in[4:], nil
+	case bytes.HasPrefix(in, []byte("false")):
+		return false, in[5:], nil
+	case bytes.HasPrefix(in, []byte("null")):
+		return nil, in[4:], nil
+	}
+	return nil, nil, errNotFast
 }

@@ -24,6 +24,7 @@ func TestFastYAMLMatchesLibrary(t *testing.T) {
 		"spaces":      []any{" lead", "trail ", "with space", "tab\there", "a  very long string with many words that will surely need folding at the eighty column limit"},
 		"long":        "x0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890",
 		"unicode":     []any{"grüße", "名前", "é"},
+		"escapes":     []any{"a\"b", "c\\d", "<x>&y", "line\u2028sep", "nul\x00", "bell\a"},
 		"multi":       "line one\nline two\n",
 		"multiNoEnd":  "line one\nline two",
 		"multiBlank":  "a\n\nb\n",

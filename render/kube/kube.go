@@ -6,7 +6,7 @@
 //
 // Each cluster folder holds a kustomization.yaml that `kubectl kustomize`,
 // Argo CD and Flux consume as it is, and rendered.yaml, the flattened
-// manifests for review and for `vsoc-compile apply`. Objects are typed
+// manifests for review and for server-side apply. Objects are typed
 // (k8s.io/api) and encoded with sigs.k8s.io/yaml, so the bytes do not depend
 // on map order.
 //

@@ -273,6 +273,9 @@ func service(p *compiler.Plan, c *compiler.CustomerPlan) (*corev1.Service, error
 				lbAnnotation + "target-group-attributes":             "preserve_client_ip.enabled=true",
 				lbAnnotation + "additional-resource-tags":            "vsoc:customer=" + name + ",vsoc:managed-by=" + managedBy,
 				lbAnnotation + "manage-backend-security-group-rules": "true",
+				// The frontend security group is the stack's (by Name tag): proxy ports from
+				// the hub and the Client VPN pool only.
+				lbAnnotation + "security-groups": c.ProxySecurityGroupName(),
 			},
 		},
 		Spec: corev1.ServiceSpec{

@@ -17,12 +17,15 @@ import data.vsoc.lib
 
 violation contains v if {
 	some i, cidr in input.customer.vpc.cidrs
-	msg := vpc_problem(cidr, customer_max_bits(i))
+	max := customer_max_bits(i)
+	not vpc_ok(cidr, max)
+	msg := vpc_problem(cidr, max)
 	v := {"path": ["vpc", "cidrs", i], "message": sprintf("VPC CIDR %s", [msg])}
 }
 
 violation contains v if {
 	input.scope == "hub"
+	not vpc_ok(input.hub.cidr, 24)
 	msg := vpc_problem(input.hub.cidr, 24)
 	v := {"path": ["cidr"], "message": sprintf("hub CIDR %s", [msg])}
 }
@@ -35,6 +38,13 @@ violation contains v if {
 		"message": sprintf("Client VPN pool %s", [msg]),
 		"hint": "AWS Client VPN takes a /12 to /22 that overlaps no VPC, e.g. 100.100.0.0/22",
 	}
+}
+
+# The common case in one go; vpc_problem says what is wrong otherwise.
+vpc_ok(s, max) if {
+	lib.valid_prefix(s)
+	vsoc.prefix_contains(lib.shared_space, s)
+	in_range(vsoc.prefix_len(s), 16, max)
 }
 
 customer_max_bits(i) := 22 if {
@@ -52,7 +62,7 @@ vpc_problem(s, _) := sprintf("%s is outside %s, the shared address space VSOC ra
 vpc_problem(s, max) := sprintf("%s is a /%d: VPC blocks here are /16 to /%d%s", [s, bits, max, nat_note(max)]) if {
 	lib.valid_prefix(s)
 	vsoc.prefix_contains(lib.shared_space, s)
-	bits := vsoc.parse_prefix(s).bits
+	bits := vsoc.prefix_len(s)
 	not in_range(bits, 16, max)
 }
 
@@ -64,7 +74,7 @@ pool_problem(s) := lib.prefix_problem(s)
 
 pool_problem(s) := sprintf("%s is a /%d: AWS Client VPN pools are /12 to /22", [s, bits]) if {
 	lib.valid_prefix(s)
-	bits := vsoc.parse_prefix(s).bits
+	bits := vsoc.prefix_len(s)
 	not in_range(bits, 12, 22)
 }
 

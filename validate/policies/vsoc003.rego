@@ -31,8 +31,8 @@ violation contains v if {
 violation contains v if {
 	some i, s in input.customer.vpn.remoteSubnets
 	lib.valid_prefix(s)
-	count(vsoc.cidr_conflicts(s, "", -1)) == 0
 	vsoc.prefix_overlaps(s, lib.shared_space)
+	count(vsoc.cidr_conflicts(s, "", -1)) == 0
 	v := {
 		"path": ["vpn", "remoteSubnets", i],
 		"message": sprintf("remote subnet %s overlaps %s, the shared address space VSOC ranges come from", [s, lib.shared_space]),

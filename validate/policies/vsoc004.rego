@@ -34,7 +34,7 @@ violation contains v if {
 	}
 }
 
-problems(zones, region, path) := {v |
+problems(zones, region, path) := ({v |
 	n := count(zones)
 	not in_range(n, 2, 3)
 	v := {"path": path, "message": sprintf("availabilityZones lists %d (%s): a VPC uses 2 or 3 zones", [n, concat(", ", zones)])}
@@ -42,7 +42,7 @@ problems(zones, region, path) := {v |
 	some i, z in zones
 	not in_region(z, region)
 	v := {"path": array.concat(path, [i]), "message": sprintf("availability zone %s is not in the hub's region %s", [z, region])}
-} | {v |
+}) | {v |
 	lib.has_duplicates(zones)
 	some i, z in zones
 	some j, other in zones

@@ -18,7 +18,6 @@ package vsoc.rules.vsoc007
 
 import data.vsoc.lib
 
-
 dynamic_protocol := {80: "http", 443: "tls", 6443: "tls"}
 
 violation contains v if {

@@ -14,8 +14,8 @@ import data.vsoc.lib
 
 violation contains v if {
 	some i, p in input.customer.proxy.allow
+	not p in defaults
 	not valid_pattern(p)
-	not name_of(p) in input.customer.dns.domains # an invalid domain is VSOC008's, with its default pattern
 	v := {
 		"path": ["proxy", "allow", i],
 		"message": sprintf("allowlist pattern %s is neither a lower-case DNS name nor *.<name>", [p]),
@@ -24,6 +24,7 @@ violation contains v if {
 
 violation contains v if {
 	some i, p in input.customer.proxy.allow
+	not p in defaults
 	valid_pattern(p)
 	not lib.under_any(name_of(p), input.customer.dns.domains)
 	v := {
@@ -31,6 +32,10 @@ violation contains v if {
 		"message": sprintf("allowlist pattern %s is outside the customer's domains (%s)", [p, concat(", ", input.customer.dns.domains)]),
 	}
 }
+
+# The default patterns, *.<domain>, are inside the domains by construction
+# (whether the domains themselves are valid is VSOC008's question).
+defaults := {concat("", ["*.", d]) | some d in input.customer.dns.domains}
 
 valid_pattern(p) if lib.dns_name(name_of(p))
 

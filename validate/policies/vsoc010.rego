@@ -31,8 +31,6 @@ special := {
 	"240.0.0.0/4": "reserved (and broadcast)",
 }
 
-special_ranges := object.keys(special)
-
 violation contains v if {
 	some i, g in input.customer.vpn.gateways
 	msg := lib.addr_problem(g.address)
@@ -45,7 +43,7 @@ violation contains v if {
 violation contains v if {
 	some i, g in input.customer.vpn.gateways
 	lib.valid_addr(g.address)
-	some range in vsoc.containing(special_ranges, g.address)
+	some range in vsoc.containing(special, g.address)
 	what := special[range]
 	v := {
 		"path": ["vpn", "gateways", i, "address"],

@@ -15,7 +15,6 @@ package vsoc.rules.vsoc013
 
 import data.vsoc.lib
 
-
 violation contains v if {
 	input.customer.vpn.preSharedKey.literal
 	v := {

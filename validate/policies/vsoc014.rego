@@ -14,7 +14,6 @@ package vsoc.rules.vsoc014
 
 import data.vsoc.lib
 
-
 violation contains v if {
 	not lib.dns_label(input.customer.name)
 	v := {"path": [], "message": sprintf("customer name %s is not a DNS label", [input.customer.name])}

@@ -13,7 +13,6 @@ package vsoc.rules.vsoc017
 
 import data.vsoc.lib
 
-
 declared := {name | some name, _ in input.customer.cluster.namespaces}
 
 areas := {ns.area | some ns in input.customer.cluster.namespaces}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render"
 	"github.com/vsoc/vsoc/render/cloudformation"
 	"github.com/vsoc/vsoc/render/dns"
 )
@@ -69,5 +70,58 @@ func TestRoute53RecordsEqualTheDNSRecords(t *testing.T) {
 	}
 	if diff := cmp.Diff(fromDNS, fromStacks); diff != "" {
 		t.Fatalf("Route 53 record sets differ from dns.Records (-dns +stacks):\n%s", diff)
+	}
+}
+
+// The proxy's Service names AWS resources the customer stack creates (its
+// subnets and the load balancer's security group) by their Name tags: a
+// rename on one side must fail here, not in the Load Balancer Controller.
+func TestProxyServiceNamesResourcesOfTheStack(t *testing.T) {
+	fleet, err := compiler.LoadDir(context.Background(), "../customers", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := compiler.NewPlan(fleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.All(plan, render.Targets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plan.Customers {
+		var tmpl struct {
+			Resources map[string]struct {
+				Type       string
+				Properties struct{ Tags []struct{ Key, Value string } }
+			}
+		}
+		if err := json.Unmarshal(files[cloudformation.TemplatePath(c.StackName)], &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		named := map[string]string{} // Name tag → resource type
+		for _, r := range tmpl.Resources {
+			for _, tag := range r.Properties.Tags {
+				if tag.Key == "Name" {
+					named[tag.Value] = r.Type
+				}
+			}
+		}
+		manifests := string(files["kube/clusters/"+c.Customer.Name+"/rendered.yaml"])
+		for annotation, wantType := range map[string]string{
+			"service.beta.kubernetes.io/aws-load-balancer-subnets":         "AWS::EC2::Subnet",
+			"service.beta.kubernetes.io/aws-load-balancer-security-groups": "AWS::EC2::SecurityGroup",
+		} {
+			_, rest, ok := strings.Cut(manifests, annotation+": ")
+			if !ok {
+				t.Fatalf("%s: the proxy Service has no %s annotation", c.Customer.Name, annotation)
+			}
+			value, _, _ := strings.Cut(rest, "\n")
+			for _, name := range strings.Split(value, ",") {
+				if named[name] != wantType {
+					t.Errorf("%s: %s names %q, which the stack does not tag on a %s", c.Customer.Name, annotation, name, wantType)
+				}
+			}
+		}
 	}
 }

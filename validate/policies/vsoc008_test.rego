@@ -1,0 +1,32 @@
+package vsoc.rules.vsoc008_test
+
+import data.vsoc.fixtures as fx
+import data.vsoc.rules.vsoc008
+
+under_hub(_, _, _) := [{"owner": "the hub domain", "customer": "", "index": 0, "domain": "vsoc.example.net", "relation": "inside"}]
+
+same_as_beta(_, _, _) := [{"owner": "customer beta", "customer": "beta", "index": 0, "domain": "acme.example", "relation": "same"}]
+
+# cidrs[1] is inside cidrs[0] of the same customer: reported at the later one.
+nested_own(_, _, i) := [{"owner": "customer acme", "customer": "acme", "index": 1 - i, "domain": "x", "relation": "contains"}]
+
+test_unique_domains if {
+	count(vsoc008.violation) == 0 with input as fx.customer_input({}) with vsoc.domain_conflicts as fx.no_conflicts
+	count(vsoc008.violation) == 0 with input as fx.hub_input({})
+}
+
+test_conflicts if {
+	vs := vsoc008.violation with input as fx.customer_input({}) with vsoc.domain_conflicts as under_hub
+	fx.paths(vs) == {["dns", "domains", 0]}
+	some v in vs
+	contains(v.message, "is inside the hub domain vsoc.example.net")
+	fx.paths(vsoc008.violation) == {["dns", "domains", 0]} with input as fx.customer_input({}) with vsoc.domain_conflicts as same_as_beta
+	fx.paths(vsoc008.violation) == {["dns", "domains", 1]} with input as fx.customer_input({"dns": {"domains": ["acme.example", "eu.acme.example"]}})
+		with vsoc.domain_conflicts as nested_own
+}
+
+test_malformed if {
+	fx.paths(vsoc008.violation) == {["dns", "domains", 0], ["dns", "domains", 1]} with input as fx.customer_input({"dns": {"domains": ["Acme.example", "localhost"]}})
+		with vsoc.domain_conflicts as fx.no_conflicts
+	fx.paths(vsoc008.violation) == {["domain"]} with input as fx.hub_input({"domain": "vsoc_net"})
+}

@@ -1,0 +1,17 @@
+package vsoc.rules.vsoc009_test
+
+import data.vsoc.fixtures as fx
+import data.vsoc.rules.vsoc009
+
+test_patterns_inside_domains if {
+	count(vsoc009.violation) == 0 with input as fx.customer_input({})
+	count(vsoc009.violation) == 0 with input as fx.customer_input({"proxy": {"allow": ["git.acme.example", "*.eu.acme.example", "acme.example"]}})
+}
+
+test_outside_domains if {
+	fx.paths(vsoc009.violation) == {["proxy", "allow", 1], ["proxy", "allow", 2]} with input as fx.customer_input({"proxy": {"allow": ["*.acme.example", "*.example", "evil-acme.example"]}})
+}
+
+test_not_a_pattern if {
+	fx.paths(vsoc009.violation) == {["proxy", "allow", 0], ["proxy", "allow", 1]} with input as fx.customer_input({"proxy": {"allow": ["*", "git.*.acme.example"]}})
+}
