@@ -132,6 +132,9 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 		if clusters, err = kube.ReadClusters(opts.Out); err != nil {
 			return nil, err
 		}
+		if len(clusters) == 0 {
+			return nil, fmt.Errorf("--kubeconfig given, but %s holds no Kubernetes manifests (kube/clusters/*/rendered.yaml); run vsoc-compile build first", opts.Out)
+		}
 	}
 	if stacks, clusters, err = selectOnly(opts.Only, stacks, clusters); err != nil {
 		return nil, err

@@ -21,7 +21,6 @@ func TestToValueMatchesJSON(t *testing.T) {
 	for _, c := range f.Customers {
 		subjects = append(subjects, c)
 	}
-	subjects = append(subjects, &compiler.Customer{Name: "empty", VPN: compiler.VPN{PreSharedKey: &compiler.PreSharedKey{Literal: true}}})
 	for _, s := range subjects {
 		want, err := ast.InterfaceToValue(s)
 		if err != nil {
@@ -34,5 +33,24 @@ func TestToValueMatchesJSON(t *testing.T) {
 		if got.Compare(want) != 0 {
 			t.Errorf("toValue:\n%v\nencoding/json:\n%v", got, want)
 		}
+	}
+}
+
+// A customer built in Go without defaults has empty lists, not nulls.
+func TestToValueNilIsEmpty(t *testing.T) {
+	got, err := toValue(reflect.ValueOf(&compiler.Customer{Name: "bare"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cidrs, err := got.Find(ast.MustParseRef("x.vpc.cidrs")[1:])
+	if err != nil || cidrs.Compare(ast.NewArray()) != 0 {
+		t.Errorf("vpc.cidrs = %v (%v), want []", cidrs, err)
+	}
+	services, err := got.Find(ast.MustParseRef("x.services")[1:])
+	if err != nil || services.Compare(ast.NewObject()) != 0 {
+		t.Errorf("services = %v (%v), want {}", services, err)
+	}
+	if _, err := got.Find(ast.MustParseRef("x.vpn.preSharedKey")[1:]); err == nil {
+		t.Error("an omitted preSharedKey is present")
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// Formats WriteReport accepts.
-var Formats = []string{"text", "json", "github"}
+// formats are the report formats WriteReport accepts, for its error message.
+const formats = "text, json, github"
 
 // WriteReport prints violations (already sorted by Validate) as
 //
@@ -28,7 +28,7 @@ func WriteReport(w io.Writer, format string, vs []Violation) error {
 	case "github":
 		writeGitHub(bw, vs)
 	default:
-		return fmt.Errorf("unknown report format %q: use one of %s", format, strings.Join(Formats, ", "))
+		return fmt.Errorf("unknown report format %q: use one of %s", format, formats)
 	}
 	if err != nil {
 		return err

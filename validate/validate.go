@@ -112,6 +112,7 @@ func (v *Validator) Validate(ctx context.Context, f *compiler.Fleet) ([]Violatio
 	g, gctx := errgroup.WithContext(ctx)
 	for range min(runtime.GOMAXPROCS(0), n) {
 		g.Go(func() error {
+			conv := newConverter()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -124,7 +125,7 @@ func (v *Validator) Validate(ctx context.Context, f *compiler.Fleet) ([]Violatio
 				if i > 0 {
 					c = f.Customers[i-1]
 				}
-				s, err := inputs.subject(c)
+				s, err := inputs.subject(conv, c)
 				if err != nil {
 					return err
 				}
