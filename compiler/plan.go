@@ -76,6 +76,9 @@ type Listener struct {
 	Port          int
 	ContainerPort int
 	Protocol      string // "tls", "http", "connect" or "tcp"
+	// StaticOnly listeners route only their static mappings: no name is
+	// resolved and dialled on them.
+	StaticOnly bool
 }
 
 // DynamicListener returns the proxy's own listener on port, if it has one:
@@ -204,16 +207,19 @@ func listeners(p Proxy) []Listener {
 		if _, ok := byPort[m.Port]; ok {
 			continue
 		}
-		if l, ok := DynamicListener(m.Port); ok {
-			byPort[m.Port] = l
-			continue
+		l, ok := DynamicListener(m.Port)
+		if !ok {
+			l = Listener{
+				Name:          fmt.Sprintf("static-%d", m.Port),
+				Port:          m.Port,
+				ContainerPort: StaticContainerPort(m.Port),
+				Protocol:      m.Protocol,
+			}
 		}
-		byPort[m.Port] = Listener{
-			Name:          fmt.Sprintf("static-%d", m.Port),
-			Port:          m.Port,
-			ContainerPort: StaticContainerPort(m.Port),
-			Protocol:      m.Protocol,
-		}
+		// A port the customer did not enable for dynamic routing serves
+		// its static mappings and nothing else.
+		l.StaticOnly = true
+		byPort[m.Port] = l
 	}
 	out := make([]Listener, 0, len(byPort))
 	for _, l := range byPort {

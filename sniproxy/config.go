@@ -93,7 +93,8 @@ type Listener struct {
 	// Protocol is tls, http, connect or tcp.
 	Protocol Protocol `json:"protocol"`
 	// UpstreamPort is the port dialled for names routed dynamically on tls and http listeners
-	// (443 for the SNI listener, 6443 for KKP API servers, 80 for HTTP). CONNECT takes the port from
+	// (443 for the SNI listener, 6443 for KKP API servers, 80 for HTTP); without it the listener
+	// routes its static mappings only (a service on a non-standard port). CONNECT takes the port from
 	// the request; tcp listeners only have a static mapping. A port in an HTTP Host header is
 	// ignored: the listener decides the port dialled.
 	UpstreamPort uint16 `json:"upstreamPort,omitempty"`
@@ -227,9 +228,7 @@ func (c *Config) Validate() error {
 		byAddr[l.Address] = l.Name
 		switch l.Protocol {
 		case ProtocolTLS, ProtocolHTTP:
-			if l.UpstreamPort == 0 {
-				return fieldErr(p+".upstreamPort", "set the port dialled for dynamically routed names, e.g. 443 for tls, 80 for http", "required for protocol %s", l.Protocol)
-			}
+			// Without an upstream port the listener serves its static mappings only.
 		case ProtocolConnect, ProtocolTCP:
 			if l.UpstreamPort != 0 {
 				return fieldErr(p+".upstreamPort", "remove it: CONNECT takes the port from the request, tcp uses its static target", "not used by protocol %s", l.Protocol)

@@ -121,7 +121,7 @@ func TestLoadConfigErrorsAreLocated(t *testing.T) {
 }
 
 func TestValidateNamesTheField(t *testing.T) {
-	cfg := Config{Listeners: []Listener{{Name: "https", Address: ":8443", Protocol: ProtocolTLS}}}
+	cfg := Config{Listeners: []Listener{{Name: "connect", Address: ":3128", Protocol: ProtocolConnect, UpstreamPort: 443}}}
 	err := cfg.Validate()
 	fe, ok := err.(*FieldError)
 	if !ok || fe.Path != "listeners[0].upstreamPort" {

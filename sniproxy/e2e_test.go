@@ -163,6 +163,37 @@ func TestStaticMappings(t *testing.T) {
 	e.audit.waitFor(t, map[string]any{"listener": "legacy-tcp", "decision": "allow", "reason": "static", "target": e.tcpBackend.String()})
 }
 
+// A tls listener without an upstream port (a service on a non-standard port) serves its static
+// mappings and refuses every other name, even an allowed one that resolves inside the remote
+// subnets.
+func TestStaticOnlyListener(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Listeners = append(c.Listeners, Listener{Name: "legacy-tls", Address: "127.0.0.1:0", Protocol: ProtocolTLS})
+		c.Static = append(c.Static, StaticMapping{Host: "legacy.example.test", Listener: "legacy-tls", Target: e2eLegacy(c)})
+	})
+	connectTo := func(name string) (string, error) {
+		return runTool(t, "", "curl", "-sS", "--max-time", "5", "--cacert", e.pki.caFile,
+			"--connect-to", name+":443:127.0.0.1:"+e.port("legacy-tls"), "https://"+name+"/")
+	}
+	if out, err := connectTo("legacy.example.test"); err != nil || !strings.Contains(out, "legacy-backend") {
+		t.Fatalf("static mapping on a static-only listener: %v\n%s", err, out)
+	}
+	if out, err := connectTo("www.example.test"); err == nil {
+		t.Fatalf("an allowed name was routed dynamically on a static-only listener:\n%s", out)
+	}
+	e.audit.waitFor(t, map[string]any{"listener": "legacy-tls", "name": "www.example.test", "decision": "refuse", "reason": "no_route"})
+}
+
+// e2eLegacy is the legacy backend the default static mapping of newEnv targets.
+func e2eLegacy(c *Config) netip.AddrPort {
+	for _, m := range c.Static {
+		if m.Host == "legacy.example.test" {
+			return m.Target
+		}
+	}
+	panic("newEnv has no legacy mapping")
+}
+
 func TestRefusals(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, tc := range []struct {

@@ -499,7 +499,9 @@ func (s *Server) route(snap *snapshot, l Listener, rec *connRecord, port uint16)
 	if target, ok := snap.static[staticKey{l.Name, rec.name}]; ok {
 		return []netip.AddrPort{target}, "static", 0
 	}
-	if l.Protocol == ProtocolTCP {
+	// tcp listeners, and tls/http listeners without an upstream port, serve their static
+	// mappings only.
+	if port == 0 {
 		return nil, "no_route", 403
 	}
 	if addr, ok := parseIPLiteral(rec.name); ok {

@@ -66,6 +66,8 @@ func builtins() []builtin {
 			types.NewFunction(types.Args(types.NewAny(types.NewSet(types.S), types.NewArray(nil, types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.A))), types.S), types.NewArray(nil, types.S)), containingBuiltin),
 		fn1("vsoc.dns_label", "whether s is a lower-case DNS label (letters, digits, inner hyphens; 1-63)",
 			types.NewFunction(types.Args(types.S), types.B), dnsLabelBuiltin),
+		fn2("vsoc.under_any", "whether a name is one of the domains or below one of them (lower-case, label-wise)",
+			types.NewFunction(types.Args(types.S, types.NewArray(nil, types.S)), types.B), underAnyBuiltin),
 		fn1("vsoc.dns_name", "whether s is a lower-case DNS name of at least two labels (at most 253)",
 			types.NewFunction(types.Args(types.S), types.B), dnsNameBuiltin),
 		fn2("vsoc.prefix_contains", "whether prefix a contains the address or prefix b (false if either is malformed)",
@@ -292,6 +294,24 @@ func dnsNameBuiltin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 		return nil, err
 	}
 	return ast.BooleanTerm(isDNSName(s)), nil
+}
+
+func underAnyBuiltin(_ rego.BuiltinContext, name, domains *ast.Term) (*ast.Term, error) {
+	n, err := stringArg(name, "name")
+	if err != nil {
+		return nil, err
+	}
+	list, ok := domains.Value.(*ast.Array)
+	if !ok {
+		return nil, fmt.Errorf("domains: expected an array, got %s", ast.ValueName(domains.Value))
+	}
+	found := false
+	list.Foreach(func(t *ast.Term) {
+		if d, ok := t.Value.(ast.String); ok && (n == string(d) || strings.HasSuffix(n, "."+string(d))) {
+			found = true
+		}
+	})
+	return ast.BooleanTerm(found), nil
 }
 
 // isDNSLabel: 1-63 lower-case letters, digits and hyphens, not starting or

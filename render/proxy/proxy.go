@@ -61,7 +61,7 @@ func Config(p *compiler.Plan, c *compiler.CustomerPlan) (*sniproxy.Config, error
 			Address:  fmt.Sprintf(":%d", l.ContainerPort),
 			Protocol: sniproxy.Protocol(l.Protocol),
 		}
-		if sl.Protocol == sniproxy.ProtocolTLS || sl.Protocol == sniproxy.ProtocolHTTP {
+		if !l.StaticOnly && (sl.Protocol == sniproxy.ProtocolTLS || sl.Protocol == sniproxy.ProtocolHTTP) {
 			sl.UpstreamPort = uint16(l.Port)
 		}
 		cfg.Listeners = append(cfg.Listeners, sl)

@@ -17,15 +17,8 @@ dns_label(s) if vsoc.dns_label(s)
 # A lower-case DNS name of at least two labels.
 dns_name(s) if vsoc.dns_name(s)
 
-# name is domain or below it.
-under(name, domain) if name == domain
-
-under(name, domain) if endswith(name, concat("", [".", domain]))
-
-under_any(name, domains) if {
-	some d in domains
-	under(name, d)
-}
+# name is one of the domains or below one of them.
+under_any(name, domains) if vsoc.under_any(name, domains)
 
 # x (an address or a prefix) is inside one of the prefixes.
 inside_any(prefixes, x) if count(vsoc.containing(prefixes, x)) > 0

@@ -44,7 +44,9 @@ violation contains v if {
 vpc_ok(s, max) if {
 	lib.valid_prefix(s)
 	vsoc.prefix_contains(lib.shared_space, s)
-	in_range(vsoc.prefix_len(s), 16, max)
+	bits := vsoc.prefix_len(s)
+	bits >= 16
+	bits <= max
 }
 
 customer_max_bits(i) := 22 if {

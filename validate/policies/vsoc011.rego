@@ -52,16 +52,17 @@ violation contains v if {
 
 asn_problem(asn) := reserved[asn]
 
-asn_problem(asn) := "outside 1-4294967295" if {
-	not reserved[asn]
-	not in_range(asn, 1, 4294967295)
+# AS 0 is in reserved, with its own reason.
+asn_problem(asn) := "outside 1-4294967295" if asn < 0
+
+asn_problem(asn) := "outside 1-4294967295" if asn > 4294967295
+
+amazon_side_ok(asn) if {
+	asn >= 64512
+	asn <= 65534
 }
 
-amazon_side_ok(asn) if in_range(asn, 64512, 65534)
-
-amazon_side_ok(asn) if in_range(asn, 4200000000, 4294967294)
-
-in_range(x, lo, hi) if {
-	x >= lo
-	x <= hi
+amazon_side_ok(asn) if {
+	asn >= 4200000000
+	asn <= 4294967294
 }
