@@ -79,7 +79,7 @@ func TestConfigOfWobcom(t *testing.T) {
 		{Name: "https", Address: ":10443", Protocol: sniproxy.ProtocolTLS, UpstreamPort: 443},
 		{Name: "connect", Address: ":13128", Protocol: sniproxy.ProtocolConnect},
 		{Name: "kube-api", Address: ":16443", Protocol: sniproxy.ProtocolTLS, UpstreamPort: 6443},
-		{Name: "static-8443", Address: ":8443", Protocol: sniproxy.ProtocolTLS, UpstreamPort: 8443},
+		{Name: "static-8443", Address: ":8443", Protocol: sniproxy.ProtocolTLS}, // static mappings only
 	}
 	if diff := cmp.Diff(want, cfg.Listeners); diff != "" {
 		t.Errorf("listeners (-want +got):\n%s", diff)
