@@ -117,7 +117,7 @@ func checkFile(tb testing.TB, root, name string, got []byte, update bool) {
 	if err != nil {
 		tb.Fatalf("reading the golden file: %v", err)
 	}
-	if diff := FirstDifference(want, got); diff != "" {
+	if diff := firstDifference(want, got); diff != "" {
 		tb.Errorf("%s differs from its golden file %s (-golden +got):\n%s\n%s", name, file, diff, hint)
 	}
 }
@@ -171,7 +171,7 @@ func checkTree(tb testing.TB, root, dir string, files map[string][]byte, update 
 		if err != nil {
 			tb.Fatalf("reading the golden file: %v", err)
 		}
-		if diff := FirstDifference(want, files[name]); diff != "" {
+		if diff := firstDifference(want, files[name]); diff != "" {
 			tb.Errorf("%s differs from its golden file (-golden +got):\n%s\n%s", name, diff, hint)
 		}
 	}
