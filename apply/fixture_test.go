@@ -1,11 +1,8 @@
 package apply
 
 import (
-	"bytes"
 	"context"
-	"io/fs"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"github.com/vsoc/vsoc/apply/cfnlocal"
 	cfnapply "github.com/vsoc/vsoc/apply/cloudformation"
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
 	rendercfn "github.com/vsoc/vsoc/render/cloudformation"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 	renderkube "github.com/vsoc/vsoc/render/kube"
@@ -39,7 +37,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	f := &fixture{t: t, customers: filepath.Join(root, "customers"), out: filepath.Join(root, "out")}
-	copyTree(t, filepath.Join("..", "customers"), f.customers)
+	fleettest.CopySample(t, f.customers)
 	f.git("init", "-q")
 	f.commit("sample fleet")
 
@@ -57,31 +55,6 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { f.server.Close() })
 	f.build()
 	return f
-}
-
-func copyTree(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(from, path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copying the sample fleet: %v", err)
-	}
 }
 
 func (f *fixture) git(args ...string) string {
@@ -103,17 +76,7 @@ func (f *fixture) commit(message string) {
 // edit replaces old by new in a customer file and commits it.
 func (f *fixture) edit(file, old, new string) {
 	f.t.Helper()
-	path := filepath.Join(f.customers, file)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if !bytes.Contains(b, []byte(old)) {
-		f.t.Fatalf("%s does not contain %q", file, old)
-	}
-	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
-		f.t.Fatal(err)
-	}
+	fleettest.Edit(f.t, filepath.Join(f.customers, file), old, new)
 	f.commit("edit " + file)
 }
 
@@ -121,14 +84,7 @@ func (f *fixture) edit(file, old, new string) {
 // Kubernetes renderers, as vsoc-compile build does.
 func (f *fixture) build() {
 	f.t.Helper()
-	fleet, err := compiler.LoadDir(context.Background(), f.customers, compiler.NewCache(""))
-	if err != nil {
-		f.t.Fatalf("loading the fleet: %v", err)
-	}
-	plan, err := compiler.NewPlan(fleet)
-	if err != nil {
-		f.t.Fatalf("planning: %v", err)
-	}
+	plan := fleettest.Plan(f.t, f.customers)
 	files := map[string][]byte{}
 	for _, target := range []func(*compiler.Plan) (map[string][]byte, error){rendercfn.Render, renderkube.Render} {
 		out, err := target(plan)
@@ -137,19 +93,7 @@ func (f *fixture) build() {
 		}
 		maps.Copy(files, out)
 	}
-	// Replaced as a whole, as vsoc-compile build does.
-	if err := os.RemoveAll(f.out); err != nil {
-		f.t.Fatal(err)
-	}
-	for name, content := range files {
-		path := filepath.Join(f.out, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			f.t.Fatal(err)
-		}
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			f.t.Fatal(err)
-		}
-	}
+	fleettest.WriteOut(f.t, f.out, files)
 }
 
 func (f *fixture) options(execute bool) Options {

@@ -3,20 +3,19 @@ package compiler
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
+
+	"github.com/vsoc/vsoc/internal/fleettest/fleetgen"
 )
 
-// genFleet writes a synthetic fleet of n customers with testdata/genfleet.
+// genFleet writes fleetgen's synthetic fleet of n customers (this package's
+// tests cannot use fleettest, which imports the compiler).
 func genFleet(b *testing.B, n int) string {
 	b.Helper()
 	dir := filepath.Join(b.TempDir(), "fleet")
-	cmd := exec.Command("go", "run", "../testdata/genfleet", "-n", strconv.Itoa(n), "-o", dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("genfleet: %v", err)
+	if err := fleetgen.Write(dir, n); err != nil {
+		b.Fatal(err)
 	}
 	return dir
 }

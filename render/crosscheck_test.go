@@ -1,7 +1,6 @@
 package render_test
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/render"
 	"github.com/vsoc/vsoc/render/cloudformation"
 	"github.com/vsoc/vsoc/render/dns"
@@ -18,14 +17,7 @@ import (
 // The Route 53 record sets of the stacks and the hub's zone files are two
 // renderings of one list, dns.Records: they must never drift apart.
 func TestRoute53RecordsEqualTheDNSRecords(t *testing.T) {
-	fleet, err := compiler.LoadDir(context.Background(), "../customers", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := compiler.NewPlan(fleet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := fleettest.SamplePlan(t)
 	templates, err := cloudformation.Render(plan)
 	if err != nil {
 		t.Fatal(err)
@@ -77,14 +69,7 @@ func TestRoute53RecordsEqualTheDNSRecords(t *testing.T) {
 // subnets and the load balancer's security group) by their Name tags: a
 // rename on one side must fail here, not in the Load Balancer Controller.
 func TestProxyServiceNamesResourcesOfTheStack(t *testing.T) {
-	fleet, err := compiler.LoadDir(context.Background(), "../customers", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := compiler.NewPlan(fleet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := fleettest.SamplePlan(t)
 	files, err := render.All(plan, render.Targets())
 	if err != nil {
 		t.Fatal(err)

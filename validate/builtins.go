@@ -52,9 +52,9 @@ func builtins() []builtin {
 	)
 	list := types.NewArray(nil, types.NewObject(nil, types.NewDynamicProperty(types.S, types.A)))
 	return []builtin{
-		fn1("vsoc.parse_prefix", "parses an IP prefix: {ok, error, ipv4, bits, network, canonical, valid}; valid = an IPv4 network without host bits",
+		fn1("vsoc.parse_prefix", "parses an IP prefix for a message: {ok, error, ipv4, network, canonical}",
 			types.NewFunction(types.Args(types.S), types.A), parsePrefix),
-		fn1("vsoc.parse_addr", "parses an IP address: {ok, error, ipv4, canonical, valid}; valid = IPv4 written canonically",
+		fn1("vsoc.parse_addr", "parses an IP address for a message: {ok, error, ipv4, canonical}",
 			types.NewFunction(types.Args(types.S), types.A), parseAddr),
 		fn1("vsoc.is_network", "whether s is an IPv4 network written without host bits (parse_prefix says what is wrong otherwise)",
 			types.NewFunction(types.Args(types.S), types.B), isNetworkBuiltin),
@@ -160,9 +160,8 @@ func parsePrefix(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	if err != nil {
 		return obj("ok", false, "error", err.Error()), nil
 	}
-	return obj("ok", true, "error", "", "ipv4", p.Addr().Is4(), "bits", p.Bits(),
-		"network", p.Masked().String(), "canonical", p == p.Masked(),
-		"valid", p.Addr().Is4() && p == p.Masked()), nil
+	return obj("ok", true, "error", "", "ipv4", p.Addr().Is4(),
+		"network", p.Masked().String(), "canonical", p == p.Masked()), nil
 }
 
 func parseAddr(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
@@ -174,8 +173,7 @@ func parseAddr(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	if err != nil {
 		return obj("ok", false, "error", err.Error()), nil
 	}
-	return obj("ok", true, "error", "", "ipv4", addr.Is4(), "canonical", addr.String() == s,
-		"valid", addr.Is4() && addr.String() == s), nil
+	return obj("ok", true, "error", "", "ipv4", addr.Is4(), "canonical", addr.String() == s), nil
 }
 
 // isNetworkBuiltin and isIPv4Builtin are the cheap checks every valid value

@@ -1,9 +1,7 @@
 package kube
 
 import (
-	"bytes"
-	"context"
-	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/internal/testenv"
 	renderkube "github.com/vsoc/vsoc/render/kube"
 )
@@ -26,52 +25,16 @@ func renderFleet(t *testing.T, edits map[string][2]string) string {
 	t.Helper()
 	root := t.TempDir()
 	customers := filepath.Join(root, "customers")
-	err := filepath.WalkDir(filepath.Join("..", "..", "customers"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(filepath.Join("..", "..", "customers"), path)
-		dst := filepath.Join(customers, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if e, ok := edits[rel]; ok {
-			if !bytes.Contains(b, []byte(e[0])) {
-				t.Fatalf("%s does not contain %q", rel, e[0])
-			}
-			b = bytes.Replace(b, []byte(e[0]), []byte(e[1]), 1)
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
+	fleettest.CopySample(t, customers)
+	for _, file := range slices.Sorted(maps.Keys(edits)) {
+		fleettest.Edit(t, filepath.Join(customers, file), edits[file][0], edits[file][1])
 	}
-	fleet, err := compiler.LoadDir(context.Background(), customers, compiler.NewCache(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := compiler.NewPlan(fleet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := renderkube.Render(plan)
+	files, err := renderkube.Render(fleettest.Plan(t, customers))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(root, "out")
-	for name, content := range files {
-		path := filepath.Join(out, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fleettest.WriteOut(t, out, files)
 	return out
 }
 

@@ -27,6 +27,9 @@ func newExplainCmd() *cobra.Command {
 				return exitError{code: 2, err: fmt.Errorf("no rule %q: `vsoc-compile explain` lists them", args[0])}
 			}
 			fmt.Fprintf(out, "%s: %s\n\n%s\n", r.ID, r.Title, strings.TrimSpace(r.Explanation))
+			if r.Hint != "" {
+				fmt.Fprintf(out, "\nHow to fix: %s\n", strings.TrimSpace(r.Hint))
+			}
 			return nil
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 )
 
@@ -49,18 +50,8 @@ func (p parsed) ofType(typeName string) []string {
 }
 
 func sampleFiles(t *testing.T) (*compiler.Plan, map[string][]byte) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	return plan, render(t, plan)
-}
-
-func customerPlan(t *testing.T, plan *compiler.Plan, name string) *compiler.CustomerPlan {
-	for i := range plan.Customers {
-		if plan.Customers[i].Customer.Name == name {
-			return &plan.Customers[i]
-		}
-	}
-	t.Fatalf("no customer %s in the sample fleet", name)
-	return nil
 }
 
 // Every resource whose type can carry tags carries the ownership tags apply relies on.
@@ -108,7 +99,7 @@ func TestEveryTaggableResourceIsTagged(t *testing.T) {
 // The pre-shared keys are dynamic references to the customer's secret, one JSON key per tunnel.
 func TestTunnelsCarryOptionsAndSecretReferences(t *testing.T) {
 	plan, files := sampleFiles(t)
-	wobcom := parse(t, files, customerPlan(t, plan, "wobcom").StackName)
+	wobcom := parse(t, files, fleettest.Customer(t, plan, "wobcom").StackName)
 	conn := wobcom.Resources["VpnConnectionWobFw1"]
 	tunnels, _ := conn.Properties["VpnTunnelOptionsSpecifications"].([]any)
 	if len(tunnels) != 2 {
@@ -126,7 +117,7 @@ func TestTunnelsCarryOptionsAndSecretReferences(t *testing.T) {
 	}
 
 	// documentation declares no key: AWS generates them, and the template names none.
-	docs := parse(t, files, customerPlan(t, plan, "documentation").StackName)
+	docs := parse(t, files, fleettest.Customer(t, plan, "documentation").StackName)
 	for _, tn := range docs.Resources["VpnConnectionDocsGw"].Properties["VpnTunnelOptionsSpecifications"].([]any) {
 		if _, ok := tn.(map[string]any)["PreSharedKey"]; ok {
 			t.Errorf("documentation has no secret, but its tunnels name a key: %v", tn)
@@ -137,7 +128,7 @@ func TestTunnelsCarryOptionsAndSecretReferences(t *testing.T) {
 // A literal key is refused; every failing stack is reported, in stack order, whatever the
 // scheduling.
 func TestLiteralPreSharedKeyIsRefused(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	first, last := plan.Customers[0], plan.Customers[len(plan.Customers)-1]
 	first.Customer.VPN.PreSharedKey = &compiler.PreSharedKey{Literal: true}
 	last.Customer.VPN.PreSharedKey = &compiler.PreSharedKey{Literal: true}
@@ -251,7 +242,7 @@ func TestZonesPointAtTheProxy(t *testing.T) {
 
 // Names that map to one logical ID are an error, not a silent overwrite.
 func TestLogicalIDCollisionIsAnError(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	c := plan.Customers[0].Customer
 	c.DNS.Domains = []string{"a-b.example", "a.b.example"}
 	_, err := Render(plan)
@@ -283,7 +274,7 @@ func TestSyntheticFleetPassesTheSpec(t *testing.T) {
 
 // A customer too large for one stack is refused at render time, not at deployment.
 func TestResourceLimitIsEnforced(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	c := plan.Customers[0].Customer
 	for i := range 200 {
 		c.Access.SSOGroups = append(c.Access.SSOGroups, fmt.Sprintf("group-%03d", i))
@@ -296,7 +287,7 @@ func TestResourceLimitIsEnforced(t *testing.T) {
 }
 
 func TestHubNeedsTwoZones(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	plan.Hub.Subnets = plan.Hub.Subnets[:1]
 	if _, err := Render(plan); err == nil || !strings.Contains(err.Error(), "at least 2") {
 		t.Fatalf("want an error for a single-zone hub, got %v", err)

@@ -1,11 +1,12 @@
 package cloudformation
 
 import (
-	"github.com/vsoc/vsoc/render/dns"
-
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/vsoc/vsoc/internal/fleettest"
+	"github.com/vsoc/vsoc/render/dns"
 )
 
 // The template writer must produce exactly what encoding/json produces for the same template.
@@ -20,7 +21,7 @@ func TestWriterMatchesEncodingJSON(t *testing.T) {
 	if templates["hub"], err = hubStack(&hub, nil); err != nil {
 		t.Fatal(err)
 	}
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	for i := range plan.Customers {
 		c := &plan.Customers[i]
 		if templates[c.StackName], err = customerStack(&plan.Hub, c, zonesByOwner(dns.Zones(plan))[c.Customer.Name]); err != nil {

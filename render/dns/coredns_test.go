@@ -14,6 +14,7 @@ import (
 	miekg "github.com/miekg/dns"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/internal/testenv"
 )
 
@@ -21,9 +22,9 @@ import (
 // with the real CoreDNS and resolves every record of Records through it, plus
 // the names operators actually use.
 func TestCoreDNSServesTheHubZones(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	server := serveHub(t, plan)
-	wobcom := customer(t, plan, "wobcom")
+	wobcom := fleettest.Customer(t, plan, "wobcom")
 
 	expectA(t, server, "kkp.wobcom.de", wobcom.ProxyIPs)
 	expectA(t, server, "foo.bar.wobcom.de", wobcom.ProxyIPs)
@@ -66,7 +67,7 @@ func TestCoreDNSServesTheHubZones(t *testing.T) {
 // an empty non-terminal, outside every domain) and checks with CoreDNS's RFC
 // 4592 implementation that each resolves to the proxy.
 func TestCoreDNSAnswersTrickyEndpoints(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	edits := map[string]compiler.KKPEndpoints{
 		"wobcom":               {UI: "wobcom.de", API: "eu.grafana.wobcom.de"},
 		"cubebikes":            {UI: "kkp.proxy.cube.eu", API: "kkp.cube.eu"},
@@ -74,14 +75,14 @@ func TestCoreDNSAnswersTrickyEndpoints(t *testing.T) {
 		"wacker":               {UI: "kkp.mla.wacker.corp", API: "api.wacker.corp"},
 	}
 	for name, endpoints := range edits {
-		customer(t, plan, name).Customer.KKP.Endpoints = endpoints
+		fleettest.Customer(t, plan, name).Customer.KKP.Endpoints = endpoints
 	}
 	// A service with a dot makes mla.wacker.corp an empty non-terminal.
-	customer(t, plan, "wacker").Customer.Services = map[string]compiler.Service{"grafana.mla": {Addresses: []string{"100.66.1.100"}}}
+	fleettest.Customer(t, plan, "wacker").Customer.Services = map[string]compiler.Service{"grafana.mla": {Addresses: []string{"100.66.1.100"}}}
 
 	server := serveHub(t, plan)
 	for name, endpoints := range edits {
-		ips := customer(t, plan, name).ProxyIPs
+		ips := fleettest.Customer(t, plan, name).ProxyIPs
 		expectA(t, server, endpoints.UI, ips)
 		expectA(t, server, endpoints.API, ips)
 	}
@@ -94,8 +95,8 @@ func TestCoreDNSAnswersTrickyEndpoints(t *testing.T) {
 // customer's names are answered by the first resolver, other names are not
 // forwarded at all.
 func TestCoreDNSForwardsACustomerDomain(t *testing.T) {
-	plan := samplePlan(t)
-	c := customer(t, plan, "cubebikes")
+	plan := fleettest.SamplePlan(t)
+	c := fleettest.Customer(t, plan, "cubebikes")
 	first := startStub(t, "127.0.0.1", netip.MustParseAddr("192.0.2.1"))
 	second := startStub(t, "127.0.0.2", netip.MustParseAddr("192.0.2.2"))
 	c.Resolvers = []netip.Addr{first.addr.Addr(), second.addr.Addr()}

@@ -3,7 +3,6 @@ package dns
 import (
 	"bytes"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -12,23 +11,25 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
+	"github.com/vsoc/vsoc/internal/golden"
 )
 
 // equateNetip compares addresses by value (their fields are unexported).
 var equateNetip = cmpopts.EquateComparable(netip.Addr{})
 
 func TestRenderGolden(t *testing.T) {
-	files, err := Render(samplePlan(t))
+	files, err := Render(fleettest.SamplePlan(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "dns", files)
+	golden.CheckTree(t, "dns", files)
 }
 
 func TestRecordsOfTheSampleFleet(t *testing.T) {
-	plan := samplePlan(t)
-	wobcom := customer(t, plan, "wobcom")
-	stadtwerke := customer(t, plan, "stadtwerke-bielefeld")
+	plan := fleettest.SamplePlan(t)
+	wobcom := fleettest.Customer(t, plan, "wobcom")
+	stadtwerke := fleettest.Customer(t, plan, "stadtwerke-bielefeld")
 	want := map[string][]netip.Addr{
 		"*.wobcom.de":                   wobcom.ProxyIPs,
 		"proxy.wobcom.de":               wobcom.ProxyIPs,
@@ -37,14 +38,14 @@ func TestRecordsOfTheSampleFleet(t *testing.T) {
 		"proxy.stadtwerke-bielefeld.de": stadtwerke.ProxyIPs,
 		"support.vsoc.kubermatic.com":   addrs("100.65.10.20", "100.65.74.20"),
 		"tickets.vsoc.kubermatic.com":   addrs("100.65.10.21"),
-		"*.docs.vsoc-demo.net":          customer(t, plan, "documentation").ProxyIPs,
-		"proxy.wacker.corp":             customer(t, plan, "wacker").ProxyIPs,
+		"*.docs.vsoc-demo.net":          fleettest.Customer(t, plan, "documentation").ProxyIPs,
+		"proxy.wacker.corp":             fleettest.Customer(t, plan, "wacker").ProxyIPs,
 		"*.stadtwerke-bielefeld.de":     stadtwerke.ProxyIPs,
 		"proxy.swb-netz.de":             stadtwerke.ProxyIPs,
-		"*.cube.eu":                     customer(t, plan, "cubebikes").ProxyIPs,
-		"proxy.cube.eu":                 customer(t, plan, "cubebikes").ProxyIPs,
-		"*.wacker.corp":                 customer(t, plan, "wacker").ProxyIPs,
-		"proxy.docs.vsoc-demo.net":      customer(t, plan, "documentation").ProxyIPs,
+		"*.cube.eu":                     fleettest.Customer(t, plan, "cubebikes").ProxyIPs,
+		"proxy.cube.eu":                 fleettest.Customer(t, plan, "cubebikes").ProxyIPs,
+		"*.wacker.corp":                 fleettest.Customer(t, plan, "wacker").ProxyIPs,
+		"proxy.docs.vsoc-demo.net":      fleettest.Customer(t, plan, "documentation").ProxyIPs,
 	}
 	got := map[string][]netip.Addr{}
 	for _, r := range Records(plan) {
@@ -79,8 +80,8 @@ func TestKKPEndpointsOutsideTheWildcard(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.ui, func(t *testing.T) {
-			plan := samplePlan(t)
-			c := customer(t, plan, "wobcom")
+			plan := fleettest.SamplePlan(t)
+			c := fleettest.Customer(t, plan, "wobcom")
 			c.Customer.KKP.Endpoints = compiler.KKPEndpoints{UI: tc.ui, API: tc.api}
 			base := map[string]bool{"*.wobcom.de": true, "proxy.wobcom.de": true, "grafana.wobcom.de": true}
 			var got []Record
@@ -112,7 +113,7 @@ func TestInconsistentNamesAreRefusedWithTheirPosition(t *testing.T) {
 		{
 			name: "a domain of two customers",
 			edit: func(p *compiler.Plan) {
-				c := customer(t, p, "wobcom").Customer
+				c := fleettest.Customer(t, p, "wobcom").Customer
 				c.DNS.Domains = append(c.DNS.Domains, "cube.eu")
 			},
 			inErr: []string{"customers/wobcom.cue:", "zone cube.eu is declared twice", "customer cubebikes (", "customers/cubebikes.cue:", "hint"},
@@ -120,43 +121,43 @@ func TestInconsistentNamesAreRefusedWithTheirPosition(t *testing.T) {
 		{
 			name: "a service named like the proxy",
 			edit: func(p *compiler.Plan) {
-				customer(t, p, "wobcom").Customer.Services["proxy"] = compiler.Service{Addresses: []string{"100.68.1.1"}}
+				fleettest.Customer(t, p, "wobcom").Customer.Services["proxy"] = compiler.Service{Addresses: []string{"100.68.1.1"}}
 			},
 			inErr: []string{"customers/wobcom.cue:", "proxy.wobcom.de A is also customer wobcom's proxy"},
 		},
 		{
 			name: "a KKP endpoint in another customer's zone",
 			edit: func(p *compiler.Plan) {
-				customer(t, p, "wobcom").Customer.KKP.Endpoints.API = "kkp.cube.eu"
+				fleettest.Customer(t, p, "wobcom").Customer.KKP.Endpoints.API = "kkp.cube.eu"
 			},
 			inErr: []string{"customers/wobcom.cue:", "KKP endpoint kkp.cube.eu lies in zone cube.eu of customer cubebikes"},
 		},
 		{
 			name: "a service shadowed by another customer's zone",
 			edit: func(p *compiler.Plan) {
-				customer(t, p, "cubebikes").Customer.DNS.Domains = append(customer(t, p, "cubebikes").Customer.DNS.Domains, "mla.wobcom.de")
-				customer(t, p, "wobcom").Customer.Services["grafana.mla"] = compiler.Service{Addresses: []string{"100.68.1.1"}}
+				fleettest.Customer(t, p, "cubebikes").Customer.DNS.Domains = append(fleettest.Customer(t, p, "cubebikes").Customer.DNS.Domains, "mla.wobcom.de")
+				fleettest.Customer(t, p, "wobcom").Customer.Services["grafana.mla"] = compiler.Service{Addresses: []string{"100.68.1.1"}}
 			},
 			inErr: []string{"grafana.mla.wobcom.de is answered by zone mla.wobcom.de of customer cubebikes"},
 		},
 		{
 			name: "an upper-case domain",
 			edit: func(p *compiler.Plan) {
-				customer(t, p, "wobcom").Customer.DNS.Domains[0] = "WobCom.de"
+				fleettest.Customer(t, p, "wobcom").Customer.DNS.Domains[0] = "WobCom.de"
 			},
 			inErr: []string{"customers/wobcom.cue:", "dns/domains/0", `write it as "wobcom.de"`},
 		},
 		{
 			name: "a service address that is not an address",
 			edit: func(p *compiler.Plan) {
-				customer(t, p, "wobcom").Customer.Services["grafana"] = compiler.Service{Addresses: []string{"grafana.internal"}}
+				fleettest.Customer(t, p, "wobcom").Customer.Services["grafana"] = compiler.Service{Addresses: []string{"grafana.internal"}}
 			},
 			inErr: []string{"customers/wobcom.cue:", `address "grafana.internal"`, "hint"},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := samplePlan(t)
+			plan := fleettest.SamplePlan(t)
 			tc.edit(plan)
 			_, err := Render(plan)
 			if err == nil {
@@ -172,8 +173,8 @@ func TestInconsistentNamesAreRefusedWithTheirPosition(t *testing.T) {
 }
 
 func TestForwardingServerBlock(t *testing.T) {
-	plan := samplePlan(t)
-	got := ForwardingServerBlock(customer(t, plan, "stadtwerke-bielefeld"))
+	plan := fleettest.SamplePlan(t)
+	got := ForwardingServerBlock(fleettest.Customer(t, plan, "stadtwerke-bielefeld"))
 	want := "stadtwerke-bielefeld.de:53 swb-netz.de:53 {\n    errors\n    cache 30\n    forward . 172.20.8.53:53 {\n        policy sequential\n    }\n}\n"
 	if !strings.HasSuffix(got, want) {
 		t.Errorf("forwarding block:\n%s\nwant it to end with:\n%s", got, want)
@@ -196,37 +197,18 @@ func TestForwardingServerBlock(t *testing.T) {
 }
 
 func TestRenderIsDeterministic(t *testing.T) {
-	first, err := Render(samplePlan(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, procs := range []int{1, 2, 8} {
-		prev := runtime.GOMAXPROCS(procs)
-		again, err := Render(samplePlan(t))
-		runtime.GOMAXPROCS(prev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(again) != len(first) {
-			t.Fatalf("GOMAXPROCS=%d: %d files, first build %d", procs, len(again), len(first))
-		}
-		for name, content := range first {
-			if !bytes.Equal(content, again[name]) {
-				t.Errorf("GOMAXPROCS=%d: %s differs between two builds of the same fleet", procs, name)
-			}
-		}
-	}
+	fleettest.CheckDeterministic(t, Render)
 }
 
 // TestSerialFollowsTheContent: an unchanged zone keeps its serial (no
 // needless reload), a changed one gets a new serial (CoreDNS reloads).
 func TestSerialFollowsTheContent(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	before, err := Render(plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	customer(t, plan, "wobcom").Customer.Services["grafana"] = compiler.Service{Addresses: []string{"100.68.1.101"}}
+	fleettest.Customer(t, plan, "wobcom").Customer.Services["grafana"] = compiler.Service{Addresses: []string{"100.68.1.101"}}
 	after, err := Render(plan)
 	if err != nil {
 		t.Fatal(err)
@@ -254,15 +236,4 @@ func addrs(ss ...string) []netip.Addr {
 		out[i] = netip.MustParseAddr(s)
 	}
 	return out
-}
-
-func customer(t *testing.T, p *compiler.Plan, name string) *compiler.CustomerPlan {
-	t.Helper()
-	for i := range p.Customers {
-		if p.Customers[i].Customer.Name == name {
-			return &p.Customers[i]
-		}
-	}
-	t.Fatalf("no customer %s in the sample fleet", name)
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/internal/testenv"
 )
 
@@ -44,7 +45,7 @@ func (w *warnings) take() []string {
 // cluster is separate in reality, here they share one server) and requires
 // every object to be accepted, without warnings, and to read back as vsoc's.
 func TestServerSideApply(t *testing.T) {
-	p := samplePlan(t)
+	p := fleettest.SamplePlan(t)
 	files := mustRender(t, p)
 	env := testenv.KubeAPIServer(t)
 

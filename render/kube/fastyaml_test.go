@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vsoc/vsoc/compiler"
-
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
+
+	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
 )
 
 // TestFastYAMLMatchesLibrary: the fast encoder writes exactly what
@@ -47,8 +48,8 @@ func TestFastYAMLMatchesLibrary(t *testing.T) {
 		name string
 		plan func(testing.TB) *compiler.Plan
 	}{
-		{"sample", samplePlan},
-		{"synthetic", func(tb testing.TB) *compiler.Plan { return syntheticPlan(tb, 3) }},
+		{"sample", fleettest.SamplePlan},
+		{"synthetic", func(tb testing.TB) *compiler.Plan { return fleettest.SyntheticPlan(tb, 3) }},
 	} {
 		t.Run(fleet.name, func(t *testing.T) {
 			files := mustRender(t, fleet.plan(t))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/internal/testenv"
 )
 
@@ -239,22 +240,13 @@ func (w *world) check(t *testing.T, manifests string) {
 // withContract adds a contract to a copy of customer name's definition.
 func withContract(t *testing.T, p *compiler.Plan, name string, k compiler.Contract) *compiler.Plan {
 	t.Helper()
-	q := *p
-	q.Customers = slices.Clone(p.Customers)
-	for i := range q.Customers {
-		if q.Customers[i].Customer.Name == name {
-			c := *q.Customers[i].Customer
-			c.Cluster.Contracts = append(slices.Clone(c.Cluster.Contracts), k)
-			q.Customers[i].Customer = &c
-			return &q
-		}
-	}
-	t.Fatalf("no customer %s", name)
-	return nil
+	return mutate(t, p, name, func(c *compiler.Customer) {
+		c.Cluster.Contracts = append(slices.Clone(c.Cluster.Contracts), k)
+	})
 }
 
 func TestNetworkPolicyMatrix(t *testing.T) {
-	p := samplePlan(t)
+	p := fleettest.SamplePlan(t)
 	// wacker gets a contract from its "tools" area to grafana in "mla", so
 	// that an area-wide contract is judged as well as wobcom's namespace one.
 	p = withContract(t, p, "wacker", compiler.Contract{

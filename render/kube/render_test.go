@@ -1,13 +1,7 @@
 package kube
 
 import (
-	"bytes"
-	"flag"
-	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,26 +14,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
+	"github.com/vsoc/vsoc/internal/golden"
 	"github.com/vsoc/vsoc/render/dns"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden/kube")
-
-const goldenDir = "../../testdata/golden/kube"
-
-// samplePlan plans the sample fleet in customers/.
-func samplePlan(t testing.TB) *compiler.Plan {
-	t.Helper()
-	fleet, err := compiler.LoadDir(t.Context(), "../../customers", compiler.NewCache(""))
-	if err != nil {
-		t.Fatalf("loading the sample fleet: %v", err)
-	}
-	p, err := compiler.NewPlan(fleet)
-	if err != nil {
-		t.Fatalf("planning the sample fleet: %v", err)
-	}
-	return p
-}
 
 func mustRender(t testing.TB, p *compiler.Plan) map[string][]byte {
 	t.Helper()
@@ -60,64 +38,11 @@ func clusters(p *compiler.Plan) []string {
 }
 
 func TestGolden(t *testing.T) {
-	files := mustRender(t, samplePlan(t))
-	if *update {
-		if err := os.RemoveAll(goldenDir); err != nil {
-			t.Fatal(err)
-		}
-		for name, content := range files {
-			dst := filepath.Join(goldenDir, strings.TrimPrefix(name, "kube/"))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, content, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	golden := map[string][]byte{}
-	err := filepath.WalkDir(goldenDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		content, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(goldenDir, path)
-		golden["kube/"+filepath.ToSlash(rel)] = content
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("reading the golden files (run `go test ./render/kube -run TestGolden -update` to create them): %v", err)
-	}
-	if diff := cmp.Diff(slices.Sorted(maps.Keys(golden)), slices.Sorted(maps.Keys(files))); diff != "" {
-		t.Fatalf("rendered file set differs from the golden one (-golden +rendered):\n%s", diff)
-	}
-	for name, content := range files {
-		if diff := cmp.Diff(string(golden[name]), string(content)); diff != "" {
-			t.Errorf("%s differs from its golden file (-golden +rendered); rerun with -update if intended:\n%s", name, diff)
-		}
-	}
+	golden.CheckTree(t, "kube", mustRender(t, fleettest.SamplePlan(t)))
 }
 
-// TestDeterministic renders twice under different parallelism: the bytes
-// must not depend on scheduling or map order.
 func TestDeterministic(t *testing.T) {
-	p := samplePlan(t)
-	prev := runtime.GOMAXPROCS(1)
-	one := mustRender(t, p)
-	runtime.GOMAXPROCS(max(4, prev))
-	many := mustRender(t, p)
-	runtime.GOMAXPROCS(prev)
-	if len(one) != len(many) {
-		t.Fatalf("%d files with GOMAXPROCS=1, %d with more", len(one), len(many))
-	}
-	for name, content := range one {
-		if !bytes.Equal(content, many[name]) {
-			t.Errorf("%s differs between GOMAXPROCS=1 and GOMAXPROCS=%d", name, max(4, prev))
-		}
-	}
+	fleettest.CheckDeterministic(t, Render)
 }
 
 // TestFlattenMatchesKrusty is the proof behind writing rendered.yaml
@@ -128,8 +53,8 @@ func TestFlattenMatchesKrusty(t *testing.T) {
 		name string
 		plan func(testing.TB) *compiler.Plan
 	}{
-		{"sample", samplePlan},
-		{"synthetic", func(tb testing.TB) *compiler.Plan { return syntheticPlan(tb, 25) }},
+		{"sample", fleettest.SamplePlan},
+		{"synthetic", func(tb testing.TB) *compiler.Plan { return fleettest.SyntheticPlan(tb, 25) }},
 	} {
 		t.Run(fleet.name, func(t *testing.T) {
 			p := fleet.plan(t)
@@ -180,7 +105,7 @@ func find(t testing.TB, objs []*unstructured.Unstructured, kind, namespace, name
 }
 
 func TestEveryObjectIsLabelled(t *testing.T) {
-	p := samplePlan(t)
+	p := fleettest.SamplePlan(t)
 	files := mustRender(t, p)
 	for _, cluster := range clusters(p) {
 		for _, o := range documents(t, files[ClusterDir(cluster)+"/"+RenderedFile]) {
@@ -194,7 +119,7 @@ func TestEveryObjectIsLabelled(t *testing.T) {
 }
 
 func TestProxyDeploymentAndService(t *testing.T) {
-	p := samplePlan(t)
+	p := fleettest.SamplePlan(t)
 	files := mustRender(t, p)
 	for i := range p.Customers {
 		c := &p.Customers[i]
@@ -320,7 +245,7 @@ func mutate(t *testing.T, p *compiler.Plan, name string, edit func(*compiler.Cus
 // TestBadInput: what validation does not catch is refused with the place in
 // the customer file and a hint, never rendered half-right.
 func TestBadInput(t *testing.T) {
-	p := samplePlan(t)
+	p := fleettest.SamplePlan(t)
 	for _, tc := range []struct {
 		name  string
 		plan  *compiler.Plan

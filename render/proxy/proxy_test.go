@@ -1,11 +1,9 @@
 package proxy
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
+	"github.com/vsoc/vsoc/internal/golden"
 	"github.com/vsoc/vsoc/sniproxy"
 )
 
@@ -21,21 +21,21 @@ import (
 var equateNetip = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 
 func TestRenderGolden(t *testing.T) {
-	files, err := Render(samplePlan(t))
+	files, err := Render(fleettest.SamplePlan(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) != 5 {
 		t.Errorf("rendered %d files, want one per sample customer (5)", len(files))
 	}
-	checkGolden(t, "proxy", files)
+	golden.CheckTree(t, "proxy", files)
 }
 
 // TestRenderedFilesLoadInTheProxy is the contract test: every file the
 // compiler writes is accepted by the proxy's own loader, and the proxy reads
 // back exactly the configuration the compiler built.
 func TestRenderedFilesLoadInTheProxy(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	files, err := Render(plan)
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +69,8 @@ func TestRenderedFilesLoadInTheProxy(t *testing.T) {
 }
 
 func TestConfigOfWobcom(t *testing.T) {
-	plan := samplePlan(t)
-	cfg, err := Config(plan, customer(t, plan, "wobcom"))
+	plan := fleettest.SamplePlan(t)
+	cfg, err := Config(plan, fleettest.Customer(t, plan, "wobcom"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +110,8 @@ func TestConfigOfWobcom(t *testing.T) {
 }
 
 func TestTCPStaticMappingHasNoHost(t *testing.T) {
-	plan := samplePlan(t)
-	cfg, err := Config(plan, customer(t, plan, "wacker"))
+	plan := fleettest.SamplePlan(t)
+	cfg, err := Config(plan, fleettest.Customer(t, plan, "wacker"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +188,8 @@ func TestBadInputIsRefusedWithItsPosition(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := samplePlan(t)
-			c := customer(t, plan, "wobcom")
+			plan := fleettest.SamplePlan(t)
+			c := fleettest.Customer(t, plan, "wobcom")
 			tc.edit(plan, c)
 			_, err := Config(plan, c)
 			if err == nil {
@@ -211,35 +211,5 @@ func TestBadInputIsRefusedWithItsPosition(t *testing.T) {
 }
 
 func TestRenderIsDeterministic(t *testing.T) {
-	first, err := Render(samplePlan(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, procs := range []int{1, 2, 8} {
-		prev := runtime.GOMAXPROCS(procs)
-		again, err := Render(samplePlan(t))
-		runtime.GOMAXPROCS(prev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(again) != len(first) {
-			t.Fatalf("GOMAXPROCS=%d: %d files, first build %d", procs, len(again), len(first))
-		}
-		for name, content := range first {
-			if !bytes.Equal(content, again[name]) {
-				t.Errorf("GOMAXPROCS=%d: %s differs between two builds of the same fleet", procs, name)
-			}
-		}
-	}
-}
-
-func customer(t *testing.T, p *compiler.Plan, name string) *compiler.CustomerPlan {
-	t.Helper()
-	for i := range p.Customers {
-		if p.Customers[i].Customer.Name == name {
-			return &p.Customers[i]
-		}
-	}
-	t.Fatalf("no customer %s in the sample fleet", name)
-	return nil
+	fleettest.CheckDeterministic(t, Render)
 }

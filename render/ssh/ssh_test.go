@@ -5,29 +5,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
+	"github.com/vsoc/vsoc/internal/golden"
 )
 
 func TestRenderGolden(t *testing.T) {
-	files, err := Render(samplePlan(t))
+	files, err := Render(fleettest.SamplePlan(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) != 5 {
 		t.Errorf("rendered %d files, want one per sample customer (5)", len(files))
 	}
-	checkGolden(t, "ssh", files)
+	golden.CheckTree(t, "ssh", files)
 }
 
 // TestOpenSSHResolvesTheProxyCommand asks the real OpenSSH client (ssh -G
 // prints the configuration it would use) which ProxyCommand applies to hosts
 // inside and outside every customer's domains.
 func TestOpenSSHResolvesTheProxyCommand(t *testing.T) {
-	plan := samplePlan(t)
+	plan := fleettest.SamplePlan(t)
 	files, err := Render(plan)
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +62,8 @@ func TestOpenSSHResolvesTheProxyCommand(t *testing.T) {
 // TestNoProxyCommandWithoutConnect renders a customer whose proxy does not
 // serve CONNECT: OpenSSH must not be pointed at a closed port.
 func TestNoProxyCommandWithoutConnect(t *testing.T) {
-	plan := samplePlan(t)
-	c := customer(t, plan, "wobcom")
+	plan := fleettest.SamplePlan(t)
+	c := fleettest.Customer(t, plan, "wobcom")
 	var kept []compiler.Listener
 	for _, l := range c.Listeners {
 		if l.Port != 3128 {
@@ -87,8 +88,8 @@ func TestNoProxyCommandWithoutConnect(t *testing.T) {
 }
 
 func TestDomainThatWouldBreakTheFileIsRefused(t *testing.T) {
-	plan := samplePlan(t)
-	c := customer(t, plan, "wobcom")
+	plan := fleettest.SamplePlan(t)
+	c := fleettest.Customer(t, plan, "wobcom")
 	c.Customer.DNS.Domains = []string{"wobcom.de\n    ProxyCommand sh"}
 	_, err := Config(plan, c)
 	if err == nil {
@@ -102,26 +103,7 @@ func TestDomainThatWouldBreakTheFileIsRefused(t *testing.T) {
 }
 
 func TestRenderIsDeterministic(t *testing.T) {
-	first, err := Render(samplePlan(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, procs := range []int{1, 2, 8} {
-		prev := runtime.GOMAXPROCS(procs)
-		again, err := Render(samplePlan(t))
-		runtime.GOMAXPROCS(prev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(again) != len(first) {
-			t.Fatalf("GOMAXPROCS=%d: %d files, first build %d", procs, len(again), len(first))
-		}
-		for name, content := range first {
-			if !bytes.Equal(content, again[name]) {
-				t.Errorf("GOMAXPROCS=%d: %s differs between two builds of the same fleet", procs, name)
-			}
-		}
-	}
+	fleettest.CheckDeterministic(t, Render)
 }
 
 // sshG runs `ssh -G -F conf host` and returns its settings by keyword.
@@ -151,14 +133,3 @@ func sshG(t *testing.T, conf, host string) map[string]string {
 // domainApex is a name the `Host *.<domain>` pattern does not match: the
 // customer's first domain itself.
 func domainApex(c compiler.CustomerPlan) string { return c.Customer.DNS.Domains[0] }
-
-func customer(t *testing.T, p *compiler.Plan, name string) *compiler.CustomerPlan {
-	t.Helper()
-	for i := range p.Customers {
-		if p.Customers[i].Customer.Name == name {
-			return &p.Customers[i]
-		}
-	}
-	t.Fatalf("no customer %s in the sample fleet", name)
-	return nil
-}

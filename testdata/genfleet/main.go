@@ -1,7 +1,5 @@
 // Command genfleet writes a synthetic customers repository of n customers
-// that validates clean: every customer has its own /24 VPC inside
-// 100.64.0.0/10, its own domain, gateway and remote subnets (the remote
-// subnets repeat across customers, as real ones do).
+// that validates clean (see internal/fleettest/fleetgen).
 //
 //	go run ./testdata/genfleet -n 10000 -o /tmp/fleet
 package main
@@ -9,90 +7,21 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
-	"path/filepath"
 
-	"github.com/vsoc/vsoc/schema"
+	"github.com/vsoc/vsoc/internal/fleettest/fleetgen"
 )
 
 func main() {
 	n := flag.Int("n", 1000, "number of customers")
 	out := flag.String("o", "", "output folder (created)")
 	flag.Parse()
-	if *out == "" || *n < 1 || *n > maxCustomers {
-		fmt.Fprintf(os.Stderr, "usage: genfleet -n 1..%d -o DIR\n", maxCustomers)
+	if *out == "" || *n < 1 || *n > fleetgen.MaxCustomers {
+		fmt.Fprintf(os.Stderr, "usage: genfleet -n 1..%d -o DIR\n", fleetgen.MaxCustomers)
 		os.Exit(2)
 	}
-	if err := Write(*out, *n); err != nil {
+	if err := fleetgen.Write(*out, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "genfleet:", err)
 		os.Exit(1)
 	}
-}
-
-// maxCustomers is how many /24 VPCs fit in 100.64.0.0/10 after the hub's
-// /16 and the Client VPN pool's /16.
-const maxCustomers = 1<<14 - 2*256
-
-// Write writes the hub, the vendored schema and n customers into dir.
-func Write(dir string, n int) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	files := map[string][]byte{
-		"hub.cue":    []byte(hub),
-		"schema.cue": schema.Source,
-	}
-	for i := range n {
-		name := fmt.Sprintf("c%05d", i)
-		files[name+".cue"] = []byte(customer(name, i))
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-const hub = `package vsoc
-
-hub: {
-	cidr:   "100.64.0.0/16"
-	domain: "vsoc.example.net"
-	clientVPN: {
-		clientCIDR:           "100.65.0.0/16"
-		samlProviderARN:      "arn:aws:iam::123456789012:saml-provider/vsoc-sso"
-		serverCertificateARN: "arn:aws:acm:eu-central-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
-	}
-}
-`
-
-// vpcCIDR is the i-th /24 after the hub's and the pool's /16s.
-func vpcCIDR(i int) netip.Prefix {
-	base := uint32(100)<<24 | uint32(66)<<16
-	u := base + uint32(i)<<8
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)}), 24)
-}
-
-func customer(name string, i int) string {
-	remote := fmt.Sprintf("10.%d.0.0/16", i%200)
-	return fmt.Sprintf(`package vsoc
-
-customers: %[1]s: {
-	vpc: cidrs: [%[2]q]
-	vpn: {
-		gateways: [{name: "gw1", address: "81.%[3]d.%[4]d.1"}]
-		remoteSubnets: [%[5]q]
-		preSharedKey: secretsManager: "vsoc/%[1]s/vpn-psk"
-	}
-	dns: {
-		domains: ["%[1]s.example.com"]
-		resolvers: ["10.%[6]d.0.53"]
-	}
-	kkp: endpoints: ui: "kkp.%[1]s.example.com"
-	proxy: static: [{host: "legacy.%[1]s.example.com", port: 8444, target: {address: "10.%[6]d.1.10", port: 8444}}]
-	access: ssoGroups: ["group-%[1]s"]
-}
-`, name, vpcCIDR(i), i/250%250+1, i%250+1, remote, i%200)
 }

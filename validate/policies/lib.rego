@@ -1,13 +1,11 @@
-# Helpers shared by the rules. The input is one subject at a time:
+# Helpers shared by the rules. The input is one subject at a time (a rule
+# about customers starts from input.customer, undefined in the hub's
+# evaluation; a rule about the hub starts with input.scope == "hub"):
 #   {"scope": "customer", "customer": {...}, "hub": {...}, "facts": {...}}
 #   {"scope": "hub", "hub": {...}, "facts": {...}}
 # Every rule's `violation` set holds {"path": [...], "message": "...", "hint"?: "..."}
 # with path relative to the subject (customers/<name> or hub).
 package vsoc.lib
-
-customer_scope if input.scope == "customer"
-
-hub_scope if input.scope == "hub"
 
 # The shared address space every VSOC range is allocated from.
 shared_space := "100.64.0.0/10"

@@ -3,6 +3,8 @@ package spec
 import (
 	"fmt"
 	"testing"
+
+	_ "github.com/vsoc/vsoc/internal/golden" // defines -update, so that `go test ./... -update` runs this package too
 )
 
 func BenchmarkLoad(b *testing.B) {

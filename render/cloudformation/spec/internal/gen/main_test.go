@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/vsoc/vsoc/render/cloudformation/spec/internal/extract"
+
+	_ "github.com/vsoc/vsoc/internal/golden" // defines -update, so that `go test ./... -update` runs this package too
 )
 
 // A miniature db.json in the package's own layout: entity tables and the usesType relation.
