@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/internal/testenv"
 	renderkube "github.com/vsoc/vsoc/render/kube"
