@@ -20,6 +20,8 @@ import (
 
 	"github.com/vsoc/vsoc/apply/cfnlocal"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
+
+	_ "github.com/vsoc/vsoc/internal/golden" // defines -update, so that `go test ./... -update` runs this package too
 )
 
 const vpcTemplate = `{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC","Properties":{"CidrBlock":"100.64.0.0/20"}}}}`

@@ -17,6 +17,8 @@ import (
 
 	"github.com/vsoc/vsoc/apply/cfnlocal"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
+
+	_ "github.com/vsoc/vsoc/internal/golden" // defines -update, so that `go test ./... -update` runs this package too
 )
 
 // Small handcrafted stacks in the shape the renderer produces: a hub that

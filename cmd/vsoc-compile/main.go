@@ -89,6 +89,7 @@ Kubernetes manifests, the proxy's configuration and operators' SSH config.`,
 		newExplainCmd(),
 		newPlanCmd(),
 		newBuildCmd(),
+		newDiffCmd(),
 		newApplyCmd(),
 		newSchemaCmd(),
 	)
