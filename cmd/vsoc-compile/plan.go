@@ -66,6 +66,9 @@ func writePlan(w io.Writer, p *compiler.Plan) error {
 		listeners := make([]string, len(c.Listeners))
 		for i, l := range c.Listeners {
 			listeners[i] = fmt.Sprintf("%d/%s", l.Port, l.Protocol)
+			if l.StaticOnly {
+				listeners[i] += "(static)"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Customer.Name,
 			joinPrefixes(c.CIDRs), strings.Join(subnets, ","), joinAddrs(c.ProxyIPs),

@@ -71,8 +71,8 @@ func TestTheUpdateFlagIsRegistered(t *testing.T) {
 	if f == nil || f.DefValue != "false" {
 		t.Fatalf("flag -update = %+v, want a boolean flag defaulting to false", f)
 	}
-	if Updating() {
-		t.Error("Updating() is true although the tests run without -update")
+	if got, want := Updating(), f.Value.String() == "true"; got != want {
+		t.Errorf("Updating() = %v, but -update is %s", got, f.Value)
 	}
 }
 

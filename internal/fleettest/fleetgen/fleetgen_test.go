@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/vsoc/vsoc/schema"
+
+	_ "github.com/vsoc/vsoc/internal/golden" // defines -update, so that `go test ./... -update` runs this package too
 )
 
 func TestWriteWritesTheHubTheSchemaAndEveryCustomer(t *testing.T) {
