@@ -7,14 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest/fleetgen"
 	"github.com/vsoc/vsoc/render"
 	"github.com/vsoc/vsoc/validate"
 )
@@ -163,7 +164,7 @@ func TestDeterministic(t *testing.T) {
 		outputs = append(outputs, buf.String())
 	}
 	if outputs[0] != outputs[1] {
-		t.Errorf("previews differ with GOMAXPROCS:\n%s", firstDifference([]byte(outputs[0]), []byte(outputs[1])))
+		t.Errorf("previews differ with GOMAXPROCS (-one proc +several):\n%s", cmp.Diff(outputs[0], outputs[1]))
 	}
 }
 
@@ -198,14 +199,8 @@ func TestTextColour(t *testing.T) {
 // genfleet writes a synthetic fleet with the project's generator.
 func genfleet(t testing.TB, n int, dir string) {
 	t.Helper()
-	cmd := exec.Command("go", "run", "./testdata/genfleet", "-n", strconv.Itoa(n), "-o", dir)
-	cmd.Dir = repoRoot(t)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := fleetgen.Write(dir, n); err != nil {
 		t.Fatalf("genfleet: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "hub.cue")); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -2,16 +2,14 @@ package diff
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden previews in testdata/golden/diff")
+	"github.com/vsoc/vsoc/internal/golden"
+)
 
 // A scenario is a pull request to the sample customers repository: change
 // edits the work tree after the base commit, and check asserts what the
@@ -229,41 +227,7 @@ func TestScenarios(t *testing.T) {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join(repoRoot(t), "testdata", "golden", "diff", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./diff -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./diff -update rewrites it):\n%s", name, firstDifference(want, got))
-	}
-}
-
-// firstDifference shows the first line that differs.
-func firstDifference(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return "line " + strconv.Itoa(i+1) + ":\nwant: " + wl + "\ngot:  " + gl
-		}
-	}
-	return "(same lines, different bytes)"
+	golden.Check(t, "diff/"+name, got)
 }
 
 func owner(t *testing.T, p *Preview, name string) OwnerDiff {

@@ -5,34 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/golden"
 	"github.com/vsoc/vsoc/validate"
 )
-
-// repoRoot is the vsoc checkout, found by walking up to go.mod from this
-// source file (tests change their working directory into temporary repos).
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("no caller information")
-	}
-	dir := filepath.Dir(file)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
 
 // gitRepo is a real git repository in a temporary folder, holding a
 // customers folder, as a customers repository would.
@@ -110,7 +89,7 @@ func (r *gitRepo) replace(name, old, new string) {
 // repository's customers folder.
 func (r *gitRepo) copySampleFleet() {
 	r.t.Helper()
-	src := filepath.Join(repoRoot(r.t), "customers")
+	src := filepath.Join(golden.RepoRoot(r.t), "customers")
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		r.t.Fatal(err)

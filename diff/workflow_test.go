@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/vsoc/vsoc/internal/golden"
 )
 
 // The example workflow is valid YAML, runs the gate and the preview on pull
 // requests and apply on main, and finds its comment by the marker the
 // markdown preview starts with.
 func TestGitHubActionsWorkflow(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "github-actions", "vsoc.yml"))
+	b, err := os.ReadFile(filepath.Join(golden.RepoRoot(t), "examples", "github-actions", "vsoc.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

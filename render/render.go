@@ -92,19 +92,51 @@ func Write(out string, files Files) error {
 		return fmt.Errorf("creating a staging folder next to %s: %w", out, err)
 	}
 	defer os.RemoveAll(staging)
-	for _, name := range files.Paths() {
-		dst := filepath.Join(staging, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("writing %s: %w", name, err)
-		}
-		if err := os.WriteFile(dst, files[name], 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", name, err)
-		}
+	if err := writeTree(staging, files); err != nil {
+		return err
 	}
 	if err := os.Chmod(staging, 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	return swap(staging, out)
+}
+
+// writeParallelism bounds the files written at once. A write is mostly
+// waiting in the kernel (open, write, close of a small file), so a few more
+// writers than cores keep the disk busy; many more only add contention.
+const writeParallelism = 16
+
+// writeTree writes files below root. Folders are created first, once each
+// (one MkdirAll per file cost a stat per path element for 70,000 files);
+// the files are then written concurrently, since they are independent.
+func writeTree(root string, files Files) error {
+	paths := files.Paths()
+	dirs := map[string]bool{}
+	for _, name := range paths {
+		dirs[path.Dir(name)] = true
+	}
+	sortedDirs := make([]string, 0, len(dirs))
+	for d := range dirs {
+		sortedDirs = append(sortedDirs, d)
+	}
+	sort.Strings(sortedDirs)
+	for _, d := range sortedDirs {
+		if err := os.MkdirAll(filepath.Join(root, filepath.FromSlash(d)), 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", d, err)
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(writeParallelism)
+	for _, name := range paths {
+		g.Go(func() error {
+			dst := filepath.Join(root, filepath.FromSlash(name))
+			if err := os.WriteFile(dst, files[name], 0o644); err != nil {
+				return fmt.Errorf("writing %s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // swap moves staging to out, keeping the old out until the new one is in

@@ -10,6 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
+
+	// Registers -update, so that `go test ./... -update` runs here too.
+	_ "github.com/vsoc/vsoc/internal/golden"
 )
 
 const minimalConfig = `listeners:

@@ -2,28 +2,22 @@ package validate
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/fleettest"
+	"github.com/vsoc/vsoc/internal/golden"
 )
 
-// loadGenFleet writes a synthetic fleet of n customers with testdata/genfleet
+// loadGenFleet writes a synthetic fleet of n customers
 // and loads it (loading is the compiler's cost, measured there).
 func loadGenFleet(b *testing.B, n int) *compiler.Fleet {
 	b.Helper()
-	dir := filepath.Join(b.TempDir(), "fleet")
-	cmd := exec.Command("go", "run", "../testdata/genfleet", "-n", strconv.Itoa(n), "-o", dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("genfleet: %v", err)
-	}
+	dir := fleettest.WriteSynthetic(b, n)
 	f, err := compiler.LoadDir(context.Background(), dir, compiler.NewCache(""))
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +77,7 @@ func BenchmarkNew(b *testing.B) {
 // customers): the per-customer cost without a large heap around it.
 func BenchmarkValidateSample(b *testing.B) {
 	ctx := context.Background()
-	f, err := compiler.LoadDir(ctx, filepath.Join(repoRoot(b), "customers"), compiler.NewCache(""))
+	f, err := compiler.LoadDir(ctx, filepath.Join(golden.RepoRoot(b), "customers"), compiler.NewCache(""))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package validate
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,9 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/invalid/*/expect.txt from the current results")
 
 // corpusLines loads and validates one case folder and renders the outcome as
 // expect.txt lines: `file:line:col: VSOCnnn` per violation, or
@@ -65,7 +63,7 @@ func TestInvalidCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Join(repoRoot(t), "testdata", "invalid")
+	root := filepath.Join(golden.RepoRoot(t), "testdata", "invalid")
 	cases, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +78,7 @@ func TestInvalidCorpus(t *testing.T) {
 		t.Run(c.Name(), func(t *testing.T) {
 			got := corpusLines(ctx, t, v, dir)
 			expectPath := filepath.Join(dir, "expect.txt")
-			if *update {
+			if golden.Updating() {
 				if err := os.WriteFile(expectPath, []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/golden"
 )
 
 // The same fleet gives byte-identical reports whatever the parallelism:
@@ -19,7 +20,7 @@ func TestDeterministicWhateverGOMAXPROCS(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A case with violations in several files and rules.
-	dirs, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "invalid", "vsoc0*"))
+	dirs, err := filepath.Glob(filepath.Join(golden.RepoRoot(t), "testdata", "invalid", "vsoc0*"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no corpus cases: %v", err)
 	}

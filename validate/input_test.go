@@ -9,11 +9,12 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/golden"
 )
 
 // toValue must give the policies exactly what encoding/json would.
 func TestToValueMatchesJSON(t *testing.T) {
-	f, err := compiler.LoadDir(context.Background(), filepath.Join(repoRoot(t), "customers"), compiler.NewCache(""))
+	f, err := compiler.LoadDir(context.Background(), filepath.Join(golden.RepoRoot(t), "customers"), compiler.NewCache(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/golden"
 )
 
 // The bundled fleet is what `make demo` validates: it must stay clean.
 func TestSampleFleetIsClean(t *testing.T) {
 	ctx := context.Background()
-	f, err := compiler.LoadDir(ctx, filepath.Join(repoRoot(t), "customers"), compiler.NewCache(""))
+	f, err := compiler.LoadDir(ctx, filepath.Join(golden.RepoRoot(t), "customers"), compiler.NewCache(""))
 	if err != nil {
 		t.Fatalf("loading the sample fleet: %v", err)
 	}

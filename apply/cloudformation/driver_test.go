@@ -98,6 +98,13 @@ func defaultFleet() fleet {
 	}}
 }
 
+// edit changes a customer's parameters in place (the map holds values).
+func (f fleet) edit(customer string, change func(*customerParams)) {
+	p := f.customers[customer]
+	change(&p)
+	f.customers[customer] = p
+}
+
 func (f fleet) stacks() []Stack {
 	out := []Stack{{Name: "vsoc-hub", Customer: HubCustomer, Template: f.hub, Source: "out/aws/vsoc-hub.template.json"}}
 	for name, p := range f.customers {
@@ -259,9 +266,7 @@ func TestStaticMappingChangeUpdatesInPlace(t *testing.T) {
 	e := newEnv(t)
 	f := defaultFleet()
 	e.apply(t.Context(), f, Options{Execute: true})
-	acme := f.customers["acme"]
-	acme.ports = []int{443, 3299}
-	f.customers["acme"] = acme
+	f.edit("acme", func(p *customerParams) { p.ports = []int{443, 3299} })
 
 	results, out := e.apply(t.Context(), f, Options{Execute: true})
 	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Unchanged, "vsoc-customer-acme": Updated, "vsoc-customer-globex": Unchanged})
@@ -284,9 +289,7 @@ func TestBGPASNChangeRefusedWithoutAllowDestroy(t *testing.T) {
 	f := defaultFleet()
 	e.apply(t.Context(), f, Options{Execute: true})
 	before := e.stack("vsoc-customer-acme").Template
-	acme := f.customers["acme"]
-	acme.asn = 65010
-	f.customers["acme"] = acme
+	f.edit("acme", func(p *customerParams) { p.asn = 65010 })
 
 	results, out := e.apply(t.Context(), f, Options{Execute: true})
 	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Refused, "vsoc-customer-globex": Unchanged})
@@ -417,9 +420,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	f := defaultFleet()
 	e.apply(t.Context(), f, Options{Execute: true})
-	acme := f.customers["acme"]
-	acme.ports = []int{443, 3299}
-	f.customers["acme"] = acme
+	f.edit("acme", func(p *customerParams) { p.ports = []int{443, 3299} })
 	results, _ := e.apply(t.Context(), f, Options{})
 	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Previewed})
 	if len(results[1].Changes) != 1 {
@@ -445,9 +446,7 @@ func TestCancelledRunResumesCleanly(t *testing.T) {
 			e := newEnvStep(t, 20*time.Millisecond)
 			f := defaultFleet()
 			e.apply(t.Context(), f, Options{Execute: true})
-			acme := f.customers["acme"]
-			acme.ports = []int{443, 3299}
-			f.customers["acme"] = acme
+			f.edit("acme", func(p *customerParams) { p.ports = []int{443, 3299} })
 
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()

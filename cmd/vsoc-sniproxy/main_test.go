@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	// Registers -update, so that `go test ./... -update` runs here too.
+	_ "github.com/vsoc/vsoc/internal/golden"
 )
 
 // buildBinary builds vsoc-sniproxy into a temporary directory.

@@ -1,10 +1,12 @@
 // Package fleettest holds the fleets tests and benchmarks run on: the
-// sample fleet of the repository (customers/), planned, and synthetic
-// fleets of any size. Each call loads afresh, so a test may edit what it
-// gets.
+// sample fleet of the repository (customers/), planned, rendered or copied
+// for editing, and synthetic fleets of any size; and the checks every
+// renderer's tests make on them (determinism, the cost per customer). Each
+// call loads afresh, so a test may edit what it gets.
 //
-// Only tests import this package. The compiler's own tests cannot (this
-// package imports the compiler); they use fleetgen and their own loader.
+// Only tests import this package; importing it also defines -update (it
+// finds the repository through package golden). The compiler's own tests
+// cannot import it (it imports the compiler); they use fleetgen.
 package fleettest
 
 import (
@@ -207,4 +209,25 @@ func Edit(tb testing.TB, path, old, new string) {
 	if err := os.WriteFile(path, bytes.Replace(content, []byte(old), []byte(new), 1), 0o644); err != nil {
 		tb.Fatalf("editing %s: %v", path, err)
 	}
+}
+
+// RenderSample plans the sample fleet and renders it with render; an error
+// is fatal.
+func RenderSample(tb testing.TB, render func(*compiler.Plan) (map[string][]byte, error)) (*compiler.Plan, map[string][]byte) {
+	tb.Helper()
+	plan := SamplePlan(tb)
+	files, err := render(plan)
+	if err != nil {
+		tb.Fatalf("rendering the sample fleet: %v", err)
+	}
+	return plan, files
+}
+
+// SampleAndSynthetic runs test as two subtests: on the sample fleet, whose
+// customers differ in every option, and on fleetgen's fleet of n customers,
+// which shows what only appears with many.
+func SampleAndSynthetic(t *testing.T, n int, test func(t *testing.T, p *compiler.Plan)) {
+	t.Helper()
+	t.Run("sample", func(t *testing.T) { test(t, SamplePlan(t)) })
+	t.Run("synthetic", func(t *testing.T) { test(t, SyntheticPlan(t, n)) })
 }

@@ -2,8 +2,10 @@ package fleettest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -122,17 +124,79 @@ func TestCheckDeterministicCatchesABuildThatVaries(t *testing.T) {
 		builds++
 		return map[string][]byte{"a": []byte("same"), "b": fmt.Appendf(nil, "build %d", builds)}, nil
 	}
-	f := &failures{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		CheckDeterministic(f, varying)
-	}()
-	<-done
-	if builds != 3 || len(f.reported) != 2 || !strings.Contains(f.reported[0], "GOMAXPROCS=2: b differs") {
-		t.Errorf("after %d builds CheckDeterministic reported %q; want b's difference at GOMAXPROCS 2 and 8", builds, f.reported)
+	reported := recordFatal(t, func(tb testing.TB) { CheckDeterministic(tb, varying) })
+	if builds != 3 || len(reported) != 2 || !strings.Contains(reported[0], "GOMAXPROCS=2: b differs") {
+		t.Errorf("after %d builds CheckDeterministic reported %q; want b's difference at GOMAXPROCS 2 and 8", builds, reported)
 	}
 	CheckDeterministic(t, func(p *compiler.Plan) (map[string][]byte, error) {
 		return map[string][]byte{"customers": []byte(fmt.Sprint(len(p.Customers)))}, nil
 	})
+}
+
+// recordFatal runs f against a failures recorder on a goroutine of its own,
+// as a Fatal ends the goroutine it is called on.
+func recordFatal(t *testing.T, f func(tb testing.TB)) []string {
+	r := &failures{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(r)
+	}()
+	<-done
+	return r.reported
+}
+
+func TestRenderSampleRendersTheSamplePlan(t *testing.T) {
+	plan, files := RenderSample(t, func(p *compiler.Plan) (map[string][]byte, error) {
+		return map[string][]byte{"n": fmt.Append(nil, len(p.Customers))}, nil
+	})
+	if len(plan.Customers) != 5 || string(files["n"]) != "5" {
+		t.Errorf("RenderSample: %d customers, files %q; want the sample's 5 rendered", len(plan.Customers), files)
+	}
+	reported := recordFatal(t, func(tb testing.TB) {
+		RenderSample(tb, func(*compiler.Plan) (map[string][]byte, error) { return nil, errors.New("boom") })
+	})
+	if len(reported) != 1 || !strings.Contains(reported[0], "rendering the sample fleet: boom") {
+		t.Errorf("a failing render reported %q", reported)
+	}
+}
+
+func TestSampleAndSyntheticRunsBothFleets(t *testing.T) {
+	sizes := map[string]int{}
+	SampleAndSynthetic(t, 2, func(t *testing.T, p *compiler.Plan) {
+		sizes[t.Name()] = len(p.Customers)
+	})
+	want := map[string]int{t.Name() + "/sample": 5, t.Name() + "/synthetic": 2}
+	if !maps.Equal(sizes, want) {
+		t.Errorf("subtests and their fleet sizes %v, want %v", sizes, want)
+	}
+}
+
+func TestWriteOutReplacesTheFolder(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	WriteOut(t, out, map[string][]byte{"aws/a.json": []byte("1"), "stale/x": []byte("old")})
+	WriteOut(t, out, map[string][]byte{"aws/a.json": []byte("2"), "kube/clusters/hub/rendered.yaml": []byte("k")})
+	for name, want := range map[string]string{"aws/a.json": "2", "kube/clusters/hub/rendered.yaml": "k"} {
+		if got, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(name))); err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "stale")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a file of the previous build survived: %v", err)
+	}
+}
+
+func TestEditReplacesTheFirstOccurrenceOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wobcom.cue")
+	if err := os.WriteFile(path, []byte("port: 8443\nport: 8443\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Edit(t, path, "port: 8443", "port: 8444")
+	if got, _ := os.ReadFile(path); string(got) != "port: 8444\nport: 8443\n" {
+		t.Errorf("after Edit: %q", got)
+	}
+	reported := recordFatal(t, func(tb testing.TB) { Edit(tb, path, "asn: 65101", "asn: 65102") })
+	if len(reported) != 1 || !strings.Contains(reported[0], `does not contain "asn: 65101"`) {
+		t.Errorf("an edit that does not apply reported %q", reported)
+	}
 }

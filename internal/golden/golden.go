@@ -20,6 +20,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -34,8 +35,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func Updating() bool { return *update }
 
 // RepoRoot is the main module's root: the first folder with a go.mod above
-// the working directory (go test runs in the package's folder) that is not
-// inside testdata (the helper modules there have go.mods of their own).
+// this package's source file that is not inside testdata (the helper modules
+// there have go.mods of their own). The source file, not the working
+// directory, because some tests change into temporary repositories.
 func RepoRoot(tb testing.TB) string {
 	tb.Helper()
 	root, err := findRoot()
@@ -46,10 +48,11 @@ func RepoRoot(tb testing.TB) string {
 }
 
 func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("finding the repository root: %w", err)
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return "", errors.New("finding the repository root: no source path for internal/golden (built with -trimpath?)")
 	}
+	dir := filepath.Dir(file)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !underTestdata(dir) {
 			return dir, nil
@@ -58,7 +61,7 @@ func findRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("finding the repository root: no go.mod above the working directory; run the tests with go test from inside the repository")
+			return "", errors.New("finding the repository root: no go.mod above internal/golden")
 		}
 		dir = parent
 	}
@@ -104,6 +107,9 @@ const hint = "if the change is intended, run the tests with -update and review t
 
 func checkFile(tb testing.TB, root, name string, got []byte, update bool) {
 	tb.Helper()
+	if !fs.ValidPath(name) || name == "." {
+		tb.Fatalf("golden.Check(%q): want a clean slash-separated path inside testdata/golden", name)
+	}
 	file := filepath.Join(root, filepath.FromSlash(name))
 	if update {
 		if err := writeFile(file, got); err != nil {

@@ -112,6 +112,13 @@ func TestCheckFailsWithoutItsGoldenFile(t *testing.T) {
 	wantContains(t, "the fatal error", r.fatal, "new.txt does not exist", "-update")
 }
 
+func TestCheckRefusesPathsOutsideTheGoldenFolder(t *testing.T) {
+	for _, name := range []string{"../escape.txt", "/etc/passwd", "diff/../../x", ".", ""} {
+		r := record(t, func(tb testing.TB) { checkFile(tb, t.TempDir(), name, nil, true) })
+		wantContains(t, "the fatal error for "+name, r.fatal, "want a clean slash-separated path")
+	}
+}
+
 func TestCheckWithUpdateWritesTheFile(t *testing.T) {
 	root := t.TempDir()
 	writeGolden(t, root, map[string]string{"diff/a.txt": "old\n"})

@@ -49,18 +49,13 @@ func (p parsed) ofType(typeName string) []string {
 	return ids
 }
 
-func sampleFiles(t *testing.T) (*compiler.Plan, map[string][]byte) {
-	plan := fleettest.SamplePlan(t)
-	return plan, render(t, plan)
-}
-
 // Every resource whose type can carry tags carries the ownership tags apply relies on.
 func TestEveryTaggableResourceIsTagged(t *testing.T) {
 	s, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, files := sampleFiles(t)
+	plan, files := fleettest.RenderSample(t, Render)
 	stacks := []string{plan.Hub.StackName}
 	owners := map[string]string{plan.Hub.StackName: "hub"}
 	for _, c := range plan.Customers {
@@ -98,7 +93,7 @@ func TestEveryTaggableResourceIsTagged(t *testing.T) {
 
 // The pre-shared keys are dynamic references to the customer's secret, one JSON key per tunnel.
 func TestTunnelsCarryOptionsAndSecretReferences(t *testing.T) {
-	plan, files := sampleFiles(t)
+	plan, files := fleettest.RenderSample(t, Render)
 	wobcom := parse(t, files, fleettest.Customer(t, plan, "wobcom").StackName)
 	conn := wobcom.Resources["VpnConnectionWobFw1"]
 	tunnels, _ := conn.Properties["VpnTunnelOptionsSpecifications"].([]any)
@@ -157,7 +152,7 @@ func TestLiteralPreSharedKeyIsRefused(t *testing.T) {
 // The proxy's load balancer accepts exactly the proxy ports, from exactly the hub CIDR and the
 // Client VPN pool.
 func TestProxySecurityGroupIsLeastPrivilege(t *testing.T) {
-	plan, files := sampleFiles(t)
+	plan, files := fleettest.RenderSample(t, Render)
 	for _, c := range plan.Customers {
 		var want []string
 		for _, l := range c.Listeners {
@@ -181,7 +176,7 @@ func TestProxySecurityGroupIsLeastPrivilege(t *testing.T) {
 // Static routing gets VPN connection routes and VPC routes via the gateway; BGP gets route
 // propagation and no static routes. The resolver endpoint exists only in route53-resolver mode.
 func TestRoutingAndDNSModes(t *testing.T) {
-	plan, files := sampleFiles(t)
+	plan, files := fleettest.RenderSample(t, Render)
 	for _, c := range plan.Customers {
 		p := parse(t, files, c.StackName)
 		staticRoutes, propagation := p.ofType("AWS::EC2::VPNConnectionRoute"), p.ofType("AWS::EC2::VPNGatewayRoutePropagation")
@@ -208,7 +203,7 @@ func TestRoutingAndDNSModes(t *testing.T) {
 // Each customer domain gets a private zone associated with the hub VPC only, where *.<domain>
 // and proxy.<domain> resolve to the proxy's allocated IPs.
 func TestZonesPointAtTheProxy(t *testing.T) {
-	plan, files := sampleFiles(t)
+	plan, files := fleettest.RenderSample(t, Render)
 	for _, c := range plan.Customers {
 		p := parse(t, files, c.StackName)
 		var ips []any

@@ -19,10 +19,7 @@ import (
 var equateNetip = cmpopts.EquateComparable(netip.Addr{})
 
 func TestRenderGolden(t *testing.T) {
-	files, err := Render(fleettest.SamplePlan(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, files := fleettest.RenderSample(t, Render)
 	golden.CheckTree(t, "dns", files)
 }
 

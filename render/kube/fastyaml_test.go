@@ -44,34 +44,26 @@ func TestFastYAMLMatchesLibrary(t *testing.T) {
 			compareEncoders(t, []any{value, map[string]any{name: value}})
 		})
 	}
-	for _, fleet := range []struct {
-		name string
-		plan func(testing.TB) *compiler.Plan
-	}{
-		{"sample", fleettest.SamplePlan},
-		{"synthetic", func(tb testing.TB) *compiler.Plan { return fleettest.SyntheticPlan(tb, 3) }},
-	} {
-		t.Run(fleet.name, func(t *testing.T) {
-			files := mustRender(t, fleet.plan(t))
-			for name, content := range files {
-				for _, obj := range documentsOf(t, name, content) {
-					if obj == nil {
-						continue // the empty rendered.yaml of a hub without shared services
-					}
-					compareEncoders(t, obj)
-					// Rendered objects must not need the slow path, or the
-					// build's speed would silently be lost.
-					raw, err := json.Marshal(obj)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if _, err := fastJSONToYAML(raw); err != nil {
-						t.Errorf("%s: %s %v: the fast encoder declines: %v", name, obj["kind"], obj["metadata"], err)
-					}
+	fleettest.SampleAndSynthetic(t, 3, func(t *testing.T, p *compiler.Plan) {
+		files := mustRender(t, p)
+		for name, content := range files {
+			for _, obj := range documentsOf(t, name, content) {
+				if obj == nil {
+					continue // the empty rendered.yaml of a hub without shared services
+				}
+				compareEncoders(t, obj)
+				// Rendered objects must not need the slow path, or the
+				// build's speed would silently be lost.
+				raw, err := json.Marshal(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := fastJSONToYAML(raw); err != nil {
+					t.Errorf("%s: %s %v: the fast encoder declines: %v", name, obj["kind"], obj["metadata"], err)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 func compareEncoders(t *testing.T, v any) {

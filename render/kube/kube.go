@@ -18,12 +18,14 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"path"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
@@ -37,6 +39,7 @@ import (
 
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/render/dns"
+	"github.com/vsoc/vsoc/render/internal/fastyaml"
 	"github.com/vsoc/vsoc/render/proxy"
 	"github.com/vsoc/vsoc/sniproxy"
 )
@@ -78,27 +81,40 @@ var (
 // Customers are rendered in parallel; the result does not depend on it.
 func Render(p *compiler.Plan) (map[string][]byte, error) {
 	files := map[string][]byte{}
-	base, err := renderBase()
+	enc := fastyaml.NewEncoder()
+	base, err := renderBase(enc)
 	if err != nil {
 		return nil, err
 	}
 	for name, content := range base {
 		files[path.Join(baseDir, name)] = content
 	}
-	hub, err := renderHub(p)
+	hub, err := renderHub(enc, p)
 	if err != nil {
 		return nil, err
 	}
 	addCluster(files, HubCluster, hub)
 
+	// A few long-lived workers, each with its own encoder: the encoder's
+	// cache of formatted strings is what makes encoding cheap, and it is
+	// not safe for concurrent use.
 	overlays := make([]map[string][]byte, len(p.Customers))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range p.Customers {
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(context.Background())
+	for range min(runtime.GOMAXPROCS(0), len(p.Customers)) {
 		g.Go(func() error {
-			var err error
-			overlays[i], err = renderCustomer(p, &p.Customers[i])
-			return err
+			enc := fastyaml.NewEncoder()
+			for {
+				i := int(next.Add(1) - 1)
+				// Another worker's error ends the render: stop early.
+				if i >= len(p.Customers) || gctx.Err() != nil {
+					return nil
+				}
+				var err error
+				if overlays[i], err = renderCustomer(enc, p, &p.Customers[i]); err != nil {
+					return err
+				}
+			}
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -118,8 +134,8 @@ func addCluster(files map[string][]byte, cluster string, overlay map[string][]by
 
 // baseManifests are the objects every customer cluster shares, before the
 // overlay's transformers (customer label, replicas, listener ports).
-func baseManifests() ([]manifest, error) {
-	return encodeAll(
+func baseManifests(enc *fastyaml.Encoder) ([]manifest, error) {
+	return encodeAll(enc,
 		object{serviceAccountGVK, compiler.ProxyNamespace, appName, serviceAccount("")},
 		object{deploymentGVK, compiler.ProxyNamespace, appName, deployment("", baseReplicas, nil)},
 		object{pdbGVK, compiler.ProxyNamespace, appName, podDisruptionBudget("")},
@@ -133,13 +149,13 @@ const (
 	pdbFile            = "poddisruptionbudget.yaml"
 )
 
-func renderBase() (map[string][]byte, error) {
-	ms, err := baseManifests()
+func renderBase(enc *fastyaml.Encoder) (map[string][]byte, error) {
+	ms, err := baseManifests(enc)
 	if err != nil {
 		return nil, err
 	}
 	k := newKustomization(serviceAccountFile, deploymentFile, pdbFile)
-	kfile, err := encodeKustomization(k)
+	kfile, err := encodeKustomization(enc, k)
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +174,10 @@ type object struct {
 	obj             any
 }
 
-func encodeAll(objs ...object) ([]manifest, error) {
+func encodeAll(enc *fastyaml.Encoder, objs ...object) ([]manifest, error) {
 	out := make([]manifest, len(objs))
 	for i, o := range objs {
-		m, err := encode(o.gvk, o.namespace, o.name, o.obj)
+		m, err := encode(enc, o.gvk, o.namespace, o.name, o.obj)
 		if err != nil {
 			return nil, err
 		}
@@ -186,8 +202,8 @@ func newOverlay(resources ...string) *kustomize.Kustomization {
 	return k
 }
 
-func encodeKustomization(k *kustomize.Kustomization) ([]byte, error) {
-	out, err := toYAML(k)
+func encodeKustomization(enc *fastyaml.Encoder, k *kustomize.Kustomization) ([]byte, error) {
+	out, err := enc.Marshal(k)
 	if err != nil {
 		return nil, fmt.Errorf("encoding a kustomization: %w", err)
 	}
@@ -210,8 +226,8 @@ func (c *clusterOutput) add(file string, ms []manifest) {
 	c.rendered = append(c.rendered, ms...)
 }
 
-func (c *clusterOutput) finish(k *kustomize.Kustomization) (map[string][]byte, error) {
-	kfile, err := encodeKustomization(k)
+func (c *clusterOutput) finish(enc *fastyaml.Encoder, k *kustomize.Kustomization) (map[string][]byte, error) {
+	kfile, err := encodeKustomization(enc, k)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +237,7 @@ func (c *clusterOutput) finish(k *kustomize.Kustomization) (map[string][]byte, e
 }
 
 // renderCustomer builds a customer cluster's overlay.
-func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]byte, error) {
+func renderCustomer(enc *fastyaml.Encoder, p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]byte, error) {
 	name := c.Customer.Name
 	if name == HubCluster {
 		return nil, fmt.Errorf("%s: customer %q: the name is taken by the hub cluster's folder %s (hint: rename the customer)",
@@ -244,7 +260,7 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 	if replicas < baseReplicas {
 		replicas = baseReplicas
 	}
-	transformed, err := encodeAll(
+	transformed, err := encodeAll(enc,
 		object{serviceAccountGVK, compiler.ProxyNamespace, appName, serviceAccount(name)},
 		object{deploymentGVK, compiler.ProxyNamespace, appName, deployment(name, replicas, c.Listeners)},
 		object{pdbGVK, compiler.ProxyNamespace, appName, podDisruptionBudget(name)},
@@ -262,13 +278,13 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 		}
 		namespaces = append(namespaces, object{namespaceGVK, "", ns.name, namespaceObject(ns.name, name, ns.area, extra)})
 	}
-	ms, err := encodeAll(namespaces...)
+	ms, err := encodeAll(enc, namespaces...)
 	if err != nil {
 		return nil, err
 	}
 	out.add(namespacesFile, ms)
 
-	config, err := toYAML(cfg)
+	config, err := enc.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("customer %s: encoding the proxy config: %w", name, err)
 	}
@@ -276,7 +292,7 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 	if err != nil {
 		return nil, err
 	}
-	ms, err = encodeAll(
+	ms, err = encodeAll(enc,
 		object{configMapGVK, compiler.ProxyNamespace, configMapName, configMap(compiler.ProxyNamespace, configMapName, name, map[string]string{configFile: string(config)})},
 		object{serviceGVK, compiler.ProxyNamespace, appName, svc},
 	)
@@ -289,7 +305,7 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 	if err != nil {
 		return nil, err
 	}
-	ms, err = encodePolicies(policies)
+	ms, err = encodePolicies(enc, policies)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +313,7 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 
 	resources := []string{"../../base", namespacesFile, proxyFile, networkPoliciesFile}
 	if c.Customer.DNS.Mode == "coredns" {
-		ms, err := encodeAll(object{configMapGVK, "kube-system", coreDNSConfigMap,
+		ms, err := encodeAll(enc, object{configMapGVK, "kube-system", coreDNSConfigMap,
 			configMap("kube-system", coreDNSConfigMap, name, map[string]string{coreDNSServerKey: dns.ForwardingServerBlock(c)})})
 		if err != nil {
 			return nil, err
@@ -312,7 +328,7 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 	k.Labels = []kustomize.Label{{Pairs: map[string]string{customerLabel: name}, IncludeTemplates: true}}
 	k.Replicas = []kustomize.Replica{{Name: appName, Count: int64(replicas)}}
 	if len(c.Listeners) > 0 {
-		patch, err := listenerPortsPatch(c.Listeners)
+		patch, err := listenerPortsPatch(enc, c.Listeners)
 		if err != nil {
 			return nil, fmt.Errorf("customer %s: %w", name, err)
 		}
@@ -321,7 +337,7 @@ func renderCustomer(p *compiler.Plan, c *compiler.CustomerPlan) (map[string][]by
 			Patch:  patch,
 		}}
 	}
-	return out.finish(k)
+	return out.finish(enc, k)
 }
 
 // The CoreDNS forwarding of DNS mode "coredns": the coredns-custom ConfigMap
@@ -333,7 +349,7 @@ const (
 
 // listenerPortsPatch is the JSON 6902 patch adding the listener ports to the
 // base Deployment's container, after the admin port.
-func listenerPortsPatch(listeners []compiler.Listener) (string, error) {
+func listenerPortsPatch(enc *fastyaml.Encoder, listeners []compiler.Listener) (string, error) {
 	type op struct {
 		Op    string               `json:"op"`
 		Path  string               `json:"path"`
@@ -343,7 +359,7 @@ func listenerPortsPatch(listeners []compiler.Listener) (string, error) {
 	for i, p := range containerPorts(listeners) {
 		ops[i] = op{Op: "add", Path: "/spec/template/spec/containers/0/ports/-", Value: p}
 	}
-	out, err := toYAML(ops)
+	out, err := enc.Marshal(ops)
 	if err != nil {
 		return "", fmt.Errorf("encoding the listener ports patch: %w", err)
 	}
@@ -393,7 +409,7 @@ func customerPolicies(p *compiler.Plan, c *compiler.CustomerPlan, cfg *sniproxy.
 
 // encodePolicies encodes policies sorted by namespace and name, so the file
 // reads namespace by namespace.
-func encodePolicies(policies []*networkingv1.NetworkPolicy) ([]manifest, error) {
+func encodePolicies(enc *fastyaml.Encoder, policies []*networkingv1.NetworkPolicy) ([]manifest, error) {
 	slices.SortFunc(policies, func(a, b *networkingv1.NetworkPolicy) int {
 		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 			return c
@@ -404,12 +420,12 @@ func encodePolicies(policies []*networkingv1.NetworkPolicy) ([]manifest, error) 
 	for i, np := range policies {
 		objs[i] = object{networkPolicyGVK, np.Namespace, np.Name, np}
 	}
-	return encodeAll(objs...)
+	return encodeAll(enc, objs...)
 }
 
 // renderHub builds the hub cluster: a namespace per shared service, fenced
 // like a customer's namespaces, reachable by the operators.
-func renderHub(p *compiler.Plan) (map[string][]byte, error) {
+func renderHub(enc *fastyaml.Encoder, p *compiler.Plan) (map[string][]byte, error) {
 	out := &clusterOutput{files: map[string][]byte{}}
 	var namespaces []object
 	var policies []*networkingv1.NetworkPolicy
@@ -433,12 +449,12 @@ func renderHub(p *compiler.Plan) (map[string][]byte, error) {
 		operators.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from}}
 		policies = append(policies, operators)
 	}
-	ms, err := encodeAll(namespaces...)
+	ms, err := encodeAll(enc, namespaces...)
 	if err != nil {
 		return nil, err
 	}
 	out.add(namespacesFile, ms)
-	pms, err := encodePolicies(policies)
+	pms, err := encodePolicies(enc, policies)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +465,7 @@ func renderHub(p *compiler.Plan) (map[string][]byte, error) {
 			resources = append(resources, f)
 		}
 	}
-	return out.finish(newOverlay(resources...))
+	return out.finish(enc, newOverlay(resources...))
 }
 
 // The hub cluster's shared services share one area; its monitoring

@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kustomize/kyaml/resid"
+
+	"github.com/vsoc/vsoc/render/internal/fastyaml"
 )
 
 // manifest is one Kubernetes object, already encoded. The same bytes go into
@@ -23,8 +25,8 @@ type manifest struct {
 // encode marshals a typed object with sigs.k8s.io/yaml (keys sorted, so the
 // bytes do not depend on map order) and drops its empty status: the renderer
 // declares desired state only, and `status: {}` would be noise in review.
-func encode(gvk schema.GroupVersionKind, namespace, name string, obj any) (manifest, error) {
-	out, err := toYAML(obj)
+func encode(enc *fastyaml.Encoder, gvk schema.GroupVersionKind, namespace, name string, obj any) (manifest, error) {
+	out, err := enc.Marshal(obj)
 	if err != nil {
 		return manifest{}, fmt.Errorf("encoding %s %s/%s: %w", gvk.Kind, namespace, name, err)
 	}

@@ -49,28 +49,19 @@ func TestDeterministic(t *testing.T) {
 // directly: for every cluster, kustomize's own build of the tree (base plus
 // overlay, with its transformers and patch) gives exactly those bytes.
 func TestFlattenMatchesKrusty(t *testing.T) {
-	for _, fleet := range []struct {
-		name string
-		plan func(testing.TB) *compiler.Plan
-	}{
-		{"sample", fleettest.SamplePlan},
-		{"synthetic", func(tb testing.TB) *compiler.Plan { return fleettest.SyntheticPlan(tb, 25) }},
-	} {
-		t.Run(fleet.name, func(t *testing.T) {
-			p := fleet.plan(t)
-			files := mustRender(t, p)
-			for _, cluster := range clusters(p) {
-				built, err := kustomizeBuild(files, cluster)
-				if err != nil {
-					t.Fatalf("%v", err)
-				}
-				rendered := files[ClusterDir(cluster)+"/"+RenderedFile]
-				if diff := cmp.Diff(string(built), string(rendered)); diff != "" {
-					t.Errorf("cluster %s: rendered.yaml differs from kustomize build (-krusty +rendered):\n%s", cluster, diff)
-				}
+	fleettest.SampleAndSynthetic(t, 25, func(t *testing.T, p *compiler.Plan) {
+		files := mustRender(t, p)
+		for _, cluster := range clusters(p) {
+			built, err := kustomizeBuild(files, cluster)
+			if err != nil {
+				t.Fatalf("%v", err)
 			}
-		})
-	}
+			rendered := files[ClusterDir(cluster)+"/"+RenderedFile]
+			if diff := cmp.Diff(string(built), string(rendered)); diff != "" {
+				t.Errorf("cluster %s: rendered.yaml differs from kustomize build (-krusty +rendered):\n%s", cluster, diff)
+			}
+		}
+	})
 }
 
 // documents splits a rendered file into objects.

@@ -13,22 +13,22 @@ import (
 	"strconv"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/render/internal/fastyaml"
 	"github.com/vsoc/vsoc/sniproxy"
 )
 
 // Render writes proxy/<customer>.yaml for every customer.
 func Render(p *compiler.Plan) (map[string][]byte, error) {
 	files := make(map[string][]byte, len(p.Customers))
+	enc := fastyaml.NewEncoder()
 	for i := range p.Customers {
 		c := &p.Customers[i]
 		cfg, err := Config(p, c)
 		if err != nil {
 			return nil, err
 		}
-		body, err := yaml.Marshal(cfg)
+		body, err := enc.Marshal(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("customer %s: encoding the proxy config: %w", c.Customer.Name, err)
 		}

@@ -21,10 +21,7 @@ import (
 var equateNetip = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 
 func TestRenderGolden(t *testing.T) {
-	files, err := Render(fleettest.SamplePlan(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, files := fleettest.RenderSample(t, Render)
 	if len(files) != 5 {
 		t.Errorf("rendered %d files, want one per sample customer (5)", len(files))
 	}
@@ -35,11 +32,7 @@ func TestRenderGolden(t *testing.T) {
 // compiler writes is accepted by the proxy's own loader, and the proxy reads
 // back exactly the configuration the compiler built.
 func TestRenderedFilesLoadInTheProxy(t *testing.T) {
-	plan := fleettest.SamplePlan(t)
-	files, err := Render(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, files := fleettest.RenderSample(t, Render)
 	dir := t.TempDir()
 	for i := range plan.Customers {
 		c := &plan.Customers[i]

@@ -14,10 +14,7 @@ import (
 )
 
 func TestRenderGolden(t *testing.T) {
-	files, err := Render(fleettest.SamplePlan(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, files := fleettest.RenderSample(t, Render)
 	if len(files) != 5 {
 		t.Errorf("rendered %d files, want one per sample customer (5)", len(files))
 	}
@@ -28,11 +25,7 @@ func TestRenderGolden(t *testing.T) {
 // prints the configuration it would use) which ProxyCommand applies to hosts
 // inside and outside every customer's domains.
 func TestOpenSSHResolvesTheProxyCommand(t *testing.T) {
-	plan := fleettest.SamplePlan(t)
-	files, err := Render(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, files := fleettest.RenderSample(t, Render)
 	dir := t.TempDir()
 	for _, c := range plan.Customers {
 		path := filepath.Join(dir, c.Customer.Name+".conf")

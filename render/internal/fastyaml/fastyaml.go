@@ -1,0 +1,543 @@
+// Package fastyaml is sigs.k8s.io/yaml.Marshal, byte for byte, at a fraction
+// of its cost for the shapes the renderers emit.
+//
+// sigs.k8s.io/yaml encodes through JSON, re-parses that JSON with a YAML
+// parser and emits it again: at 10,000 customers that alone took most of the
+// build. The Encoder produces the same bytes for mappings, sequences,
+// strings, integers, booleans and null, and hands anything else to the
+// library. Scalars it cannot prove plain are formatted by the YAML library
+// itself, so quoting follows it exactly; kube's TestFastYAMLMatchesLibrary
+// compares both on every rendered object and on awkward strings.
+package fastyaml
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+
+	yamlv2 "go.yaml.in/yaml/v2"
+	"sigs.k8s.io/yaml"
+)
+
+// ErrNotFast says the value needs the library's own encoder.
+var ErrNotFast = errors.New("shape not covered by the fast YAML encoder")
+
+// maxCachedScalars bounds an Encoder's memory: a worker rendering thousands
+// of customers would otherwise keep every customer's addresses. Past it the
+// cache starts over, which changes nothing but speed.
+const maxCachedScalars = 8192
+
+// Encoder remembers how the library formats the strings it has seen, so
+// that a string shared by many objects (a label, a CIDR, a port name) is
+// formatted by the library once. It is not safe for concurrent use: give
+// each goroutine its own.
+type Encoder struct {
+	scalars map[string]string
+}
+
+// NewEncoder returns an Encoder with an empty scalar cache.
+func NewEncoder() *Encoder {
+	return &Encoder{scalars: map[string]string{}}
+}
+
+// Marshal is sigs.k8s.io/yaml.Marshal.
+func (e *Encoder) Marshal(obj any) ([]byte, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	out, err := e.FromJSON(raw)
+	if errors.Is(err, ErrNotFast) {
+		return yaml.JSONToYAML(raw)
+	}
+	return out, err
+}
+
+// FromJSON is yaml.JSONToYAML for the shapes it covers (encoding/json's
+// compact output); ErrNotFast otherwise.
+func (e *Encoder) FromJSON(raw []byte) ([]byte, error) {
+	tree, rest, err := parseJSON(raw)
+	if err != nil || len(rest) != 0 {
+		return nil, ErrNotFast
+	}
+	var missing []string
+	missing = e.collectStrings(tree, missing)
+	if err := e.formatScalars(missing); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Grow(len(raw) + len(raw)/2)
+	if err := e.value(&b, tree, 0); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// maxSimpleKey is below the length (128) beyond which the library writes a
+// key in the explicit "? key" form.
+const maxSimpleKey = 100
+
+// object is a JSON object in encoding order. A slice of members rather than
+// a map: the encoder sorts the keys anyway, and a slice costs one
+// allocation instead of a hash table per object.
+type object []member
+
+type member struct {
+	key   string
+	value any
+}
+
+// collectStrings appends the strings (keys and values) the library has to
+// format and has not yet: not plain words, not multi-line (block scalars
+// are separate).
+func (e *Encoder) collectStrings(v any, into []string) []string {
+	switch v := v.(type) {
+	case object:
+		for _, m := range v {
+			into = e.collectString(m.key, into)
+			into = e.collectStrings(m.value, into)
+		}
+	case []any:
+		for _, child := range v {
+			into = e.collectStrings(child, into)
+		}
+	case string:
+		if !strings.Contains(v, "\n") {
+			into = e.collectString(v, into)
+		}
+	}
+	return into
+}
+
+func (e *Encoder) collectString(s string, into []string) []string {
+	if isPlainWord(s) {
+		return into
+	}
+	if _, ok := e.scalars[s]; ok {
+		return into
+	}
+	return append(into, s)
+}
+
+// formatScalars formats the collected strings as items of one sequence: a
+// one-line string is written the same way as a sequence item and as a
+// mapping value (both block context, and without a space it cannot fold).
+func (e *Encoder) formatScalars(list []string) error {
+	if len(list) == 0 {
+		return nil
+	}
+	slices.Sort(list)
+	list = slices.Compact(list)
+	for _, s := range list {
+		// Without a space there is no point to fold at, whatever the length.
+		if strings.ContainsAny(s, " \t") {
+			return ErrNotFast
+		}
+	}
+	// The YAML library itself, without sigs.k8s.io/yaml's JSON round trip:
+	// a list of strings is the same value either way.
+	out, err := yamlv2.Marshal(list)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(list) {
+		return ErrNotFast
+	}
+	if len(e.scalars)+len(list) > maxCachedScalars {
+		clear(e.scalars)
+	}
+	for i, line := range lines {
+		formatted, ok := strings.CutPrefix(line, "- ")
+		if !ok {
+			return ErrNotFast
+		}
+		e.scalars[list[i]] = formatted
+	}
+	return nil
+}
+
+// value writes a top-level value: a mapping (every object) or a sequence
+// (a JSON patch).
+func (e *Encoder) value(b *bytes.Buffer, v any, indent int) error {
+	switch v := v.(type) {
+	case object:
+		if len(v) > 0 {
+			return e.mapping(b, v, indent, false)
+		}
+	case []any:
+		if len(v) > 0 {
+			return e.sequence(b, v, indent)
+		}
+	}
+	return ErrNotFast
+}
+
+// mapping writes a non-empty mapping at indent; inline means the first key
+// follows a "- " already written.
+func (e *Encoder) mapping(b *bytes.Buffer, m object, indent int, inline bool) error {
+	slices.SortFunc(m, func(x, y member) int { return compareKeys(x.key, y.key) })
+	for i, mem := range m {
+		k := mem.key
+		if len(k) > maxSimpleKey {
+			return ErrNotFast
+		}
+		if i > 0 && m[i-1].key == k {
+			// encoding/json never repeats a key; a map would keep one.
+			return ErrNotFast
+		}
+		if i > 0 || !inline {
+			writeIndent(b, indent)
+		}
+		key, err := e.scalar(k)
+		if err != nil {
+			return err
+		}
+		b.WriteString(key)
+		b.WriteByte(':')
+		switch v := mem.value.(type) {
+		case object:
+			if len(v) == 0 {
+				b.WriteString(" {}\n")
+				continue
+			}
+			b.WriteByte('\n')
+			if err := e.mapping(b, v, indent+2, false); err != nil {
+				return err
+			}
+		case []any:
+			if len(v) == 0 {
+				b.WriteString(" []\n")
+				continue
+			}
+			b.WriteByte('\n')
+			// Sequences in a mapping are not indented (the library's style).
+			if err := e.sequence(b, v, indent); err != nil {
+				return err
+			}
+		case string:
+			if strings.Contains(v, "\n") {
+				if err := literalBlock(b, v, indent); err != nil {
+					return err
+				}
+				continue
+			}
+			s, err := e.scalar(v)
+			if err != nil {
+				return err
+			}
+			b.WriteByte(' ')
+			b.WriteString(s)
+			b.WriteByte('\n')
+		default:
+			s, err := otherScalar(v)
+			if err != nil {
+				return err
+			}
+			b.WriteByte(' ')
+			b.WriteString(s)
+			b.WriteByte('\n')
+		}
+	}
+	return nil
+}
+
+func (e *Encoder) sequence(b *bytes.Buffer, items []any, indent int) error {
+	for _, item := range items {
+		writeIndent(b, indent)
+		b.WriteString("- ")
+		switch v := item.(type) {
+		case object:
+			if len(v) == 0 {
+				b.WriteString("{}\n")
+				continue
+			}
+			if err := e.mapping(b, v, indent+2, true); err != nil {
+				return err
+			}
+		case []any:
+			return ErrNotFast
+		case string:
+			if strings.Contains(v, "\n") {
+				return ErrNotFast
+			}
+			s, err := e.scalar(v)
+			if err != nil {
+				return err
+			}
+			b.WriteString(s)
+			b.WriteByte('\n')
+		default:
+			s, err := otherScalar(v)
+			if err != nil {
+				return err
+			}
+			b.WriteString(s)
+			b.WriteByte('\n')
+		}
+	}
+	return nil
+}
+
+func writeIndent(b *bytes.Buffer, n int) {
+	for range n {
+		b.WriteByte(' ')
+	}
+}
+
+// yamlWords are the plain words YAML 1.1 (the library's resolver) reads as
+// booleans or null: a string equal to one must be quoted.
+var yamlWords = []string{
+	"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+	"true", "True", "TRUE", "false", "False", "FALSE",
+	"on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
+}
+
+// maxYAMLWord is the length of the longest of yamlWords: a longer string
+// need not be looked up.
+const maxYAMLWord = 5
+
+// isPlainWord: starts with an ASCII letter, holds only letters, digits and
+// ". _ / -", and is no YAML keyword. Such a string is written as it is, on
+// one line, whatever the column (it has no space to fold at).
+func isPlainWord(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '/' || c == '-') {
+			return false
+		}
+	}
+	return len(s) > maxYAMLWord || !slices.Contains(yamlWords, s)
+}
+
+// scalar is a one-line string as the library writes it.
+func (e *Encoder) scalar(s string) (string, error) {
+	if isPlainWord(s) {
+		return s, nil
+	}
+	formatted, ok := e.scalars[s]
+	if !ok {
+		return "", ErrNotFast
+	}
+	return formatted, nil
+}
+
+// literalBlock writes a multi-line string as the library's "|" block,
+// re-indented under its key.
+func literalBlock(b *bytes.Buffer, s string, indent int) error {
+	if strings.Contains(s, "\n\n") || strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }) {
+		return ErrNotFast
+	}
+	out, err := yamlv2.Marshal(s)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	header := lines[0]
+	if header != "|" && header != "|-" {
+		return ErrNotFast
+	}
+	b.WriteByte(' ')
+	b.WriteString(header)
+	b.WriteByte('\n')
+	for _, line := range lines[1:] {
+		body, ok := strings.CutPrefix(line, "  ")
+		if !ok {
+			return ErrNotFast
+		}
+		writeIndent(b, indent+2)
+		b.WriteString(body)
+		b.WriteByte('\n')
+	}
+	return nil
+}
+
+func otherScalar(v any) (string, error) {
+	switch v := v.(type) {
+	case json.Number:
+		// Integers only; floats would need the library's float formatting.
+		if strings.ContainsAny(string(v), ".eE") {
+			return "", ErrNotFast
+		}
+		return string(v), nil
+	case bool:
+		if v {
+			return "true", nil
+		}
+		return "false", nil
+	case nil:
+		return "null", nil
+	}
+	return "", fmt.Errorf("unexpected JSON value %T", v)
+}
+
+// compareKeys orders mapping keys as the YAML library's sorter does for
+// string keys: letters before other characters, and runs of digits by
+// their numeric value.
+func compareKeys(x, y string) int {
+	if x == y {
+		return 0
+	}
+	if keyLess(x, y) {
+		return -1
+	}
+	return 1
+}
+
+func keyLess(x, y string) bool {
+	// Stack buffers: keys are short, and this runs for every key of every
+	// object.
+	var abuf, bbuf [64]rune
+	ar, br := appendRunes(abuf[:0], x), appendRunes(bbuf[:0], y)
+	for i := 0; i < len(ar) && i < len(br); i++ {
+		if ar[i] == br[i] {
+			continue
+		}
+		al, bl := unicode.IsLetter(ar[i]), unicode.IsLetter(br[i])
+		if al && bl {
+			return ar[i] < br[i]
+		}
+		if al || bl {
+			return bl
+		}
+		var ai, bi int
+		var an, bn int64
+		if ar[i] == '0' || br[i] == '0' {
+			for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
+				if ar[j] != '0' {
+					an, bn = 1, 1
+					break
+				}
+			}
+		}
+		for ai = i; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
+			an = an*10 + int64(ar[ai]-'0')
+		}
+		for bi = i; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
+			bn = bn*10 + int64(br[bi]-'0')
+		}
+		if an != bn {
+			return an < bn
+		}
+		if ai != bi {
+			return ai < bi
+		}
+		return ar[i] < br[i]
+	}
+	return len(ar) < len(br)
+}
+
+func appendRunes(dst []rune, s string) []rune {
+	for _, r := range s {
+		dst = append(dst, r)
+	}
+	return dst
+}
+
+// parseJSON reads one value of encoding/json's compact output into objects,
+// slices, strings, json.Numbers, booleans and nil (what json.Decoder with
+// UseNumber gives, without its reflection, and with objects in order). It returns the unread rest;
+// anything unexpected is ErrNotFast, and the library decodes it instead.
+func parseJSON(in []byte) (any, []byte, error) {
+	if len(in) == 0 {
+		return nil, nil, ErrNotFast
+	}
+	switch c := in[0]; {
+	case c == '{':
+		var m object
+		in = in[1:]
+		if len(in) > 0 && in[0] == '}' {
+			return object{}, in[1:], nil
+		}
+		for {
+			key, rest, err := parseJSON(in)
+			if err != nil {
+				return nil, nil, err
+			}
+			k, ok := key.(string)
+			if !ok || len(rest) == 0 || rest[0] != ':' {
+				return nil, nil, ErrNotFast
+			}
+			value, rest, err := parseJSON(rest[1:])
+			if err != nil {
+				return nil, nil, err
+			}
+			m = append(m, member{key: k, value: value})
+			if len(rest) == 0 {
+				return nil, nil, ErrNotFast
+			}
+			switch rest[0] {
+			case ',':
+				in = rest[1:]
+			case '}':
+				return m, rest[1:], nil
+			default:
+				return nil, nil, ErrNotFast
+			}
+		}
+	case c == '[':
+		list := []any{}
+		in = in[1:]
+		if len(in) > 0 && in[0] == ']' {
+			return list, in[1:], nil
+		}
+		for {
+			value, rest, err := parseJSON(in)
+			if err != nil {
+				return nil, nil, err
+			}
+			list = append(list, value)
+			if len(rest) == 0 {
+				return nil, nil, ErrNotFast
+			}
+			switch rest[0] {
+			case ',':
+				in = rest[1:]
+			case ']':
+				return list, rest[1:], nil
+			default:
+				return nil, nil, ErrNotFast
+			}
+		}
+	case c == '"':
+		end := 1
+		escaped := false
+		for ; end < len(in) && in[end] != '"'; end++ {
+			if in[end] == '\\' {
+				escaped = true
+				end++
+			}
+		}
+		if end >= len(in) {
+			return nil, nil, ErrNotFast
+		}
+		if !escaped {
+			return string(in[1:end]), in[end+1:], nil
+		}
+		var str string
+		if err := json.Unmarshal(in[:end+1], &str); err != nil {
+			return nil, nil, ErrNotFast
+		}
+		return str, in[end+1:], nil
+	case c == '-' || c >= '0' && c <= '9':
+		end := 1
+		for end < len(in) && strings.IndexByte("0123456789.eE+-", in[end]) >= 0 {
+			end++
+		}
+		return json.Number(in[:end]), in[end:], nil
+	case bytes.HasPrefix(in, []byte("true")):
+		return true, in[4:], nil
+	case bytes.HasPrefix(in, []byte("false")):
+		return false, in[5:], nil
+	case bytes.HasPrefix(in, []byte("null")):
+		return nil, in[4:], nil
+	}
+	return nil, nil, ErrNotFast
+}
