@@ -233,11 +233,14 @@ func Load(ctx context.Context, dir string, sources []Source, cache *Cache) (*Fle
 	})
 	for range runtime.GOMAXPROCS(0) {
 		g.Go(func() error {
-			c, err := newFileCompiler()
-			if err != nil {
-				return err
-			}
+			var c *fileCompiler
 			for i := range work {
+				if c == nil || c.compiled >= filesPerContext {
+					var err error
+					if c, err = newFileCompiler(); err != nil {
+						return err
+					}
+				}
 				results[i], errs[i] = c.compileCached(sources[i], cache)
 			}
 			return nil
@@ -277,7 +280,17 @@ func sortLoadErrors(errs LoadErrors) {
 type fileCompiler struct {
 	ctx    *cue.Context
 	schema cue.Value
+	// compiled counts the files built in ctx, which keeps about 30 KB of
+	// every one of them for its own lifetime.
+	compiled int
 }
+
+// filesPerContext is how many files a worker compiles in one CUE context
+// before it starts a fresh one. A context never releases what it built: at
+// 10,000 customers two contexts held over 300 MB, and the collector then
+// spent more time marking them than the compiler spent compiling. Compiling
+// the schema again costs about as much as one customer file.
+const filesPerContext = 256
 
 func newFileCompiler() (*fileCompiler, error) {
 	ctx := cuecontext.New()
@@ -315,6 +328,7 @@ func checkVendoredSchema(src Source) LoadErrors {
 }
 
 func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {
+	c.compiled++
 	file, err := parser.ParseFile(src.Name, src.Content, parser.ParseComments)
 	if err != nil {
 		return nil, fromCUE(err, src.Name)

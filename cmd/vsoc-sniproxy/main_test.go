@@ -255,12 +255,12 @@ func dialT(t *testing.T, addr string) net.Conn {
 func TestCheckFlagReportsLocatedErrors(t *testing.T) {
 	bin := buildBinary(t)
 	cfgPath := filepath.Join(t.TempDir(), "proxy.yaml")
-	writeFile(t, cfgPath, "listeners:\n  - {name: https, address: \":8443\", protocol: tls}\n")
+	writeFile(t, cfgPath, "listeners:\n  - {name: ssh, address: \":3128\", protocol: connect, upstreamPort: 443}\n")
 	out, err := exec.Command(bin, "--check", "--config", cfgPath).CombinedOutput()
 	if err == nil {
 		t.Fatalf("--check accepted an invalid config:\n%s", out)
 	}
-	if want := cfgPath + ":2:5: listeners[0].upstreamPort: required for protocol tls"; !strings.Contains(string(out), want) {
+	if want := cfgPath + ":2:68: listeners[0].upstreamPort: not used by protocol connect"; !strings.Contains(string(out), want) {
 		t.Fatalf("--check output %q, want %q", out, want)
 	}
 	writeFile(t, cfgPath, "listeners:\n  - {name: https, address: \":8443\", protocol: tls, upstreamPort: 443}\n")

@@ -42,7 +42,14 @@ func encode(enc *fastyaml.Encoder, gvk schema.GroupVersionKind, namespace, name 
 // joinDocuments writes manifests as one multi-document YAML file, in the
 // order given.
 func joinDocuments(ms []manifest) []byte {
+	size := 0
+	for _, m := range ms {
+		size += len(m.yaml) + len("---\n")
+	}
+	// Sized once: the documents are most of a customer's output, and growing
+	// the buffer would copy them several times.
 	var b bytes.Buffer
+	b.Grow(size)
 	for i, m := range ms {
 		if i > 0 {
 			b.WriteString("---\n")
