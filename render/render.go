@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -93,49 +92,23 @@ func Write(out string, files Files) error {
 		return fmt.Errorf("creating a staging folder next to %s: %w", out, err)
 	}
 	defer os.RemoveAll(staging)
-	if err := writeTree(staging, files); err != nil {
-		return err
+	// One writer, each folder created just before its first file: writing a
+	// small file is CPU work in the kernel, not waiting. Measured on 70,000
+	// files (2 cores, ext4), two concurrent writers, or creating every
+	// folder first, cost 30-70% more system time and no less wall time.
+	for _, name := range files.Paths() {
+		dst := filepath.Join(staging, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
+		if err := os.WriteFile(dst, files[name], 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
 	}
 	if err := os.Chmod(staging, 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	return swap(staging, out)
-}
-
-// writeTree writes files below root. Folders are created first, once each
-// (one MkdirAll per file cost a stat per path element for 70,000 files);
-// the files are then written concurrently, one writer per core: writing a
-// small file into the page cache is CPU work in the kernel, so more writers
-// than cores only contend for the same folders' locks (measured: 16 writers
-// cost more system time than one).
-func writeTree(root string, files Files) error {
-	paths := files.Paths()
-	dirs := map[string]bool{}
-	for _, name := range paths {
-		dirs[path.Dir(name)] = true
-	}
-	sortedDirs := make([]string, 0, len(dirs))
-	for d := range dirs {
-		sortedDirs = append(sortedDirs, d)
-	}
-	sort.Strings(sortedDirs)
-	for _, d := range sortedDirs {
-		if err := os.MkdirAll(filepath.Join(root, filepath.FromSlash(d)), 0o755); err != nil {
-			return fmt.Errorf("writing %s: %w", d, err)
-		}
-	}
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, name := range paths {
-		g.Go(func() error {
-			dst := filepath.Join(root, filepath.FromSlash(name))
-			if err := os.WriteFile(dst, files[name], 0o644); err != nil {
-				return fmt.Errorf("writing %s: %w", name, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 // swap moves staging to out, keeping the old out until the new one is in

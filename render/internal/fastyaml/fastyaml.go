@@ -37,19 +37,34 @@ const maxCachedScalars = 8192
 // each goroutine its own.
 type Encoder struct {
 	scalars map[string]string
+	// strings and numbers hold the decoded JSON strings and numbers, boxed:
+	// the same few labels, names and ports recur in every object, and
+	// looking one up costs no allocation where converting and boxing it
+	// again cost two.
+	strings, numbers map[string]any
+	// jsonOut and yamlOut are scratch buffers every call reuses, so that
+	// they grow to the largest object once instead of for every object;
+	// the result is copied out at its exact size.
+	jsonOut, yamlOut bytes.Buffer
+	json             *json.Encoder
 }
 
-// NewEncoder returns an Encoder with an empty scalar cache.
+// NewEncoder returns an Encoder with empty caches.
 func NewEncoder() *Encoder {
-	return &Encoder{scalars: map[string]string{}}
+	e := &Encoder{scalars: map[string]string{}, strings: map[string]any{}, numbers: map[string]any{}}
+	// json.Encoder writes what json.Marshal returns (HTML escaped too),
+	// followed by a newline.
+	e.json = json.NewEncoder(&e.jsonOut)
+	return e
 }
 
 // Marshal is sigs.k8s.io/yaml.Marshal.
 func (e *Encoder) Marshal(obj any) ([]byte, error) {
-	raw, err := json.Marshal(obj)
-	if err != nil {
+	e.jsonOut.Reset()
+	if err := e.json.Encode(obj); err != nil {
 		return nil, err
 	}
+	raw := bytes.TrimSuffix(e.jsonOut.Bytes(), []byte("\n"))
 	out, err := e.FromJSON(raw)
 	if errors.Is(err, ErrNotFast) {
 		return yaml.JSONToYAML(raw)
@@ -60,7 +75,7 @@ func (e *Encoder) Marshal(obj any) ([]byte, error) {
 // FromJSON is yaml.JSONToYAML for the shapes it covers (encoding/json's
 // compact output); ErrNotFast otherwise.
 func (e *Encoder) FromJSON(raw []byte) ([]byte, error) {
-	tree, rest, err := parseJSON(raw)
+	tree, rest, err := e.parseJSON(raw)
 	if err != nil || len(rest) != 0 {
 		return nil, ErrNotFast
 	}
@@ -69,12 +84,11 @@ func (e *Encoder) FromJSON(raw []byte) ([]byte, error) {
 	if err := e.formatScalars(missing); err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.Grow(len(raw) + len(raw)/2)
-	if err := e.value(&b, tree, 0); err != nil {
+	e.yamlOut.Reset()
+	if err := e.value(&e.yamlOut, tree, 0); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return bytes.Clone(e.yamlOut.Bytes()), nil
 }
 
 // maxSimpleKey is below the length (128) beyond which the library writes a
@@ -443,9 +457,10 @@ func appendRunes(dst []rune, s string) []rune {
 
 // parseJSON reads one value of encoding/json's compact output into objects,
 // slices, strings, json.Numbers, booleans and nil (what json.Decoder with
-// UseNumber gives, without its reflection, and with objects in order). It returns the unread rest;
-// anything unexpected is ErrNotFast, and the library decodes it instead.
-func parseJSON(in []byte) (any, []byte, error) {
+// UseNumber gives, without its reflection, and with objects in order). It
+// returns the unread rest; anything unexpected is ErrNotFast, and the
+// library decodes it instead.
+func (e *Encoder) parseJSON(in []byte) (any, []byte, error) {
 	if len(in) == 0 {
 		return nil, nil, ErrNotFast
 	}
@@ -457,7 +472,7 @@ func parseJSON(in []byte) (any, []byte, error) {
 			return object{}, in[1:], nil
 		}
 		for {
-			key, rest, err := parseJSON(in)
+			key, rest, err := e.parseJSON(in)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -465,7 +480,7 @@ func parseJSON(in []byte) (any, []byte, error) {
 			if !ok || len(rest) == 0 || rest[0] != ':' {
 				return nil, nil, ErrNotFast
 			}
-			value, rest, err := parseJSON(rest[1:])
+			value, rest, err := e.parseJSON(rest[1:])
 			if err != nil {
 				return nil, nil, err
 			}
@@ -489,7 +504,7 @@ func parseJSON(in []byte) (any, []byte, error) {
 			return list, in[1:], nil
 		}
 		for {
-			value, rest, err := parseJSON(in)
+			value, rest, err := e.parseJSON(in)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -519,7 +534,7 @@ func parseJSON(in []byte) (any, []byte, error) {
 			return nil, nil, ErrNotFast
 		}
 		if !escaped {
-			return string(in[1:end]), in[end+1:], nil
+			return intern(e.strings, in[1:end], func(s string) any { return s }), in[end+1:], nil
 		}
 		var str string
 		if err := json.Unmarshal(in[:end+1], &str); err != nil {
@@ -531,7 +546,7 @@ func parseJSON(in []byte) (any, []byte, error) {
 		for end < len(in) && strings.IndexByte("0123456789.eE+-", in[end]) >= 0 {
 			end++
 		}
-		return json.Number(in[:end]), in[end:], nil
+		return intern(e.numbers, in[:end], func(s string) any { return json.Number(s) }), in[end:], nil
 	case bytes.HasPrefix(in, []byte("true")):
 		return true, in[4:], nil
 	case bytes.HasPrefix(in, []byte("false")):
@@ -540,4 +555,23 @@ func parseJSON(in []byte) (any, []byte, error) {
 		return nil, in[4:], nil
 	}
 	return nil, nil, ErrNotFast
+}
+
+// maxInterned bounds each of an Encoder's maps of decoded values, as
+// maxCachedScalars does for formatted strings.
+const maxInterned = 16384
+
+// intern returns the boxed value of text from m, boxing and remembering it
+// the first time. The lookup with string(text) does not allocate.
+func intern(m map[string]any, text []byte, box func(string) any) any {
+	if v, ok := m[string(text)]; ok {
+		return v
+	}
+	if len(m) >= maxInterned {
+		clear(m)
+	}
+	key := string(text)
+	v := box(key)
+	m[key] = v
+	return v
 }
