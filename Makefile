@@ -6,7 +6,7 @@ OUT     ?= out
 FLEET   ?= customers
 export GOTOOLCHAIN := local
 
-.PHONY: all build test test-deps vet demo bench bench-go bench-proxy clean
+.PHONY: all build test test-deps vet demo bench bench-go bench-fleet bench-proxy clean
 
 all: build
 
@@ -33,10 +33,15 @@ demo: build
 	@echo
 	$(BIN)/vsoc-compile build $(FLEET) -o $(OUT)
 
-bench: bench-go bench-proxy
+# Go benchmarks (fleet-scale ones run once: a 10,000-customer build takes
+# seconds), then the whole-command figures and the proxy against its peers.
+bench: bench-go bench-fleet bench-proxy
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchtime 3x -benchmem ./compiler/ ./validate/ ./render/... ./diff/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 60m ./compiler/ ./validate/ ./render/... ./diff/ ./sniproxy/
+
+bench-fleet:
+	bash bench/fleet.sh
 
 bench-proxy: test-deps
 	bash bench/run.sh
