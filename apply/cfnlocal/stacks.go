@@ -90,6 +90,16 @@ func (s *Server) mustLookup(nameOrID string) (*stack, *apiError) {
 	return st, nil
 }
 
+// stackNamed is the existing stack the request's StackName names; the caller
+// holds s.mu.
+func (s *Server) stackNamed(f form) (*stack, *apiError) {
+	name, err := f.required("StackName")
+	if err != nil {
+		return nil, err
+	}
+	return s.mustLookup(name)
+}
+
 // lookupChangeSet finds a change set by ARN, or by name within the stack; the
 // caller holds s.mu.
 func (s *Server) lookupChangeSet(f form) (*stack, *changeSet, *apiError) {
@@ -511,13 +521,9 @@ func resourceChange(st *stack, ch spec.Change) xmlResourceChange {
 }
 
 func (s *Server) listChangeSets(f form) (any, *apiError) {
-	name, err := f.required("StackName")
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.mustLookup(name)
+	st, err := s.stackNamed(f)
 	if err != nil {
 		return nil, err
 	}
@@ -548,13 +554,9 @@ func (s *Server) deleteChangeSet(f form) (any, *apiError) {
 }
 
 func (s *Server) describeStackEvents(f form) (any, *apiError) {
-	name, err := f.required("StackName")
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.mustLookup(name)
+	st, err := s.stackNamed(f)
 	if err != nil {
 		return nil, err
 	}
@@ -623,13 +625,9 @@ func (s *Server) setStackPolicy(f form) (any, *apiError) {
 }
 
 func (s *Server) getStackPolicy(f form) (any, *apiError) {
-	name, err := f.required("StackName")
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.mustLookup(name)
+	st, err := s.stackNamed(f)
 	if err != nil {
 		return nil, err
 	}
