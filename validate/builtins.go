@@ -344,16 +344,27 @@ func isDNSName(s string) bool {
 	return true
 }
 
-func cidrConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
-	idx, err := indexFrom(bctx, "vsoc.cidr_conflicts")
+// conflictArgs are what every cross-customer builtin starts from: the fleet
+// index, the value to look up, and who asks (so that it is not its own
+// conflict).
+func conflictArgs(bctx rego.BuiltinContext, builtin, what string, value, customer, index *ast.Term) (*fleetIndex, string, owner, error) {
+	idx, err := indexFrom(bctx, builtin)
 	if err != nil {
-		return nil, err
+		return nil, "", owner{}, err
 	}
-	s, err := stringArg(value, "cidr")
+	s, err := stringArg(value, what)
 	if err != nil {
-		return nil, err
+		return nil, "", owner{}, err
 	}
 	self, err := ownerArg(customer, index)
+	if err != nil {
+		return nil, "", owner{}, err
+	}
+	return idx, s, self, nil
+}
+
+func cidrConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
+	idx, s, self, err := conflictArgs(bctx, "vsoc.cidr_conflicts", "cidr", value, customer, index)
 	if err != nil {
 		return nil, err
 	}
@@ -365,15 +376,7 @@ func cidrConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.
 }
 
 func domainConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
-	idx, err := indexFrom(bctx, "vsoc.domain_conflicts")
-	if err != nil {
-		return nil, err
-	}
-	s, err := stringArg(value, "domain")
-	if err != nil {
-		return nil, err
-	}
-	self, err := ownerArg(customer, index)
+	idx, s, self, err := conflictArgs(bctx, "vsoc.domain_conflicts", "domain", value, customer, index)
 	if err != nil {
 		return nil, err
 	}
@@ -386,15 +389,7 @@ func domainConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *as
 }
 
 func gatewayConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
-	idx, err := indexFrom(bctx, "vsoc.gateway_conflicts")
-	if err != nil {
-		return nil, err
-	}
-	s, err := stringArg(value, "address")
-	if err != nil {
-		return nil, err
-	}
-	self, err := ownerArg(customer, index)
+	idx, s, self, err := conflictArgs(bctx, "vsoc.gateway_conflicts", "address", value, customer, index)
 	if err != nil {
 		return nil, err
 	}
