@@ -12,28 +12,13 @@ import (
 // startReplyBackend reads the request bytes (a ClientHello here), answers reply and closes.
 func startReplyBackend(b *testing.B, reply []byte, want int) netip.AddrPort {
 	b.Helper()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(backendIP, 0).String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, want)
-				if _, err := io.ReadFull(c, buf); err != nil {
-					return
-				}
-				c.Write(reply)
-			}()
+	return serveTCP(b, backendIP, func(c net.Conn) {
+		buf := make([]byte, want)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
 		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String())
+		c.Write(reply)
+	})
 }
 
 // BenchmarkNewConnection measures a whole proxied connection on the SNI listener: accept, parse
@@ -80,25 +65,11 @@ func BenchmarkNewConnection(b *testing.B) {
 
 // BenchmarkRelayThroughput measures one bulk stream through the tcp listener (splice path).
 func BenchmarkRelayThroughput(b *testing.B) {
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(backendIP, 0).String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				n, _ := io.Copy(io.Discard, c)
-				c.Write([]byte{byte(n)})
-				c.Close()
-			}()
-		}
-	}()
-	srv, err := New(tcpOnlyConfig(netip.MustParseAddrPort(ln.Addr().String()), time.Minute), Options{})
+	backend := serveTCP(b, backendIP, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		c.Write([]byte{byte(n)})
+	})
+	srv, err := New(tcpOnlyConfig(backend, time.Minute), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -166,6 +166,30 @@ type canary struct {
 	accepted atomic.Int64
 }
 
+// serveTCP accepts connections on ip (a free port) until the test ends and hands each one to
+// handle in a goroutine of its own; the connection is closed when handle returns.
+func serveTCP(tb testing.TB, ip netip.Addr, handle func(net.Conn)) netip.AddrPort {
+	tb.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
 func startCanary(t *testing.T, ap netip.AddrPort) *canary {
 	t.Helper()
 	ln, err := net.Listen("tcp", ap.String())

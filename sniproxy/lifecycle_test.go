@@ -281,25 +281,10 @@ func TestReloadAddsAndRemovesListeners(t *testing.T) {
 // startHalfCloseBackend reads everything until EOF, then answers how much it got and closes.
 func startHalfCloseBackend(t *testing.T, ip netip.Addr) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				n, _ := io.Copy(io.Discard, c)
-				fmt.Fprintf(c, "got %d bytes", n)
-			}()
-		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String())
+	return serveTCP(t, ip, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		fmt.Fprintf(c, "got %d bytes", n)
+	})
 }
 
 func tcpOnlyConfig(target netip.AddrPort, idle time.Duration) *Config {
