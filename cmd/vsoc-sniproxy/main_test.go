@@ -167,7 +167,8 @@ func TestBinaryReloadsAndDrains(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	logs := &logWatcher{}
-	go logs.consume(stderr)
+	logsDone := make(chan struct{})
+	go func() { logs.consume(stderr); close(logsDone) }()
 
 	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
 	admin := logs.wait(t, "admin endpoint listening", "", "")["address"].(string)
@@ -218,7 +219,8 @@ func TestBinaryReloadsAndDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// Wait closes the stderr pipe, so the last log lines are read to EOF first.
+	go func() { <-logsDone; done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
