@@ -37,8 +37,8 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	capture  *tls.Config
-	bufs     sync.Pool // recording buffers for ClientHellos and request heads
-	relayBuf sync.Pool // relayBufferSize buffers borrowed by pumps while data moves
+	bufs     sync.Pool   // recording buffers for ClientHellos and request heads
+	relays   *relayLoops // started by Start, stopped by Shutdown
 
 	current atomic.Pointer[snapshot]
 	ctx     context.Context // cancelled when the server is closed for good
@@ -109,7 +109,6 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		conns:     make(map[*net.TCPConn]struct{}),
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
-	s.relayBuf.New = func() any { b := make([]byte, relayBufferSize); return &b }
 	s.current.Store(s.compile(cfg, 1))
 	m.generation.Set(1)
 	return s, nil
@@ -157,6 +156,13 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.relays == nil {
+		relays, err := startRelayLoops()
+		if err != nil {
+			return fmt.Errorf("starting the relay loops: %w", err)
+		}
+		s.relays = relays
+	}
 	if err := s.reconcileListeners(s.current.Load()); err != nil {
 		return err
 	}
@@ -314,10 +320,7 @@ func (s *Server) serve(listenerName string, c *net.TCPConn) {
 		s.track(c, true)
 		s.metrics.active.WithLabelValues(listenerName).Inc()
 		if upstream := s.handle(snap, l, c, rec); upstream != nil {
-			// Relay on a fresh goroutine and let this one end: its stack grew while crypto/tls
-			// parsed the ClientHello and would otherwise stay that size for the connection's
-			// whole (often long and idle) life.
-			go s.relayAndFinish(snap, c, upstream, rec)
+			s.startRelay(snap, c, upstream, rec)
 			return
 		}
 		s.finish(c, rec)
@@ -327,23 +330,36 @@ func (s *Server) serve(listenerName string, c *net.TCPConn) {
 	s.inflight.Done()
 }
 
-// relayAndFinish relays an established connection until it ends, then closes and audits it.
-func (s *Server) relayAndFinish(snap *snapshot, c, upstream *net.TCPConn, rec *connRecord) {
-	res := relay(c, upstream, &s.relayBuf, snap.cfg.Timeouts.Idle.Std())
-	upstream.Close()
-	rec.up += res.up
-	rec.down += res.down
-	if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
-		rec.relayErr = res.err
+// startRelay hands an established connection to the relay loops, which close and audit it when
+// it ends; this goroutine ends here.
+func (s *Server) startRelay(snap *snapshot, c, upstream *net.TCPConn, rec *connRecord) {
+	// Untracked first: from the handover on, Shutdown reaches the connection through the loops.
+	s.track(c, false)
+	err := s.relays.relay(c, upstream, snap.cfg.Timeouts.Idle.Std(), func(res relayResult) {
+		rec.up += res.up
+		rec.down += res.down
+		if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
+			rec.relayErr = res.err
+		}
+		s.release(rec)
+	})
+	if err != nil {
+		upstream.Close()
+		rec.relayErr = err
+		s.finish(c, rec)
 	}
-	s.finish(c, rec)
 }
 
 // finish closes a tracked client connection, audits it and releases its slot.
 func (s *Server) finish(c *net.TCPConn, rec *connRecord) {
 	c.Close()
-	s.metrics.active.WithLabelValues(rec.listener).Dec()
 	s.track(c, false)
+	s.release(rec)
+}
+
+// release audits a finished connection and gives its slot back.
+func (s *Server) release(rec *connRecord) {
+	s.metrics.active.WithLabelValues(rec.listener).Dec()
 	s.active.Add(-1)
 	s.report(rec)
 	s.inflight.Done()
@@ -630,18 +646,33 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-drained:
 		s.cancel()
+		s.stopRelays()
 		return nil
 	case <-ctx.Done():
 	}
 	s.cancel()
+	n := s.active.Load()
 	s.mu.Lock()
-	n := len(s.conns)
 	for c := range s.conns {
 		c.Close()
 	}
 	s.mu.Unlock()
+	if s.relays != nil {
+		s.relays.closeAll()
+	}
 	<-drained
+	s.stopRelays()
 	return fmt.Errorf("drain deadline reached: closed %d open connections", n)
+}
+
+// stopRelays ends the relay loops once every connection is gone.
+func (s *Server) stopRelays() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.relays != nil {
+		s.relays.stop()
+		s.relays = nil
+	}
 }
 
 // AdminHandler serves /metrics, /healthz (the process is alive) and /readyz (it accepts

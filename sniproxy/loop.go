@@ -1,0 +1,515 @@
+package sniproxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// errIdle ends a relay in which no byte moved for the idle timeout.
+var errIdle = errors.New("idle timeout")
+
+const (
+	// loopBufferSize is the buffer one read(2) fills; a loop shares it between all its relays,
+	// so an idle connection holds no buffer at all.
+	loopBufferSize = 64 << 10
+	loopMaxEvents  = 256
+	// minIdleTick bounds how often a loop looks for idle relays.
+	minIdleTick = 50 * time.Millisecond
+)
+
+// relayResult reports what a relay moved and why it ended.
+type relayResult struct {
+	up, down int64 // client→upstream, upstream→client
+	err      error // nil when both sides ended cleanly
+}
+
+// Sides of a relay: index into relayConn's arrays. Data read from side i is written to side 1-i.
+const (
+	sideClient   = 0
+	sideUpstream = 1
+)
+
+var sideNames = [2]string{"client", "upstream"}
+
+// relayConn is an established connection handed to an event loop: two non-blocking sockets the
+// loop owns, and what it knows about each direction.
+type relayConn struct {
+	fd      [2]int
+	pending [2][]byte // read from side i, not yet accepted by side 1-i; reading i waits for it
+	eof     [2]bool   // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
+	copied  [2]int64
+	closed  bool
+
+	idle       int64 // nanoseconds without traffic before the relay is closed; 0: never
+	lastActive int64 // loop clock, unix nanoseconds
+	done       func(relayResult)
+}
+
+// sideRef is what a loop finds for a file descriptor.
+type sideRef struct {
+	conn *relayConn
+	side int
+}
+
+// relayLoops relays established connections on one event loop per CPU instead of two goroutines
+// per connection: a goroutine parks and wakes for every message, which costs more than the
+// message, and keeps a stack for every idle connection. A loop waits in epoll(7) for all its
+// relays at once and moves bytes with read(2)/write(2) through one shared buffer.
+type relayLoops struct {
+	loops []*eventLoop
+	next  atomic.Uint32
+}
+
+func startRelayLoops() (*relayLoops, error) {
+	rl := &relayLoops{}
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newEventLoop()
+		if err != nil {
+			rl.stop()
+			return nil, err
+		}
+		rl.loops = append(rl.loops, l)
+		go l.run()
+	}
+	return rl, nil
+}
+
+// relay hands client and upstream to a loop, which owns them from then on (both net.TCPConns are
+// closed here) and calls done once on its goroutine when the relay has ended. On error nothing
+// was handed over and the caller still owns the connections.
+func (rl *relayLoops) relay(client, upstream *net.TCPConn, idle time.Duration, done func(relayResult)) error {
+	cfd, err := detach(client)
+	if err != nil {
+		return fmt.Errorf("taking over the client socket: %w", err)
+	}
+	ufd, err := detach(upstream)
+	if err != nil {
+		unix.Close(cfd)
+		return fmt.Errorf("taking over the upstream socket: %w", err)
+	}
+	client.Close()
+	upstream.Close()
+	c := &relayConn{fd: [2]int{cfd, ufd}, idle: int64(idle), lastActive: time.Now().UnixNano(), done: done}
+	rl.loops[rl.next.Add(1)%uint32(len(rl.loops))].add(c)
+	return nil
+}
+
+// detach duplicates a connection's socket so that it outlives the net.TCPConn; the duplicate
+// shares its non-blocking mode.
+func detach(c *net.TCPConn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, dupErr
+}
+
+// closeAll ends every relay with net.ErrClosed, and every relay handed over later as well.
+func (rl *relayLoops) closeAll() {
+	for _, l := range rl.loops {
+		l.request(func(l *eventLoop) { l.closing = true })
+	}
+}
+
+// stop ends every relay and the loops, and waits for them.
+func (rl *relayLoops) stop() {
+	for _, l := range rl.loops {
+		l.request(func(l *eventLoop) { l.closing, l.stopping = true, true })
+	}
+	for _, l := range rl.loops {
+		<-l.stopped
+	}
+}
+
+// eventLoop is one epoll instance and the goroutine that serves it. Everything but the incoming
+// queue is touched only by that goroutine.
+type eventLoop struct {
+	epfd, wakefd int
+	// epoll is epfd as a file of Go's poller: the loop waits for its relays by parking on it like
+	// any goroutine waits for a socket, instead of blocking a thread in epoll_wait (which makes
+	// the runtime hand the thread's P to another thread and back, at every wait).
+	epoll     *os.File
+	epollRaw  syscall.RawConn
+	deadline  int64 // the read deadline set on epoll, unix nanoseconds, 0: none
+	buf       []byte
+	events    []unix.EpollEvent
+	sides     []sideRef // by file descriptor
+	conns     map[*relayConn]struct{}
+	now       int64
+	tick      int64 // sweep interval for idle relays, 0 while no relay has an idle timeout
+	nextSweep int64
+	closing   bool
+	stopping  bool
+	stopped   chan struct{}
+
+	mu       sync.Mutex
+	incoming []*relayConn
+	requests []func(*eventLoop)
+}
+
+func newEventLoop() (*eventLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	// Non-blocking, so that os.NewFile hands it to the runtime poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll fd: %w", err)
+	}
+	epoll := os.NewFile(uintptr(epfd), "epoll")
+	raw, err := epoll.SyscallConn()
+	if err != nil {
+		epoll.Close()
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll fd: %w", err)
+	}
+	return &eventLoop{
+		epfd:     epfd,
+		wakefd:   wakefd,
+		epoll:    epoll,
+		epollRaw: raw,
+		buf:      make([]byte, loopBufferSize),
+		events:   make([]unix.EpollEvent, loopMaxEvents),
+		conns:    make(map[*relayConn]struct{}),
+		stopped:  make(chan struct{}),
+	}, nil
+}
+
+// add queues a relay for the loop; the loop registers it on its own goroutine.
+func (l *eventLoop) add(c *relayConn) {
+	l.mu.Lock()
+	l.incoming = append(l.incoming, c)
+	first := len(l.incoming) == 1
+	l.mu.Unlock()
+	if first {
+		l.wake()
+	}
+}
+
+// request runs fn on the loop's goroutine.
+func (l *eventLoop) request(fn func(*eventLoop)) {
+	l.mu.Lock()
+	l.requests = append(l.requests, fn)
+	l.mu.Unlock()
+	l.wake()
+}
+
+func (l *eventLoop) wake() {
+	one := [8]byte{1}
+	for {
+		// EAGAIN means the counter is already non-zero: the loop is woken anyway.
+		if _, err := unix.Write(l.wakefd, one[:]); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+func (l *eventLoop) run() {
+	defer close(l.stopped)
+	for {
+		n, err := l.wait()
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			// Only a broken epoll instance fails here; nothing can be relayed any more.
+			l.closeEverything(fmt.Errorf("waiting for events: %w", err))
+			l.close()
+			return
+		}
+		l.now = time.Now().UnixNano()
+		for _, ev := range l.events[:n] {
+			fd := int(ev.Fd)
+			if fd == l.wakefd {
+				l.takeQueued()
+				continue
+			}
+			if ref := l.sides[fd]; ref.conn != nil {
+				l.handle(ref.conn, ref.side, ev.Events)
+			}
+		}
+		if l.closing {
+			l.closeEverything(net.ErrClosed)
+			if l.stopping {
+				l.close()
+				return
+			}
+		}
+		if l.tick > 0 && l.now >= l.nextSweep {
+			l.sweep()
+		}
+	}
+}
+
+// wait returns the next batch of events, parking the goroutine while there is none, or
+// os.ErrDeadlineExceeded when it is time to look for idle relays.
+func (l *eventLoop) wait() (int, error) {
+	if err := l.armDeadline(); err != nil {
+		return 0, err
+	}
+	var n int
+	var waitErr error
+	err := l.epollRaw.Read(func(fd uintptr) bool {
+		for {
+			n, waitErr = pollEvents(int(fd), l.events)
+			if waitErr != unix.EINTR {
+				return waitErr != nil || n > 0
+			}
+		}
+	})
+	if err == nil {
+		err = waitErr
+	}
+	return n, err
+}
+
+// armDeadline makes the wait end at the next idle sweep, when there is one to do.
+func (l *eventLoop) armDeadline() error {
+	want := int64(0)
+	if l.tick > 0 && len(l.conns) > 0 {
+		want = l.nextSweep
+	}
+	if want == l.deadline {
+		return nil
+	}
+	l.deadline = want
+	if want == 0 {
+		return l.epoll.SetReadDeadline(time.Time{})
+	}
+	return l.epoll.SetReadDeadline(time.Unix(0, want))
+}
+
+func (l *eventLoop) close() {
+	l.epoll.Close()
+	unix.Close(l.wakefd)
+}
+
+func (l *eventLoop) takeQueued() {
+	var counter [8]byte
+	unix.Read(l.wakefd, counter[:])
+	l.mu.Lock()
+	incoming, requests := l.incoming, l.requests
+	l.incoming, l.requests = nil, nil
+	l.mu.Unlock()
+	for _, fn := range requests {
+		fn(l)
+	}
+	for _, c := range incoming {
+		l.register(c)
+	}
+}
+
+// register starts relaying c. Edge-triggered: the loop reads until EAGAIN (or a short read) and
+// is told again only when more arrives; already queued bytes are reported at once by the add.
+func (l *eventLoop) register(c *relayConn) {
+	l.conns[c] = struct{}{}
+	if l.closing {
+		l.finish(c, net.ErrClosed)
+		return
+	}
+	if c.idle > 0 {
+		tick := max(c.idle/4, int64(minIdleTick))
+		if l.tick == 0 || tick < l.tick {
+			l.tick = tick
+			l.nextSweep = l.now + tick
+		}
+	}
+	for side, fd := range c.fd {
+		if fd >= len(l.sides) {
+			grown := make([]sideRef, max(2*len(l.sides), fd+1, 1024))
+			copy(grown, l.sides)
+			l.sides = grown
+		}
+		l.sides[fd] = sideRef{conn: c, side: side}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			l.finish(c, fmt.Errorf("epoll_ctl: %w", err))
+			return
+		}
+	}
+}
+
+// handle reacts to readiness of side i of c.
+func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
+	const failed = unix.EPOLLERR | unix.EPOLLHUP
+	if events&(unix.EPOLLOUT|failed) != 0 && c.pending[1-i] != nil {
+		// Side i takes data again: deliver what waits for it, then read its source again.
+		if !l.flush(c, 1-i) {
+			return
+		}
+		l.pump(c, 1-i, true)
+	}
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|failed) != 0 && !c.closed {
+		// A peer that closed may have sent its last bytes with the FIN: read to the end then.
+		l.pump(c, i, events&(unix.EPOLLRDHUP|failed) != 0)
+	}
+}
+
+// pump moves what side i has sent to side 1-i until i has nothing more (EAGAIN, or a short read
+// unless toEnd), side 1-i stops taking data, or side i's stream ended.
+func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
+	for !c.closed && c.pending[i] == nil && !c.eof[i] {
+		n, err := rawRead(c.fd[i], l.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return
+		case err != nil:
+			l.finish(c, fmt.Errorf("reading from %s: %w", sideNames[i], err))
+			return
+		case n == 0:
+			l.ended(c, i)
+			return
+		}
+		c.lastActive = l.now
+		if !l.forward(c, i, l.buf[:n]) || (n < len(l.buf) && !toEnd) {
+			return
+		}
+	}
+}
+
+// ended handles the end of side i's stream: a half-close is passed on, and the relay is over
+// when both streams have ended.
+func (l *eventLoop) ended(c *relayConn, i int) {
+	c.eof[i] = true
+	if c.eof[1-i] {
+		l.finish(c, nil)
+		return
+	}
+	if err := unix.Shutdown(c.fd[1-i], unix.SHUT_WR); err != nil {
+		// The other side is gone already; there is nobody left to relay to.
+		l.finish(c, nil)
+	}
+}
+
+// forward writes data read from side i to side 1-i; what side 1-i does not take now waits in
+// c.pending[i]. It reports false when the relay failed.
+func (l *eventLoop) forward(c *relayConn, i int, data []byte) bool {
+	rest, ok := l.write(c, i, data)
+	if ok && len(rest) > 0 {
+		c.pending[i] = append([]byte(nil), rest...)
+	}
+	return ok
+}
+
+// flush writes c.pending[i] to side 1-i and reports whether it all went.
+func (l *eventLoop) flush(c *relayConn, i int) bool {
+	rest, ok := l.write(c, i, c.pending[i])
+	if !ok {
+		return false
+	}
+	if len(rest) > 0 {
+		c.pending[i] = rest
+		return false
+	}
+	c.pending[i] = nil
+	return true
+}
+
+// write writes data from side i to side 1-i until it would block; it returns what is left, and
+// false when the relay failed and was closed.
+func (l *eventLoop) write(c *relayConn, i int, data []byte) ([]byte, bool) {
+	for len(data) > 0 {
+		n, err := rawWrite(c.fd[1-i], data)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return data, true
+		case err != nil:
+			l.finish(c, fmt.Errorf("writing to %s: %w", sideNames[1-i], err))
+			return nil, false
+		}
+		c.copied[i] += int64(n)
+		c.lastActive = l.now
+		data = data[n:]
+	}
+	return nil, true
+}
+
+// sweep closes the relays that moved no byte for their idle timeout.
+func (l *eventLoop) sweep() {
+	for c := range l.conns {
+		if c.idle > 0 && l.now-c.lastActive >= c.idle {
+			l.finish(c, errIdle)
+		}
+	}
+	l.nextSweep = l.now + l.tick
+}
+
+func (l *eventLoop) closeEverything(err error) {
+	for c := range l.conns {
+		l.finish(c, err)
+	}
+}
+
+// finish closes both sockets (which also removes them from the epoll set) and reports the result.
+func (l *eventLoop) finish(c *relayConn, err error) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	for _, fd := range c.fd {
+		if fd < len(l.sides) && l.sides[fd].conn == c {
+			l.sides[fd] = sideRef{}
+		}
+		unix.Close(fd)
+	}
+	delete(l.conns, c)
+	c.pending = [2][]byte{}
+	c.done(relayResult{up: c.copied[sideClient], down: c.copied[sideUpstream], err: err})
+}
+
+// The loops' sockets and epoll instance are non-blocking, so these system calls return at once:
+// issued raw, they skip the runtime's bookkeeping for calls that may block (which, at a few per
+// message, makes the runtime hand the processor to another thread and back).
+
+func rawRead(fd int, p []byte) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// pollEvents is epoll_pwait with a zero timeout and no signal mask.
+func pollEvents(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
