@@ -346,7 +346,7 @@ func (l *eventLoop) register(c *relayConn) {
 		}
 		l.sides[fd] = sideRef{conn: c, side: side}
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		if err := rawEpollAdd(l.epfd, fd, &ev); err != nil {
 			l.finish(c, fmt.Errorf("epoll_ctl: %w", err))
 			return
 		}
@@ -401,7 +401,7 @@ func (l *eventLoop) ended(c *relayConn, i int) {
 		l.finish(c, nil)
 		return
 	}
-	if err := unix.Shutdown(c.fd[1-i], unix.SHUT_WR); err != nil {
+	if err := rawShutdownWrite(c.fd[1-i]); err != nil {
 		// The other side is gone already; there is nobody left to relay to.
 		l.finish(c, nil)
 	}
@@ -478,14 +478,15 @@ func (l *eventLoop) finish(c *relayConn, err error) {
 		if fd < len(l.sides) && l.sides[fd].conn == c {
 			l.sides[fd] = sideRef{}
 		}
-		unix.Close(fd)
+		rawClose(fd)
 	}
 	delete(l.conns, c)
 	c.pending = [2][]byte{}
 	c.done(relayResult{up: c.copied[sideClient], down: c.copied[sideUpstream], err: err})
 }
 
-// The loops' sockets and epoll instance are non-blocking, so these system calls return at once:
+// The loops' sockets and epoll instance are non-blocking (and sockets close without lingering),
+// so these system calls return at once:
 // issued raw, they skip the runtime's bookkeeping for calls that may block (which, at a few per
 // message, makes the runtime hand the processor to another thread and back).
 
@@ -512,4 +513,22 @@ func pollEvents(epfd int, events []unix.EpollEvent) (int, error) {
 		return 0, errno
 	}
 	return int(n), nil
+}
+
+func rawClose(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+func rawShutdownWrite(fd int) error {
+	if _, _, errno := unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_WR, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func rawEpollAdd(epfd, fd int, ev *unix.EpollEvent) error {
+	if _, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
 }
