@@ -11,15 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/vsoc/vsoc/apply/cfnlocal"
+	"github.com/vsoc/vsoc/apply/cfnlocal/cfnlocaltest"
 	cfnapply "github.com/vsoc/vsoc/apply/cloudformation"
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/internal/fleettest"
 	rendercfn "github.com/vsoc/vsoc/render/cloudformation"
-	"github.com/vsoc/vsoc/render/cloudformation/spec"
 	renderkube "github.com/vsoc/vsoc/render/kube"
 )
 
@@ -42,18 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	f.git("init", "-q")
 	f.commit("sample fleet")
 
-	sp, err := spec.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.server, err = cfnlocal.New(cfnlocal.Options{Spec: sp, Step: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.endpoint, err = f.server.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.server.Close() })
+	f.server, f.endpoint = cfnlocaltest.Start(t, time.Millisecond)
 	f.build()
 	return f
 }
@@ -101,11 +87,7 @@ func (f *fixture) options(execute bool) Options {
 	return Options{
 		Out:          f.out,
 		CustomersDir: f.customers,
-		AWS: aws.Config{
-			Region:      "eu-central-1",
-			Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
-			Retryer:     cfnapply.Retryer(10, 5*time.Millisecond),
-		},
+		AWS:          cfnlocaltest.Config(cfnapply.Retryer(10, 5*time.Millisecond)),
 		EndpointURL:  f.endpoint,
 		Execute:      execute,
 		Parallelism:  3,

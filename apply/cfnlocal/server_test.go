@@ -12,13 +12,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/vsoc/vsoc/apply/cfnlocal"
+	"github.com/vsoc/vsoc/apply/cfnlocal/cfnlocaltest"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 
 	_ "github.com/vsoc/vsoc/internal/golden" // defines -update, so that `go test ./... -update` runs this package too
@@ -40,25 +40,9 @@ func newEnv(t *testing.T) *env { return newEnvStep(t, time.Millisecond) }
 // newEnvStep starts an endpoint whose provisioning steps take step each.
 func newEnvStep(t *testing.T, step time.Duration) *env {
 	t.Helper()
-	sp, err := spec.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := cfnlocal.New(cfnlocal.Options{Spec: sp, Step: step})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := server.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { server.Close() })
-	cfg := aws.Config{
-		Region:      "eu-central-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
-		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
-	}
-	return &env{server: server, url: u, cfg: cfg, cfn: cfn.NewFromConfig(cfg, func(o *cfn.Options) { o.BaseEndpoint = aws.String(u) })}
+	server, u := cfnlocaltest.Start(t, step)
+	cfg := cfnlocaltest.Config(func() aws.Retryer { return aws.NopRetryer{} })
+	return &env{server: server, url: u, cfg: cfg, cfn: cfnlocaltest.Client(cfg, u)}
 }
 
 func apiError(t *testing.T, err error, code, contains string) {

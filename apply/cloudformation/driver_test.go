@@ -11,12 +11,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
 	"github.com/vsoc/vsoc/apply/cfnlocal"
-	"github.com/vsoc/vsoc/render/cloudformation/spec"
+	"github.com/vsoc/vsoc/apply/cfnlocal/cfnlocaltest"
 
 	_ "github.com/vsoc/vsoc/internal/golden" // defines -update, so that `go test ./... -update` runs this package too
 )
@@ -125,25 +124,8 @@ func newEnv(t *testing.T) *env { return newEnvStep(t, time.Millisecond) }
 // newEnvStep starts an endpoint whose provisioning steps take step each.
 func newEnvStep(t testing.TB, step time.Duration) *env {
 	t.Helper()
-	sp, err := spec.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := cfnlocal.New(cfnlocal.Options{Spec: sp, Step: step})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := server.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { server.Close() })
-	cfg := aws.Config{
-		Region:      "eu-central-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
-		Retryer:     Retryer(10, 5*time.Millisecond),
-	}
-	client := cfn.NewFromConfig(cfg, func(o *cfn.Options) { o.BaseEndpoint = aws.String(url) })
+	server, url := cfnlocaltest.Start(t, step)
+	client := cfnlocaltest.Client(cfnlocaltest.Config(Retryer(10, 5*time.Millisecond)), url)
 	return &env{t: t, server: server, client: client}
 }
 
