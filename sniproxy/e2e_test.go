@@ -243,27 +243,29 @@ func TestDNSRebindingRefusedAtDial(t *testing.T) {
 	}
 }
 
-// TestDialGuardChecksActualAddress proves the guard sits in the dialer itself: even a caller that
+// TestDialGuardChecksActualAddress proves the guard sits in the connect itself: even a caller that
 // skips every routing check cannot reach an address outside the allowed destinations.
 func TestDialGuardChecksActualAddress(t *testing.T) {
 	c := startCanary(t, netip.AddrPortFrom(canaryIP, 0))
 	ok := startCanary(t, netip.AddrPortFrom(backendIP, 0))
 	g := newDestinationGuard([]netip.Prefix{netip.PrefixFrom(backendIP, 32)}, nil)
-	d := g.newDialer(time.Second)
-	_, _, err := dialTCP(context.Background(), d, []netip.AddrPort{c.addr})
-	if !errors.Is(err, ErrForbiddenDestination) {
-		t.Fatalf("dial %s: want ErrForbiddenDestination, got %v", c.addr, err)
+	if fd, err := g.connect(c.addr); !errors.Is(err, ErrForbiddenDestination) || fd != -1 {
+		t.Fatalf("connect %s: want ErrForbiddenDestination and no socket, got %d, %v", c.addr, fd, err)
 	}
-	// A name is resolved by the dialer too: the check still applies to the address it resolved to.
-	if _, err := d.DialContext(context.Background(), "tcp", "localhost:"+fmt.Sprint(c.addr.Port())); !errors.Is(err, ErrForbiddenDestination) {
-		t.Fatalf("dial localhost: want ErrForbiddenDestination, got %v", err)
+	// The IPv4-mapped form of a forbidden address is the same address.
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(c.addr.Addr().As16()), c.addr.Port())
+	if _, err := g.connect(mapped); !errors.Is(err, ErrForbiddenDestination) {
+		t.Fatalf("connect %s: want ErrForbiddenDestination, got %v", mapped, err)
 	}
-	conn, _, err := dialTCP(context.Background(), d, []netip.AddrPort{ok.addr})
+	fd, err := g.connect(ok.addr)
 	if err != nil {
-		t.Fatalf("dial allowed %s: %v", ok.addr, err)
+		t.Fatalf("connect allowed %s: %v", ok.addr, err)
 	}
-	conn.Close()
-	time.Sleep(50 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for ok.accepted.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rawClose(fd)
 	if c.accepted.Load() != 0 || ok.accepted.Load() != 1 {
 		t.Fatalf("accepted: forbidden %d (want 0), allowed %d (want 1)", c.accepted.Load(), ok.accepted.Load())
 	}

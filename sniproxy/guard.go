@@ -1,18 +1,15 @@
 package sniproxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"syscall"
-	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// ErrForbiddenDestination is returned (wrapped) when a dial targets an address outside the allowed
-// destinations. It comes from net.Dialer.ControlContext, i.e. from the very address the socket is
-// about to connect to, after any resolution.
+// ErrForbiddenDestination is returned (wrapped) when a connect targets an address outside the
+// allowed destinations.
 var ErrForbiddenDestination = errors.New("destination not allowed")
 
 // destinationGuard holds the addresses the proxy may connect to.
@@ -48,46 +45,30 @@ func (g *destinationGuard) allows(ap netip.AddrPort) bool {
 	return ok
 }
 
-// control is the net.Dialer hook: it runs after the socket is created and before connect(2), with
-// the literal address being connected to, so no resolution trick can get past it.
-func (g *destinationGuard) control(_ context.Context, _, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: unparsable address %q", ErrForbiddenDestination, address)
-	}
+// connect checks ap and starts a non-blocking connect(2) to it, returning the socket. The address
+// checked is the very one the socket connects to, after any resolution, so no caller and no
+// resolution trick gets past the guard.
+func (g *destinationGuard) connect(ap netip.AddrPort) (int, error) {
 	if !g.allows(ap) {
-		return fmt.Errorf("%w: %s", ErrForbiddenDestination, ap)
+		return -1, fmt.Errorf("%w: %s", ErrForbiddenDestination, ap)
 	}
-	return nil
-}
-
-// newDialer returns a dialer whose every connection is checked by the guard.
-func (g *destinationGuard) newDialer(timeout time.Duration) *net.Dialer {
-	return &net.Dialer{
-		Timeout:        timeout,
-		ControlContext: g.control,
-		// No TCP keep-alive: the relay's idle timeout reaps dead upstreams, and the setsockopt
-		// calls would be paid on every dial.
-		KeepAlive: -1,
+	addr := ap.Addr().Unmap()
+	family := unix.AF_INET6
+	if addr.Is4() {
+		family = unix.AF_INET
 	}
-}
-
-// dialTCP connects to the first address that accepts, each attempt guarded by the dialer's Control.
-func dialTCP(ctx context.Context, d *net.Dialer, addrs []netip.AddrPort) (*net.TCPConn, netip.AddrPort, error) {
-	var lastErr error
-	for _, ap := range addrs {
-		c, err := d.DialContext(ctx, "tcp", ap.String())
-		if err != nil {
-			lastErr = err
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		return c.(*net.TCPConn), ap, nil
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
 	}
-	if lastErr == nil {
-		lastErr = errors.New("no address to dial")
+	// As Go's net does: interactive traffic (SSH keystrokes) must not wait for Nagle.
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		rawClose(fd)
+		return -1, fmt.Errorf("setsockopt TCP_NODELAY: %w", err)
 	}
-	return nil, netip.AddrPort{}, lastErr
+	if err := rawConnect(fd, netip.AddrPortFrom(addr, ap.Port())); err != nil && err != unix.EINPROGRESS {
+		rawClose(fd)
+		return -1, fmt.Errorf("connecting to %s: %w", ap, err)
+	}
+	return fd, nil
 }

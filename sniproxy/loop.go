@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -27,10 +28,22 @@ const (
 	minIdleTick = 50 * time.Millisecond
 )
 
-// relayResult reports what a relay moved and why it ended.
+// upstreamDial is how a loop connects a client to its upstream.
+type upstreamDial struct {
+	targets  []netip.AddrPort // tried in order until one accepts
+	guard    *destinationGuard
+	timeout  time.Duration // for each attempt
+	replay   []byte        // the client's first bytes, sent upstream once connected
+	greeting []byte        // sent to the client once connected (CONNECT's 200)
+	failure  []byte        // sent to the client when no target accepts (an HTTP 502)
+}
+
+// relayResult reports where a relay went, what it moved and why it ended.
 type relayResult struct {
-	up, down int64 // client→upstream, upstream→client
-	err      error // nil when both sides ended cleanly
+	target   netip.AddrPort // the target connected to, or the last one tried
+	dialErr  error          // why no target accepted; the relay never started then
+	up, down int64          // client→upstream, upstream→client
+	err      error          // nil when both sides ended cleanly
 }
 
 // Sides of a relay: index into relayConn's arrays. Data read from side i is written to side 1-i.
@@ -41,30 +54,40 @@ const (
 
 var sideNames = [2]string{"client", "upstream"}
 
-// relayConn is an established connection handed to an event loop: two non-blocking sockets the
-// loop owns, and what it knows about each direction.
+// relayConn is a client connection handed to an event loop, with its upstream once connected:
+// two non-blocking sockets the loop owns, and what it knows about each direction.
 type relayConn struct {
-	fd      [2]int
+	fd      [2]int // the upstream's is -1 until the first connect attempt
+	seq     [2]uint32
 	pending [2][]byte // read from side i, not yet accepted by side 1-i; reading i waits for it
 	eof     [2]bool   // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
 	copied  [2]int64
 	closed  bool
+
+	dial         *upstreamDial // until connected
+	tried        int           // targets tried so far
+	target       netip.AddrPort
+	dialErr      error
+	dialDeadline int64 // loop clock
 
 	idle       int64 // nanoseconds without traffic before the relay is closed; 0: never
 	lastActive int64 // loop clock, unix nanoseconds
 	done       func(relayResult)
 }
 
-// sideRef is what a loop finds for a file descriptor.
+// sideRef is what a loop finds for a file descriptor. seq tells the registration apart from an
+// earlier one of the same descriptor number, whose events may still be in the batch at hand.
 type sideRef struct {
 	conn *relayConn
 	side int
+	seq  uint32
 }
 
-// relayLoops relays established connections on one event loop per CPU instead of two goroutines
-// per connection: a goroutine parks and wakes for every message, which costs more than the
-// message, and keeps a stack for every idle connection. A loop waits in epoll(7) for all its
-// relays at once and moves bytes with read(2)/write(2) through one shared buffer.
+// relayLoops connects decided client connections to their upstreams and relays them, on one event
+// loop per CPU instead of goroutines per connection: a goroutine parks and wakes for every
+// message, which costs more than the message, and keeps a stack for every idle connection. A loop
+// waits in epoll(7) for all its connections at once and moves bytes with read(2)/write(2) through
+// one shared buffer.
 type relayLoops struct {
 	loops []*eventLoop
 	next  atomic.Uint32
@@ -84,22 +107,16 @@ func startRelayLoops() (*relayLoops, error) {
 	return rl, nil
 }
 
-// relay hands client and upstream to a loop, which owns them from then on (both net.TCPConns are
-// closed here) and calls done once on its goroutine when the relay has ended. On error nothing
-// was handed over and the caller still owns the connections.
-func (rl *relayLoops) relay(client, upstream *net.TCPConn, idle time.Duration, done func(relayResult)) error {
+// start hands client to a loop, which connects it to its upstream as d says, relays, and calls
+// done once on its goroutine when it is over. The loop owns the socket from then on (the
+// net.TCPConn is closed here); on error nothing was handed over.
+func (rl *relayLoops) start(client *net.TCPConn, d *upstreamDial, idle time.Duration, done func(relayResult)) error {
 	cfd, err := detach(client)
 	if err != nil {
 		return fmt.Errorf("taking over the client socket: %w", err)
 	}
-	ufd, err := detach(upstream)
-	if err != nil {
-		unix.Close(cfd)
-		return fmt.Errorf("taking over the upstream socket: %w", err)
-	}
 	client.Close()
-	upstream.Close()
-	c := &relayConn{fd: [2]int{cfd, ufd}, idle: int64(idle), lastActive: time.Now().UnixNano(), done: done}
+	c := &relayConn{fd: [2]int{cfd, -1}, dial: d, idle: int64(idle), done: done}
 	rl.loops[rl.next.Add(1)%uint32(len(rl.loops))].add(c)
 	return nil
 }
@@ -149,6 +166,7 @@ type eventLoop struct {
 	buf       []byte
 	events    []unix.EpollEvent
 	sides     []sideRef // by file descriptor
+	seq       uint32    // of the last registration
 	conns     map[*relayConn]struct{}
 	now       int64
 	tick      int64 // sweep interval for idle relays, 0 while no relay has an idle timeout
@@ -248,7 +266,7 @@ func (l *eventLoop) run() {
 				l.takeQueued()
 				continue
 			}
-			if ref := l.sides[fd]; ref.conn != nil {
+			if ref := l.sides[fd]; ref.conn != nil && ref.seq == uint32(ev.Pad) {
 				l.handle(ref.conn, ref.side, ev.Events)
 			}
 		}
@@ -323,39 +341,135 @@ func (l *eventLoop) takeQueued() {
 	}
 }
 
-// register starts relaying c. Edge-triggered: the loop reads until EAGAIN (or a short read) and
-// is told again only when more arrives; already queued bytes are reported at once by the add.
+// register takes c over and starts connecting it.
 func (l *eventLoop) register(c *relayConn) {
 	l.conns[c] = struct{}{}
 	if l.closing {
 		l.finish(c, net.ErrClosed)
 		return
 	}
-	if c.idle > 0 {
-		tick := max(c.idle/4, int64(minIdleTick))
-		if l.tick == 0 || tick < l.tick {
-			l.tick = tick
-			l.nextSweep = l.now + tick
-		}
+	l.shortenTick(c.idle)
+	l.shortenTick(int64(c.dial.timeout))
+	if err := l.watch(c, sideClient); err != nil {
+		l.finish(c, err)
+		return
 	}
-	for side, fd := range c.fd {
-		if fd >= len(l.sides) {
-			grown := make([]sideRef, max(2*len(l.sides), fd+1, 1024))
-			copy(grown, l.sides)
-			l.sides = grown
+	l.connectNext(c)
+}
+
+// shortenTick makes the sweeps frequent enough for a timeout of d nanoseconds (0: none).
+func (l *eventLoop) shortenTick(d int64) {
+	if d <= 0 {
+		return
+	}
+	tick := max(d/4, int64(minIdleTick))
+	if l.tick == 0 || tick < l.tick {
+		l.tick = tick
+		l.nextSweep = l.now + tick
+	}
+}
+
+// watch adds side i's socket to the epoll set. Edge-triggered: the loop reads until EAGAIN (or a
+// short read) and is told again only when more arrives; what is already there is reported at
+// once.
+func (l *eventLoop) watch(c *relayConn, i int) error {
+	fd := c.fd[i]
+	if fd >= len(l.sides) {
+		grown := make([]sideRef, max(2*len(l.sides), fd+1, 1024))
+		copy(grown, l.sides)
+		l.sides = grown
+	}
+	l.seq++
+	c.seq[i] = l.seq
+	l.sides[fd] = sideRef{conn: c, side: i, seq: l.seq}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: int32(l.seq)}
+	if err := rawEpollAdd(l.epfd, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	return nil
+}
+
+// unwatch closes side i's socket, which also takes it out of the epoll set.
+func (l *eventLoop) unwatch(c *relayConn, i int) {
+	fd := c.fd[i]
+	if fd < 0 {
+		return
+	}
+	if fd < len(l.sides) && l.sides[fd].conn == c {
+		l.sides[fd] = sideRef{}
+	}
+	rawClose(fd)
+	c.fd[i] = -1
+}
+
+// connectNext starts connecting to the next target; when none is left, the client is told (if
+// its protocol has a way) and closed.
+func (l *eventLoop) connectNext(c *relayConn) {
+	for c.tried < len(c.dial.targets) {
+		c.target = c.dial.targets[c.tried]
+		c.tried++
+		// The new socket is made before the failed one is closed, so it cannot get its number.
+		fd, err := c.dial.guard.connect(c.target)
+		l.unwatch(c, sideUpstream)
+		if err != nil {
+			c.dialErr = err
+			continue
 		}
-		l.sides[fd] = sideRef{conn: c, side: side}
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
-		if err := rawEpollAdd(l.epfd, fd, &ev); err != nil {
-			l.finish(c, fmt.Errorf("epoll_ctl: %w", err))
+		c.fd[sideUpstream] = fd
+		if err := l.watch(c, sideUpstream); err != nil {
+			c.dialErr = err
+			continue
+		}
+		c.dialDeadline = l.now + int64(c.dial.timeout)
+		return
+	}
+	if c.dialErr == nil {
+		c.dialErr = errors.New("no address to dial")
+	}
+	if len(c.dial.failure) > 0 {
+		rawWrite(c.fd[sideClient], c.dial.failure) // best effort: the client is closed right after
+	}
+	l.finish(c, nil)
+}
+
+// connected handles the end of a connect attempt: on success the greeting goes to the client,
+// the client's first bytes go upstream, and relaying starts; on failure the next target is tried.
+func (l *eventLoop) connected(c *relayConn) {
+	if soErr, err := unix.GetsockoptInt(c.fd[sideUpstream], unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soErr != 0 {
+		if err == nil {
+			err = unix.Errno(soErr)
+		}
+		c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
+		l.connectNext(c)
+		return
+	}
+	d := c.dial
+	c.dial, c.dialErr = nil, nil
+	c.lastActive = l.now
+	if len(d.greeting) > 0 {
+		// A fresh socket's send buffer takes a few dozen bytes whole.
+		if n, err := rawWrite(c.fd[sideClient], d.greeting); err != nil || n != len(d.greeting) {
+			l.finish(c, fmt.Errorf("answering the client: %d of %d bytes written: %v", n, len(d.greeting), err))
 			return
 		}
 	}
+	c.pending[sideClient] = d.replay
+	if len(d.replay) == 0 || l.flush(c, sideClient) {
+		// The client may have sent more meanwhile; its events were not acted on while connecting.
+		l.pump(c, sideClient, true)
+	}
+	l.pump(c, sideUpstream, true)
 }
 
 // handle reacts to readiness of side i of c.
 func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 	const failed = unix.EPOLLERR | unix.EPOLLHUP
+	if c.dial != nil {
+		if i == sideUpstream && events&(unix.EPOLLOUT|failed) != 0 {
+			l.connected(c)
+		}
+		return
+	}
 	if events&(unix.EPOLLOUT|failed) != 0 && c.pending[1-i] != nil {
 		// Side i takes data again: deliver what waits for it, then read its source again.
 		if !l.flush(c, 1-i) {
@@ -452,10 +566,17 @@ func (l *eventLoop) write(c *relayConn, i int, data []byte) ([]byte, bool) {
 	return nil, true
 }
 
-// sweep closes the relays that moved no byte for their idle timeout.
+// sweep gives up connect attempts past their deadline and closes the relays that moved no byte
+// for their idle timeout.
 func (l *eventLoop) sweep() {
 	for c := range l.conns {
-		if c.idle > 0 && l.now-c.lastActive >= c.idle {
+		switch {
+		case c.dial != nil:
+			if l.now >= c.dialDeadline {
+				c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, os.ErrDeadlineExceeded)
+				l.connectNext(c)
+			}
+		case c.idle > 0 && l.now-c.lastActive >= c.idle:
 			l.finish(c, errIdle)
 		}
 	}
@@ -474,15 +595,20 @@ func (l *eventLoop) finish(c *relayConn, err error) {
 		return
 	}
 	c.closed = true
-	for _, fd := range c.fd {
-		if fd < len(l.sides) && l.sides[fd].conn == c {
-			l.sides[fd] = sideRef{}
-		}
-		rawClose(fd)
-	}
+	l.unwatch(c, sideClient)
+	l.unwatch(c, sideUpstream)
 	delete(l.conns, c)
 	c.pending = [2][]byte{}
-	c.done(relayResult{up: c.copied[sideClient], down: c.copied[sideUpstream], err: err})
+	res := relayResult{target: c.target, up: c.copied[sideClient], down: c.copied[sideUpstream], err: err}
+	if c.dial != nil {
+		res.dialErr = c.dialErr
+		if res.dialErr == nil {
+			res.dialErr = err // closed while connecting
+		}
+		res.err = nil
+	}
+	c.dial = nil
+	c.done(res)
 }
 
 // The loops' sockets and epoll instance are non-blocking (and sockets close without lingering),
@@ -528,6 +654,30 @@ func rawShutdownWrite(fd int) error {
 
 func rawEpollAdd(epfd, fd int, ev *unix.EpollEvent) error {
 	if _, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// rawConnect is connect(2) to ap (IPv4 or unmapped IPv6).
+func rawConnect(fd int, ap netip.AddrPort) error {
+	var ptr unsafe.Pointer
+	var size uintptr
+	// The port field is in network byte order.
+	putPort := func(field *uint16) {
+		p := (*[2]byte)(unsafe.Pointer(field))
+		p[0], p[1] = byte(ap.Port()>>8), byte(ap.Port())
+	}
+	if ap.Addr().Is4() {
+		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ap.Addr().As4()}
+		putPort(&sa.Port)
+		ptr, size = unsafe.Pointer(&sa), unsafe.Sizeof(sa)
+	} else {
+		sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
+		putPort(&sa.Port)
+		ptr, size = unsafe.Pointer(&sa), unsafe.Sizeof(sa)
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(ptr), size); errno != 0 {
 		return errno
 	}
 	return nil

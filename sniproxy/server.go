@@ -62,7 +62,6 @@ type snapshot struct {
 	static     map[staticKey]netip.AddrPort
 	policy     *namePolicy
 	guard      *destinationGuard
-	dialer     *net.Dialer
 	resolver   *resolver
 }
 
@@ -131,7 +130,6 @@ func (s *Server) compile(in *Config, generation uint64) *snapshot {
 	for _, st := range cfg.Static {
 		snap.static[staticKey{st.Listener, st.Host}] = st.Target
 	}
-	snap.dialer = snap.guard.newDialer(cfg.Timeouts.Dial.Std())
 	var v4, v6 bool
 	for _, p := range cfg.AllowedDestinations {
 		v4 = v4 || p.Addr().Is4()
@@ -319,8 +317,8 @@ func (s *Server) serve(listenerName string, c *net.TCPConn) {
 	default:
 		s.track(c, true)
 		s.metrics.active.WithLabelValues(listenerName).Inc()
-		if upstream := s.handle(snap, l, c, rec); upstream != nil {
-			s.startRelay(snap, c, upstream, rec)
+		if dial := s.handle(snap, l, c, rec); dial != nil {
+			s.startRelay(snap, c, dial, rec)
 			return
 		}
 		s.finish(c, rec)
@@ -330,12 +328,19 @@ func (s *Server) serve(listenerName string, c *net.TCPConn) {
 	s.inflight.Done()
 }
 
-// startRelay hands an established connection to the relay loops, which close and audit it when
-// it ends; this goroutine ends here.
-func (s *Server) startRelay(snap *snapshot, c, upstream *net.TCPConn, rec *connRecord) {
+// startRelay hands the client connection to the relay loops, which connect it, relay, and close
+// and audit it when it ends; this goroutine ends here.
+func (s *Server) startRelay(snap *snapshot, c *net.TCPConn, dial *upstreamDial, rec *connRecord) {
 	// Untracked first: from the handover on, Shutdown reaches the connection through the loops.
 	s.track(c, false)
-	err := s.relays.relay(c, upstream, snap.cfg.Timeouts.Idle.Std(), func(res relayResult) {
+	reason := rec.reason
+	err := s.relays.start(c, dial, snap.cfg.Timeouts.Idle.Std(), func(res relayResult) {
+		rec.target = res.target
+		if res.dialErr != nil {
+			rec.decision, rec.reason, rec.relayErr = decisionError, "dial_failed", res.dialErr
+		} else {
+			rec.decision, rec.reason = decisionAllow, reason
+		}
 		rec.up += res.up
 		rec.down += res.down
 		if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
@@ -344,8 +349,7 @@ func (s *Server) startRelay(snap *snapshot, c, upstream *net.TCPConn, rec *connR
 		s.release(rec)
 	})
 	if err != nil {
-		upstream.Close()
-		rec.relayErr = err
+		rec.decision, rec.reason, rec.relayErr = decisionError, "socket_error", err
 		s.finish(c, rec)
 	}
 }
@@ -375,10 +379,9 @@ func (s *Server) track(c *net.TCPConn, open bool) {
 	s.mu.Unlock()
 }
 
-// handle reads what the client wants, decides and dials. It fills rec and returns the upstream
-// connection, with the client's first bytes already replayed to it, when the connection is to be
-// relayed; nil when it was refused or failed.
-func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRecord) *net.TCPConn {
+// handle reads what the client wants and decides. It fills rec and returns how to connect the
+// client to its upstream when the connection is to be relayed; nil when it was refused or failed.
+func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRecord) *upstreamDial {
 	// The recording buffer goes back to the pool before the (long) relay starts.
 	bufp := s.bufs.Get().(*[]byte)
 	buf := *bufp
@@ -472,40 +475,22 @@ func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRec
 		return nil
 	}
 
-	// The dialer carries timeouts.dial; s.ctx aborts dials in flight when the server is closed.
-	upstream, dialled, err := dialTCP(s.ctx, snap.dialer, targets)
-	if err != nil {
-		rec.target = targets[0]
-		if errors.Is(err, ErrForbiddenDestination) {
-			refuse("destination_forbidden", 403, err)
-			return nil
-		}
-		rec.decision, rec.reason, rec.relayErr = decisionError, "dial_failed", err
-		if l.Protocol == ProtocolHTTP || l.Protocol == ProtocolConnect {
-			writeStatus(c, 502, "dial_failed")
-		}
-		return nil
+	rec.reason = reason
+	dial := &upstreamDial{
+		targets: targets,
+		guard:   snap.guard,
+		timeout: snap.cfg.Timeouts.Dial.Std(),
+		// The recording buffer goes back to the pool; the loop keeps the bytes until connected.
+		replay: append([]byte(nil), replay...),
 	}
-	rec.target = dialled
-	rec.decision, rec.reason = decisionAllow, reason
-
-	if l.Protocol == ProtocolConnect {
-		if _, err := c.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
-			rec.relayErr = err
-			upstream.Close()
-			return nil
-		}
+	switch l.Protocol {
+	case ProtocolConnect:
+		dial.greeting = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
+		dial.failure = statusResponse(502, "dial_failed")
+	case ProtocolHTTP:
+		dial.failure = statusResponse(502, "dial_failed")
 	}
-	if len(replay) > 0 {
-		n, err := upstream.Write(replay)
-		rec.up += int64(n)
-		if err != nil {
-			rec.relayErr = fmt.Errorf("replaying %d bytes to upstream: %w", len(replay), err)
-			upstream.Close()
-			return nil
-		}
-	}
-	return upstream
+	return dial
 }
 
 // route decides where a connection goes: the static mapping for its host on its listener, an IP
@@ -581,9 +566,14 @@ func statusFor(err error) int {
 
 // writeStatus answers an HTTP or CONNECT client that it is not proxied, and why.
 func writeStatus(c *net.TCPConn, status int, reason string) {
-	body := reason + "\n"
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+	c.Write(statusResponse(status, reason))
+}
+
+// statusResponse is the HTTP response telling a client it is not proxied, and why.
+func statusResponse(status int, reason string) []byte {
+	body := reason + "\n"
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), body)
 }
 
