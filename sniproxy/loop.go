@@ -57,8 +57,7 @@ var sideNames = [2]string{"client", "upstream"}
 // relayConn is a client connection handed to an event loop, with its upstream once connected:
 // two non-blocking sockets the loop owns, and what it knows about each direction.
 type relayConn struct {
-	fd      [2]int // the upstream's is -1 until the first connect attempt
-	seq     [2]uint32
+	fd      [2]int    // the upstream's is -1 until the first connect attempt
 	pending [2][]byte // read from side i, not yet accepted by side 1-i; reading i waits for it
 	eof     [2]bool   // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
 	copied  [2]int64
@@ -380,7 +379,6 @@ func (l *eventLoop) watch(c *relayConn, i int) error {
 		l.sides = grown
 	}
 	l.seq++
-	c.seq[i] = l.seq
 	l.sides[fd] = sideRef{conn: c, side: i, seq: l.seq}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: int32(l.seq)}
 	if err := rawEpollAdd(l.epfd, fd, &ev); err != nil {
