@@ -41,7 +41,7 @@ func TestFileDifferences(t *testing.T) {
 		},
 		{
 			name: "a file inside a document is diffed by line",
-			path: "kube/clusters/a/sniproxy.yaml",
+			path: "kube/clusters/a/resources.yaml",
 			old:  "kind: ConfigMap\nmetadata: {name: c}\ndata:\n  config.yaml: |\n    a: 1\n    b: 2\n",
 			new:  "kind: ConfigMap\nmetadata: {name: c}\ndata:\n  config.yaml: |\n    a: 1\n    b: 3\n",
 			want: []Difference{

@@ -60,3 +60,128 @@ func TestAllRefusesTwoTargetsWritingOnePath(t *testing.T) {
 		t.Fatalf("err = %v, want the target's error with its name", err)
 	}
 }
+
+func TestWriteLinksTheFilesThePreviousBuildHolds(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	first := Files{
+		"aws/same.json":     []byte("same"),
+		"aws/changed.json":  []byte("before"),
+		"kube/a/edited":     []byte("as built"),
+		"kube/a/chmodded":   []byte("mode"),
+		"kube/a/symlinked":  []byte("link"),
+		"kube/b/empty.yaml": nil,
+	}
+	if err := Write(out, first); err != nil {
+		t.Fatal(err)
+	}
+	stat := func(name string) os.FileInfo {
+		t.Helper()
+		fi, err := os.Lstat(filepath.Join(out, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	before := map[string]os.FileInfo{}
+	for name := range first {
+		before[name] = stat(name)
+	}
+	// What someone may have done to the previous build since: same-sized
+	// edits, a changed mode, a symlink in place of a file.
+	edited := filepath.Join(out, "kube", "a", "edited")
+	if err := os.WriteFile(edited, []byte("by hand!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(out, "kube", "a", "chmodded"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	if err := os.WriteFile(target, []byte("link"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	symlinked := filepath.Join(out, "kube", "a", "symlinked")
+	if err := os.Remove(symlinked); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, symlinked); err != nil {
+		t.Fatal(err)
+	}
+
+	second := Files{}
+	for name, content := range first {
+		second[name] = content
+	}
+	second["aws/changed.json"] = []byte("after!")
+	if err := Write(out, second); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range second {
+		if b, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(name))); err != nil || string(b) != string(content) {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, content)
+		}
+		fi := stat(name)
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want a plain file with 0644", name, fi.Mode())
+		}
+		reused := os.SameFile(fi, before[name])
+		if want := name == "aws/same.json" || name == "kube/b/empty.yaml"; reused != want {
+			t.Errorf("%s: reused the previous build's file = %v, want %v", name, reused, want)
+		}
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "link" {
+		t.Fatalf("the symlink's target = %q, %v; want it untouched", b, err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".out.*"))
+	if len(leftovers) != 0 {
+		t.Fatalf("staging or previous folders left behind: %v", leftovers)
+	}
+}
+
+func TestRemoveTreeDoesNotFollowSymlinks(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "keep"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "old")
+	for _, name := range []string{"a/b/c/f", "a/g", "h", "i/j"} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "a", "b", "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeTree(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s still exists: %v", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "keep")); err != nil {
+		t.Fatalf("a file behind a symlink was removed: %v", err)
+	}
+}
+
+func TestWriteReplacesASymlinkNotItsTarget(t *testing.T) {
+	target := t.TempDir()
+	if err := os.WriteFile(filepath.Join(target, "keep"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.Symlink(target, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(out, Files{"keep": []byte("new")}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "keep")); err != nil || string(b) != "x" {
+		t.Fatalf("the previous symlink's target holds %q, %v; want it untouched", b, err)
+	}
+	if fi, err := os.Lstat(out); err != nil || !fi.IsDir() {
+		t.Fatalf("out is %v, %v; want the new folder", fi, err)
+	}
+}

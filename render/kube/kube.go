@@ -5,8 +5,9 @@
 //	kube/clusters/<customer>/    one overlay per customer cluster
 //
 // Each cluster folder holds a kustomization.yaml that `kubectl kustomize`,
-// Argo CD and Flux consume as it is, and rendered.yaml, the flattened
-// manifests for review and for server-side apply. Objects are typed
+// Argo CD and Flux consume as it is, resources.yaml with the cluster's own
+// objects, and rendered.yaml, the flattened manifests for review and for
+// server-side apply. Objects are typed
 // (k8s.io/api) and encoded with sigs.k8s.io/yaml, so the bytes do not depend
 // on map order.
 //
@@ -59,13 +60,12 @@ const (
 // ClusterDir is the kustomize folder of a cluster ("hub" or a customer).
 func ClusterDir(cluster string) string { return "kube/clusters/" + cluster }
 
-// Resource files of a customer overlay.
-const (
-	namespacesFile      = "namespaces.yaml"
-	proxyFile           = "sniproxy.yaml"
-	networkPoliciesFile = "networkpolicies.yaml"
-	coreDNSFile         = "coredns-custom.yaml"
-)
+// resourcesFile holds a cluster overlay's own objects: its namespaces, the
+// proxy's configuration and Service, the NetworkPolicies and the CoreDNS
+// forwarding, in that order. One file rather than one per kind: at 10,000
+// customers every file of an overlay is 10,000 files to create (and to
+// remove on the next build), the largest part of a build's system time.
+const resourcesFile = "resources.yaml"
 
 var (
 	namespaceGVK      = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
@@ -210,30 +210,34 @@ func encodeKustomization(enc *fastyaml.Encoder, k *kustomize.Kustomization) ([]b
 	return out, nil
 }
 
-// clusterOutput collects an overlay's files and the objects of its
+// clusterOutput collects an overlay's own objects and the objects of its
 // flattened output.
 type clusterOutput struct {
-	files    map[string][]byte
+	own      []manifest
 	rendered []manifest
 }
 
-// add writes objects as one resource file of the overlay.
-func (c *clusterOutput) add(file string, ms []manifest) {
-	if len(ms) == 0 {
-		return
-	}
-	c.files[file] = joinDocuments(ms)
+// add adds objects of the overlay's own.
+func (c *clusterOutput) add(ms []manifest) {
+	c.own = append(c.own, ms...)
 	c.rendered = append(c.rendered, ms...)
 }
 
+// finish writes the overlay's files; k's resources are completed with the
+// overlay's own file, if it has objects of its own.
 func (c *clusterOutput) finish(enc *fastyaml.Encoder, k *kustomize.Kustomization) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	if len(c.own) > 0 {
+		files[resourcesFile] = joinDocuments(c.own)
+		k.Resources = append(k.Resources, resourcesFile)
+	}
 	kfile, err := encodeKustomization(enc, k)
 	if err != nil {
 		return nil, err
 	}
-	c.files[KustomizationFile] = kfile
-	c.files[RenderedFile] = flatten(c.rendered)
-	return c.files, nil
+	files[KustomizationFile] = kfile
+	files[RenderedFile] = flatten(c.rendered)
+	return files, nil
 }
 
 // renderCustomer builds a customer cluster's overlay.
@@ -251,7 +255,7 @@ func renderCustomer(enc *fastyaml.Encoder, p *compiler.Plan, c *compiler.Custome
 	if err != nil {
 		return nil, err
 	}
-	out := &clusterOutput{files: map[string][]byte{}}
+	out := &clusterOutput{}
 
 	// The base's objects, as the overlay's transformers leave them.
 	// The schema requires at least 2; a plan built without it (a test, a
@@ -282,7 +286,7 @@ func renderCustomer(enc *fastyaml.Encoder, p *compiler.Plan, c *compiler.Custome
 	if err != nil {
 		return nil, err
 	}
-	out.add(namespacesFile, ms)
+	out.add(ms)
 
 	config, err := enc.Marshal(cfg)
 	if err != nil {
@@ -299,7 +303,7 @@ func renderCustomer(enc *fastyaml.Encoder, p *compiler.Plan, c *compiler.Custome
 	if err != nil {
 		return nil, err
 	}
-	out.add(proxyFile, ms)
+	out.add(ms)
 
 	policies, err := customerPolicies(p, c, cfg, managed)
 	if err != nil {
@@ -309,20 +313,18 @@ func renderCustomer(enc *fastyaml.Encoder, p *compiler.Plan, c *compiler.Custome
 	if err != nil {
 		return nil, err
 	}
-	out.add(networkPoliciesFile, ms)
+	out.add(ms)
 
-	resources := []string{"../../base", namespacesFile, proxyFile, networkPoliciesFile}
 	if c.Customer.DNS.Mode == "coredns" {
 		ms, err := encodeAll(enc, object{configMapGVK, "kube-system", coreDNSConfigMap,
 			configMap("kube-system", coreDNSConfigMap, name, map[string]string{coreDNSServerKey: dns.ForwardingServerBlock(c)})})
 		if err != nil {
 			return nil, err
 		}
-		out.add(coreDNSFile, ms)
-		resources = append(resources, coreDNSFile)
+		out.add(ms)
 	}
 
-	k := newOverlay(resources...)
+	k := newOverlay("../../base")
 	// includeTemplates: the pods carry the customer label too, so that
 	// audit and pruning see whose they are.
 	k.Labels = []kustomize.Label{{Pairs: map[string]string{customerLabel: name}, IncludeTemplates: true}}
@@ -426,7 +428,7 @@ func encodePolicies(enc *fastyaml.Encoder, policies []*networkingv1.NetworkPolic
 // renderHub builds the hub cluster: a namespace per shared service, fenced
 // like a customer's namespaces, reachable by the operators.
 func renderHub(enc *fastyaml.Encoder, p *compiler.Plan) (map[string][]byte, error) {
-	out := &clusterOutput{files: map[string][]byte{}}
+	out := &clusterOutput{}
 	var namespaces []object
 	var policies []*networkingv1.NetworkPolicy
 	for _, name := range sortedKeys(p.Hub.Hub.SharedServices) {
@@ -453,19 +455,13 @@ func renderHub(enc *fastyaml.Encoder, p *compiler.Plan) (map[string][]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	out.add(namespacesFile, ms)
+	out.add(ms)
 	pms, err := encodePolicies(enc, policies)
 	if err != nil {
 		return nil, err
 	}
-	out.add(networkPoliciesFile, pms)
-	var resources []string
-	for _, f := range []string{namespacesFile, networkPoliciesFile} {
-		if _, ok := out.files[f]; ok {
-			resources = append(resources, f)
-		}
-	}
-	return out.finish(enc, newOverlay(resources...))
+	out.add(pms)
+	return out.finish(enc, newOverlay())
 }
 
 // The hub cluster's shared services share one area; its monitoring
