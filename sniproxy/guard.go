@@ -61,8 +61,7 @@ func (g *destinationGuard) connect(ap netip.AddrPort) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
-	// As Go's net does: interactive traffic (SSH keystrokes) must not wait for Nagle.
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+	if err := rawSetNoDelay(fd); err != nil {
 		rawClose(fd)
 		return -1, fmt.Errorf("setsockopt TCP_NODELAY: %w", err)
 	}

@@ -3,6 +3,7 @@ package sniproxy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -38,8 +39,26 @@ type upstreamDial struct {
 	failure  []byte        // sent to the client when no target accepts (an HTTP 502)
 }
 
-// relayResult reports where a relay went, what it moved and why it ended.
+// handshaker decides where a connection goes from the first bytes its client sends.
+type handshaker interface {
+	// decide is given everything the client has sent so far, and readErr once it sends no more
+	// (io.EOF, os.ErrDeadlineExceeded at the handshake timeout, or a read error); it reports
+	// false while it needs more bytes, which it never does with a readErr.
+	decide(head []byte, readErr error) (nextStep, bool)
+}
+
+// nextStep is a handshaker's decision: connect and relay, or answer (possibly nothing) and
+// close, or first do blocking work (a DNS lookup): later runs on a goroutine of its own, and what
+// it returns decides, back on the loop.
+type nextStep struct {
+	dial   *upstreamDial
+	answer []byte
+	later  func() func() nextStep
+}
+
+// relayResult reports where a connection went, what it moved and why it ended.
 type relayResult struct {
+	dialed   bool           // a dial was decided; target and dialErr tell how it went
 	target   netip.AddrPort // the target connected to, or the last one tried
 	dialErr  error          // why no target accepted; the relay never started then
 	up, down int64          // client→upstream, upstream→client
@@ -57,6 +76,13 @@ var sideNames = [2]string{"client", "upstream"}
 // relayConn is a client connection handed to an event loop, with its upstream once connected:
 // two non-blocking sockets the loop owns, and what it knows about each direction.
 type relayConn struct {
+	hs         handshaker // until it has decided
+	head       []byte     // what the client sent while hs needed more
+	hsTimeout  int64      // nanoseconds for the client to send its head
+	hsDeadline int64      // loop clock
+	waiting    bool       // for the blocking work of a nextStep
+	dialed     bool
+
 	fd      [2]int    // the upstream's is -1 until the first connect attempt
 	pending [2][]byte // read from side i, not yet accepted by side 1-i; reading i waits for it
 	eof     [2]bool   // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
@@ -82,8 +108,9 @@ type sideRef struct {
 	seq  uint32
 }
 
-// relayLoops connects decided client connections to their upstreams and relays them, on one event
-// loop per CPU instead of goroutines per connection: a goroutine parks and wakes for every
+// relayLoops serves accepted connections from their first byte (the handshaker decides where they
+// go) through the connect to their upstream and the relay, on one event loop per CPU instead of
+// goroutines per connection: a goroutine parks and wakes for every
 // message, which costs more than the message, and keeps a stack for every idle connection. A loop
 // waits in epoll(7) for all its connections at once and moves bytes with read(2)/write(2) through
 // one shared buffer.
@@ -106,33 +133,11 @@ func startRelayLoops() (*relayLoops, error) {
 	return rl, nil
 }
 
-// start hands client to a loop, which connects it to its upstream as d says, relays, and calls
-// done once on its goroutine when it is over. The loop owns the socket from then on (the
-// net.TCPConn is closed here); on error nothing was handed over.
-func (rl *relayLoops) start(client *net.TCPConn, d *upstreamDial, idle time.Duration, done func(relayResult)) error {
-	cfd, err := detach(client)
-	if err != nil {
-		return fmt.Errorf("taking over the client socket: %w", err)
-	}
-	client.Close()
-	c := &relayConn{fd: [2]int{cfd, -1}, dial: d, idle: int64(idle), done: done}
+// start hands c, an accepted socket with its handshaker (or, for a connection that has nothing to
+// read first, its dial), to a loop, which owns the socket from then on and calls c.done once on
+// its goroutine when the connection is over.
+func (rl *relayLoops) start(c *relayConn) {
 	rl.loops[rl.next.Add(1)%uint32(len(rl.loops))].add(c)
-	return nil
-}
-
-// detach duplicates a connection's socket so that it outlives the net.TCPConn; the duplicate
-// shares its non-blocking mode.
-func detach(c *net.TCPConn) (int, error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	var dupErr error
-	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, err
-	}
-	return fd, dupErr
 }
 
 // closeAll ends every relay with net.ErrClosed, and every relay handed over later as well.
@@ -175,6 +180,7 @@ type eventLoop struct {
 	stopped   chan struct{}
 
 	mu       sync.Mutex
+	shut     bool // the loop has stopped and closed its descriptors
 	incoming []*relayConn
 	requests []func(*eventLoop)
 }
@@ -222,22 +228,29 @@ func newEventLoop() (*eventLoop, error) {
 // add queues a relay for the loop; the loop registers it on its own goroutine.
 func (l *eventLoop) add(c *relayConn) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shut {
+		// Only a connection accepted after Shutdown could get here; nobody serves it.
+		rawClose(c.fd[sideClient])
+		return
+	}
 	l.incoming = append(l.incoming, c)
-	first := len(l.incoming) == 1
-	l.mu.Unlock()
-	if first {
+	if len(l.incoming) == 1 {
 		l.wake()
 	}
 }
 
-// request runs fn on the loop's goroutine.
+// request runs fn on the loop's goroutine, unless the loop has stopped.
 func (l *eventLoop) request(fn func(*eventLoop)) {
 	l.mu.Lock()
-	l.requests = append(l.requests, fn)
-	l.mu.Unlock()
-	l.wake()
+	defer l.mu.Unlock()
+	if !l.shut {
+		l.requests = append(l.requests, fn)
+		l.wake()
+	}
 }
 
+// wake makes the loop take its queues; callers hold l.mu, so that the eventfd is still open.
 func (l *eventLoop) wake() {
 	one := [8]byte{1}
 	for {
@@ -321,6 +334,9 @@ func (l *eventLoop) armDeadline() error {
 }
 
 func (l *eventLoop) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.shut = true
 	l.epoll.Close()
 	unix.Close(l.wakefd)
 }
@@ -340,7 +356,7 @@ func (l *eventLoop) takeQueued() {
 	}
 }
 
-// register takes c over and starts connecting it.
+// register takes c over: it waits for the client's head, or connects.
 func (l *eventLoop) register(c *relayConn) {
 	l.conns[c] = struct{}{}
 	if l.closing {
@@ -348,12 +364,81 @@ func (l *eventLoop) register(c *relayConn) {
 		return
 	}
 	l.shortenTick(c.idle)
-	l.shortenTick(int64(c.dial.timeout))
 	if err := l.watch(c, sideClient); err != nil {
 		l.finish(c, err)
 		return
 	}
-	l.connectNext(c)
+	if c.hs != nil {
+		l.shortenTick(c.hsTimeout)
+		c.hsDeadline = l.now + c.hsTimeout
+		return // the add reports at once what the client has sent already
+	}
+	l.act(c, nextStep{dial: c.dial})
+}
+
+// readHead reads what the client sent and asks the handshaker whether it is enough.
+func (l *eventLoop) readHead(c *relayConn) {
+	for c.hs != nil {
+		n, err := rawRead(c.fd[sideClient], l.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return
+		case err != nil:
+			l.endHead(c, fmt.Errorf("reading from client: %w", err))
+			return
+		case n == 0:
+			l.endHead(c, io.EOF)
+			return
+		}
+		head := l.buf[:n]
+		if len(c.head) > 0 {
+			c.head = append(c.head, head...)
+			head = c.head
+		}
+		next, ok := c.hs.decide(head, nil)
+		if ok {
+			l.act(c, next)
+			return
+		}
+		if len(c.head) == 0 {
+			c.head = append([]byte(nil), head...)
+		}
+	}
+}
+
+// endHead asks the handshaker to decide with what the client sent, as it sends no more.
+func (l *eventLoop) endHead(c *relayConn, readErr error) {
+	next, _ := c.hs.decide(c.head, readErr)
+	l.act(c, next)
+}
+
+// act carries out a handshaker's decision.
+func (l *eventLoop) act(c *relayConn, next nextStep) {
+	c.hs, c.head = nil, nil
+	switch {
+	case next.later != nil:
+		c.waiting = true
+		go func() {
+			decide := next.later()
+			l.request(func(l *eventLoop) {
+				if !c.closed {
+					c.waiting = false
+					l.act(c, decide())
+				}
+			})
+		}()
+	case next.dial != nil:
+		c.dial, c.dialed = next.dial, true
+		l.shortenTick(int64(c.dial.timeout))
+		l.connectNext(c)
+	default:
+		if len(next.answer) > 0 {
+			rawWrite(c.fd[sideClient], next.answer) // best effort: the client is closed right after
+		}
+		l.finish(c, nil)
+	}
 }
 
 // shortenTick makes the sweeps frequent enough for a timeout of d nanoseconds (0: none).
@@ -433,10 +518,7 @@ func (l *eventLoop) connectNext(c *relayConn) {
 // connected handles the end of a connect attempt: on success the greeting goes to the client,
 // the client's first bytes go upstream, and relaying starts; on failure the next target is tried.
 func (l *eventLoop) connected(c *relayConn) {
-	if soErr, err := unix.GetsockoptInt(c.fd[sideUpstream], unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soErr != 0 {
-		if err == nil {
-			err = unix.Errno(soErr)
-		}
+	if err := rawSocketError(c.fd[sideUpstream]); err != nil {
 		c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
 		l.connectNext(c)
 		return
@@ -462,6 +544,12 @@ func (l *eventLoop) connected(c *relayConn) {
 // handle reacts to readiness of side i of c.
 func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 	const failed = unix.EPOLLERR | unix.EPOLLHUP
+	if c.hs != nil || c.waiting {
+		if c.hs != nil && events&(unix.EPOLLIN|unix.EPOLLRDHUP|failed) != 0 {
+			l.readHead(c)
+		}
+		return
+	}
 	if c.dial != nil {
 		if i == sideUpstream && events&(unix.EPOLLOUT|failed) != 0 {
 			l.connected(c)
@@ -569,6 +657,11 @@ func (l *eventLoop) write(c *relayConn, i int, data []byte) ([]byte, bool) {
 func (l *eventLoop) sweep() {
 	for c := range l.conns {
 		switch {
+		case c.hs != nil:
+			if l.now >= c.hsDeadline {
+				l.endHead(c, os.ErrDeadlineExceeded)
+			}
+		case c.waiting:
 		case c.dial != nil:
 			if l.now >= c.dialDeadline {
 				c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, os.ErrDeadlineExceeded)
@@ -597,7 +690,7 @@ func (l *eventLoop) finish(c *relayConn, err error) {
 	l.unwatch(c, sideUpstream)
 	delete(l.conns, c)
 	c.pending = [2][]byte{}
-	res := relayResult{target: c.target, up: c.copied[sideClient], down: c.copied[sideUpstream], err: err}
+	res := relayResult{dialed: c.dialed, target: c.target, up: c.copied[sideClient], down: c.copied[sideUpstream], err: err}
 	if c.dial != nil {
 		res.dialErr = c.dialErr
 		if res.dialErr == nil {
@@ -677,6 +770,59 @@ func rawConnect(fd int, ap netip.AddrPort) error {
 	}
 	if _, _, errno := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(ptr), size); errno != 0 {
 		return errno
+	}
+	return nil
+}
+
+// rawAccept is accept4(2) of a non-blocking, close-on-exec socket, with the peer's address.
+func rawAccept(lfd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	size := uint32(unsafe.Sizeof(rsa))
+	fd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)),
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return int(fd), rawSockaddrAddrPort(&rsa), nil
+}
+
+// rawSockaddrAddrPort reads an IPv4 or IPv6 socket address.
+func rawSockaddrAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	portOf := func(field *uint16) uint16 {
+		p := (*[2]byte)(unsafe.Pointer(field))
+		return uint16(p[0])<<8 | uint16(p[1])
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), portOf(&sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), portOf(&sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// rawSetNoDelay turns Nagle's algorithm off: interactive traffic (SSH keystrokes) must not wait.
+func rawSetNoDelay(fd int) error {
+	one := int32(1)
+	if _, _, errno := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY,
+		uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// rawSocketError is the pending error of a socket (SO_ERROR): how a non-blocking connect ended.
+func rawSocketError(fd int) error {
+	var soErr int32
+	size := uint32(unsafe.Sizeof(soErr))
+	if _, _, errno := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_ERROR,
+		uintptr(unsafe.Pointer(&soErr)), uintptr(unsafe.Pointer(&size)), 0); errno != 0 {
+		return errno
+	}
+	if soErr != 0 {
+		return unix.Errno(soErr)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,4 +80,43 @@ func TestRelayedConnectionsHoldNoGoroutine(t *testing.T) {
 	}
 	// The in-process backend holds one goroutine per connection; the proxy should hold none.
 	waitGoroutines(t, baseline+n+10)
+}
+
+// TestHeadsArriveInPieces sends a ClientHello and a request head a few bytes at a time: the loop
+// keeps what arrived and decides once the head is whole.
+func TestHeadsArriveInPieces(t *testing.T) {
+	e := newEnv(t, nil)
+	send := func(listener string, head []byte) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", "127.0.0.1:"+e.port(listener))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		for len(head) > 0 {
+			n := min(len(head), 7)
+			if _, err := c.Write(head[:n]); err != nil {
+				t.Fatal(err)
+			}
+			head = head[n:]
+			time.Sleep(2 * time.Millisecond)
+		}
+		return c
+	}
+	tlsConn := send("https", clientHelloBytes(t, "www.example.test"))
+	// The backend answers with a TLS handshake record: its ServerHello.
+	tlsConn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	record := make([]byte, 1)
+	if _, err := io.ReadFull(tlsConn, record); err != nil || record[0] != 22 {
+		t.Fatalf("no ServerHello through the proxy: %v %v", record, err)
+	}
+	tlsConn.Close()
+	e.audit.waitFor(t, map[string]any{"listener": "https", "name": "www.example.test", "decision": "allow"})
+
+	c := send("http", []byte("GET / HTTP/1.1\r\nHost: www.example.test\r\nConnection: close\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	answer, _ := io.ReadAll(c)
+	if !strings.Contains(string(answer), "200 OK") || !strings.Contains(string(answer), "http-backend") {
+		t.Fatalf("HTTP answer after a head in pieces:\n%s", answer)
+	}
 }

@@ -76,12 +76,8 @@ func newResolver(o resolverOptions) *resolver {
 
 // lookup returns the addresses of a normalized name, from the cache while its TTL lasts.
 func (r *resolver) lookup(ctx context.Context, name string) ([]netip.Addr, error) {
-	r.mu.Lock()
-	e, ok := r.cache[name]
-	r.mu.Unlock()
-	if ok && r.now().Before(e.expires) {
-		r.onLookup("hit")
-		return e.addrs, nil
+	if addrs, ok := r.cached(name); ok {
+		return addrs, nil
 	}
 	v, err, _ := r.flight.Do(name, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
@@ -94,6 +90,18 @@ func (r *resolver) lookup(ctx context.Context, name string) ([]netip.Addr, error
 	}
 	r.onLookup("miss")
 	return v.([]netip.Addr), nil
+}
+
+// cached returns the unexpired answer for name, if the cache has one.
+func (r *resolver) cached(name string) ([]netip.Addr, bool) {
+	r.mu.Lock()
+	e, ok := r.cache[name]
+	r.mu.Unlock()
+	if ok && r.now().Before(e.expires) {
+		r.onLookup("hit")
+		return e.addrs, true
+	}
+	return nil, false
 }
 
 // query asks the servers for A (and AAAA when IPv6 destinations exist) records and caches the

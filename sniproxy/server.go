@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
 )
 
 // Options are the process-level parts of a Server that the config file does not carry.
@@ -49,9 +50,8 @@ type Server struct {
 	started  atomic.Bool
 	inflight sync.WaitGroup
 
-	mu        sync.Mutex // guards listeners, conns and reloads
+	mu        sync.Mutex // guards listeners, relays and reloads
 	listeners map[string]*boundListener
-	conns     map[*net.TCPConn]struct{}
 }
 
 // snapshot is one compiled configuration; connections keep the one they started with.
@@ -69,8 +69,9 @@ type staticKey struct{ listener, host string }
 
 type boundListener struct {
 	name    string
-	address string // as configured, e.g. ":8443"
-	ln      *net.TCPListener
+	address string   // as configured, e.g. ":8443"
+	addr    net.Addr // as bound
+	socket  *os.File // the listening socket, non-blocking
 	done    chan struct{}
 }
 
@@ -105,9 +106,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[string]*boundListener),
-		conns:     make(map[*net.TCPConn]struct{}),
 	}
-	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	s.current.Store(s.compile(cfg, 1))
 	m.generation.Set(1)
 	return s, nil
@@ -173,7 +172,7 @@ func (s *Server) Addr(name string) net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if bl, ok := s.listeners[name]; ok {
-		return bl.ln.Addr()
+		return bl.addr
 	}
 	return nil
 }
@@ -227,16 +226,27 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 		ln, err := lc.Listen(context.Background(), "tcp", l.Address)
 		if err != nil {
 			for _, f := range fresh {
-				f.ln.Close()
+				f.socket.Close()
 			}
 			return fmt.Errorf("listening on %s for listener %q: %w", l.Address, l.Name, err)
 		}
-		fresh = append(fresh, &boundListener{name: l.Name, address: l.Address, ln: ln.(*net.TCPListener), done: make(chan struct{})})
+		// The listener's socket is taken over as a file, which the runtime poller lets the accept
+		// loop wait on (a net.TCPListener's raw connection does not).
+		socket, err := ln.(*net.TCPListener).File()
+		addr := ln.Addr()
+		ln.Close()
+		if err != nil {
+			for _, f := range fresh {
+				f.socket.Close()
+			}
+			return fmt.Errorf("listening on %s for listener %q: %w", l.Address, l.Name, err)
+		}
+		fresh = append(fresh, &boundListener{name: l.Name, address: l.Address, socket: socket, addr: addr, done: make(chan struct{})})
 	}
 	s.current.Store(next)
 	for name, bl := range s.listeners {
 		if l, ok := next.listeners[name]; !ok || (l.Address != bl.address && !sameBind(bl.address, l.Address)) {
-			bl.ln.Close()
+			bl.socket.Close()
 			<-bl.done
 			delete(s.listeners, name)
 			s.log.Info("listener closed", "listener", name, "address", bl.address)
@@ -244,7 +254,7 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 	}
 	for _, bl := range fresh {
 		s.listeners[bl.name] = bl
-		s.log.Info("listening", "listener", bl.name, "address", bl.ln.Addr().String())
+		s.log.Info("listening", "listener", bl.name, "address", bl.addr.String())
 		go s.acceptLoop(bl)
 	}
 	return nil
@@ -258,24 +268,40 @@ func sameBind(a, b string) bool {
 	return err1 == nil && err2 == nil && ap == bp && ap != "0" && (ah == bh || (ah == "" || ah == "0.0.0.0" || ah == "::") && (bh == "" || bh == "0.0.0.0" || bh == "::"))
 }
 
+// acceptLoop accepts connections with accept4(2) on the listener's socket, so that they never
+// enter the runtime's poller: each goes straight to an event loop.
 func (s *Server) acceptLoop(bl *boundListener) {
 	defer close(bl.done)
+	raw, err := bl.socket.SyscallConn()
+	if err != nil {
+		s.log.Error("listener unusable", "listener", bl.name, "error", err)
+		return
+	}
 	var backoff time.Duration
 	for {
-		c, err := bl.ln.AcceptTCP()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
+		var fd int
+		var peer netip.AddrPort
+		var acceptErr error
+		err := raw.Read(func(lfd uintptr) bool {
+			fd, peer, acceptErr = rawAccept(int(lfd))
+			return acceptErr != unix.EAGAIN
+		})
+		switch {
+		case err != nil:
+			return // the listener was closed
+		case acceptErr == unix.ECONNABORTED || acceptErr == unix.EINTR:
+			continue
+		case acceptErr != nil:
 			// Out of file descriptors and the like: back off instead of spinning.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed", "listener", bl.name, "error", err, "retry_in", backoff)
+			s.log.Warn("accept failed", "listener", bl.name, "error", acceptErr, "retry_in", backoff)
 			time.Sleep(backoff)
 			continue
 		}
 		backoff = 0
+		rawSetNoDelay(fd) // as Go's net does for accepted connections; a failure changes only latency
 		s.inflight.Add(1)
-		go s.serve(bl.name, c)
+		s.serve(bl.name, fd, peer)
 	}
 }
 
@@ -301,226 +327,229 @@ type connRecord struct {
 	configGen uint64
 }
 
-func (s *Server) serve(listenerName string, c *net.TCPConn) {
+// serve admits an accepted socket and hands it to an event loop, with the session that decides
+// where it goes.
+func (s *Server) serve(listenerName string, fd int, peer netip.AddrPort) {
 	snap := s.current.Load()
-	rec := &connRecord{start: time.Now(), listener: listenerName, client: c.RemoteAddr().String(), configGen: snap.generation}
+	rec := &connRecord{start: time.Now(), listener: listenerName, client: peer.String(), configGen: snap.generation}
 	l, ok := snap.listeners[listenerName]
 	switch {
 	case !ok:
 		// The listener was removed by a reload while this connection was being accepted.
 		rec.decision, rec.reason = decisionRefuse, "listener_removed"
-		c.Close()
 	case s.active.Add(1) > int64(snap.cfg.MaxConnections):
 		s.active.Add(-1)
 		rec.decision, rec.reason = decisionRefuse, "max_connections"
-		c.Close()
 	default:
-		s.track(c, true)
 		s.metrics.active.WithLabelValues(listenerName).Inc()
-		if dial := s.handle(snap, l, c, rec); dial != nil {
-			s.startRelay(snap, c, dial, rec)
-			return
+		ss := &session{s: s, snap: snap, l: l, rec: rec}
+		c := &relayConn{fd: [2]int{fd, -1}, hs: ss, hsTimeout: int64(snap.cfg.Timeouts.Handshake.Std()),
+			idle: int64(snap.cfg.Timeouts.Idle.Std()), done: ss.finished}
+		if l.Protocol == ProtocolTCP {
+			// Nothing to read first: the listener's static mapping decides.
+			c.hs, c.dial = nil, ss.decideTCP()
 		}
-		s.finish(c, rec)
+		s.relays.start(c)
 		return
 	}
+	rawClose(fd)
 	s.report(rec)
 	s.inflight.Done()
 }
 
-// startRelay hands the client connection to the relay loops, which connect it, relay, and close
-// and audit it when it ends; this goroutine ends here.
-func (s *Server) startRelay(snap *snapshot, c *net.TCPConn, dial *upstreamDial, rec *connRecord) {
-	// Untracked first: from the handover on, Shutdown reaches the connection through the loops.
-	s.track(c, false)
-	reason := rec.reason
-	err := s.relays.start(c, dial, snap.cfg.Timeouts.Idle.Std(), func(res relayResult) {
+// session is the proxy's side of one connection: its event loop asks it where the connection
+// goes, given the bytes the client has sent so far, and tells it how the connection ended.
+type session struct {
+	s    *Server
+	snap *snapshot
+	l    Listener
+	rec  *connRecord
+}
+
+// finished audits the connection and gives its slot back.
+func (ss *session) finished(res relayResult) {
+	rec := ss.rec
+	if res.dialed {
 		rec.target = res.target
 		if res.dialErr != nil {
 			rec.decision, rec.reason, rec.relayErr = decisionError, "dial_failed", res.dialErr
 		} else {
-			rec.decision, rec.reason = decisionAllow, reason
-		}
-		rec.up += res.up
-		rec.down += res.down
-		if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
-			rec.relayErr = res.err
-		}
-		s.release(rec)
-	})
-	if err != nil {
-		rec.decision, rec.reason, rec.relayErr = decisionError, "socket_error", err
-		s.finish(c, rec)
-	}
-}
-
-// finish closes a tracked client connection, audits it and releases its slot.
-func (s *Server) finish(c *net.TCPConn, rec *connRecord) {
-	c.Close()
-	s.track(c, false)
-	s.release(rec)
-}
-
-// release audits a finished connection and gives its slot back.
-func (s *Server) release(rec *connRecord) {
-	s.metrics.active.WithLabelValues(rec.listener).Dec()
-	s.active.Add(-1)
-	s.report(rec)
-	s.inflight.Done()
-}
-
-func (s *Server) track(c *net.TCPConn, open bool) {
-	s.mu.Lock()
-	if open {
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	s.mu.Unlock()
-}
-
-// handle reads what the client wants and decides. It fills rec and returns how to connect the
-// client to its upstream when the connection is to be relayed; nil when it was refused or failed.
-func (s *Server) handle(snap *snapshot, l Listener, c *net.TCPConn, rec *connRecord) *upstreamDial {
-	// The recording buffer goes back to the pool before the (long) relay starts.
-	bufp := s.bufs.Get().(*[]byte)
-	buf := *bufp
-	release := func() {
-		if bufp != nil {
-			if cap(buf) <= maxRecorded {
-				*bufp = buf[:0]
-			}
-			s.bufs.Put(bufp)
-			bufp = nil
+			rec.decision = decisionAllow
 		}
 	}
-	defer release()
-
-	refuse := func(reason string, status int, err error) {
-		rec.decision, rec.reason = decisionRefuse, reason
-		if err != nil {
-			rec.relayErr = err
-		}
-		if status != 0 && (l.Protocol == ProtocolHTTP || l.Protocol == ProtocolConnect) {
-			writeStatus(c, status, reason)
-		}
+	rec.up += res.up
+	rec.down += res.down
+	if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
+		rec.relayErr = res.err
 	}
+	if rec.decision == "" {
+		rec.decision, rec.reason = decisionError, "closed"
+	}
+	ss.s.release(rec)
+}
 
+// headReader gives the parsers what the client has sent so far; at its end it reports why no
+// more is there: errNeedMore while the client may still send, readErr once it cannot.
+type headReader struct {
+	head    []byte
+	readErr error
+}
+
+var errNeedMore = errors.New("more bytes needed")
+
+func (r *headReader) Read(p []byte) (int, error) {
+	if len(r.head) == 0 {
+		if r.readErr != nil {
+			return 0, r.readErr
+		}
+		return 0, errNeedMore
+	}
+	n := copy(p, r.head)
+	r.head = r.head[n:]
+	return n, nil
+}
+
+// decide reads what the client wants from head (everything it sent so far; readErr tells why it
+// sends no more, nil while it may) and decides: more bytes needed (false), a refusal, a dial, or a
+// DNS lookup to do first.
+func (ss *session) decide(head []byte, readErr error) (nextStep, bool) {
+	rec, l := ss.rec, ss.l
 	var (
 		replay []byte // bytes to send upstream before relaying
 		port   uint16
 	)
-	if l.Protocol != ProtocolTCP {
-		if err := c.SetReadDeadline(rec.start.Add(snap.cfg.Timeouts.Handshake.Std())); err != nil {
-			refuse("socket_error", 0, err)
-			return nil
-		}
-	}
 	switch l.Protocol {
 	case ProtocolTLS:
-		name, recorded, err := readClientHello(c, s.capture, buf)
-		buf = recorded
+		name, _, err := readClientHello(&headReader{head, readErr}, ss.s.capture, nil)
+		if errors.Is(err, errNeedMore) {
+			return nextStep{}, false
+		}
 		if err != nil {
-			refuse(readFailureReason(err), 0, err)
-			return nil
+			return ss.refuse(readFailureReason(err), 0, err), true
 		}
 		if name == "" {
-			refuse("no_server_name", 0, nil)
-			return nil
+			return ss.refuse("no_server_name", 0, nil), true
 		}
 		norm, err := NormalizeName(name)
 		if err != nil {
-			refuse("bad_server_name", 0, err)
-			return nil
+			return ss.refuse("bad_server_name", 0, err), true
 		}
-		rec.name, port, replay = norm, l.UpstreamPort, recorded
+		rec.name, port, replay = norm, l.UpstreamPort, head
 	case ProtocolHTTP, ProtocolConnect:
-		head, recorded, err := readRequestHead(c, buf)
-		buf = recorded
-		if err != nil {
-			refuse(readFailureReason(err), statusFor(err), err)
-			return nil
+		reqHead, _, err := readRequestHead(&headReader{head, readErr}, nil)
+		if errors.Is(err, errNeedMore) {
+			return nextStep{}, false
 		}
-		rh, err := parseRequestHead(head)
 		if err != nil {
-			refuse("bad_request", 400, err)
-			return nil
+			return ss.refuse(readFailureReason(err), statusFor(err), err), true
+		}
+		rh, err := parseRequestHead(reqHead)
+		if err != nil {
+			return ss.refuse("bad_request", 400, err), true
 		}
 		if rh.connect != (l.Protocol == ProtocolConnect) {
 			if l.Protocol == ProtocolConnect {
-				refuse("not_connect", 405, nil)
-			} else {
-				refuse("connect_not_served", 405, nil)
+				return ss.refuse("not_connect", 405, nil), true
 			}
-			return nil
+			return ss.refuse("connect_not_served", 405, nil), true
 		}
 		rec.name, rec.port = rh.name, rh.port
 		if rh.connect {
-			port, replay = rh.port, recorded[len(head):]
+			port, replay = rh.port, head[len(reqHead):]
 		} else {
-			port, replay = l.UpstreamPort, recorded
-		}
-	case ProtocolTCP:
-	}
-	if l.Protocol != ProtocolTCP {
-		if err := c.SetReadDeadline(time.Time{}); err != nil {
-			refuse("socket_error", 0, err)
-			return nil
+			port, replay = l.UpstreamPort, head
 		}
 	}
+	// The loop reuses head's memory.
+	replay = append([]byte(nil), replay...)
+	targets, reason, status, resolve := ss.s.route(ss.snap, l, rec, port)
+	if !resolve {
+		return ss.dialOrRefuse(targets, reason, status, replay), true
+	}
+	if addrs, ok := ss.snap.resolver.cached(rec.name); ok {
+		targets, reason, status := ss.s.resolved(ss.snap, rec, port, addrs, nil)
+		return ss.dialOrRefuse(targets, reason, status, replay), true
+	}
+	name := rec.name
+	return nextStep{later: func() func() nextStep {
+		// The resolver bounds its own queries (timeouts.resolve).
+		addrs, err := ss.snap.resolver.lookup(ss.s.ctx, name)
+		return func() nextStep {
+			targets, reason, status := ss.s.resolved(ss.snap, rec, port, addrs, err)
+			return ss.dialOrRefuse(targets, reason, status, replay)
+		}
+	}}, true
+}
 
-	targets, reason, status := s.route(snap, l, rec, port)
+// decideTCP routes a connection of a tcp listener: its static mapping.
+func (ss *session) decideTCP() *upstreamDial {
+	targets, reason, status, _ := ss.s.route(ss.snap, ss.l, ss.rec, 0)
+	v := ss.dialOrRefuse(targets, reason, status, nil)
+	return v.dial
+}
+
+// dialOrRefuse turns a routing result into a verdict.
+func (ss *session) dialOrRefuse(targets []netip.AddrPort, reason string, status int, replay []byte) nextStep {
 	if status != 0 {
-		refuse(reason, status, nil)
-		return nil
+		return ss.refuse(reason, status, nil)
 	}
-
-	rec.reason = reason
-	dial := &upstreamDial{
-		targets: targets,
-		guard:   snap.guard,
-		timeout: snap.cfg.Timeouts.Dial.Std(),
-		// The recording buffer goes back to the pool; the loop keeps the bytes until connected.
-		replay: append([]byte(nil), replay...),
-	}
-	switch l.Protocol {
+	ss.rec.reason = reason
+	d := &upstreamDial{targets: targets, guard: ss.snap.guard, timeout: ss.snap.cfg.Timeouts.Dial.Std(), replay: replay}
+	switch ss.l.Protocol {
 	case ProtocolConnect:
-		dial.greeting = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
-		dial.failure = statusResponse(502, "dial_failed")
+		d.greeting = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
+		d.failure = statusResponse(502, "dial_failed")
 	case ProtocolHTTP:
-		dial.failure = statusResponse(502, "dial_failed")
+		d.failure = statusResponse(502, "dial_failed")
 	}
-	return dial
+	return nextStep{dial: d}
+}
+
+// refuse records a refusal and answers HTTP and CONNECT clients with status (when not 0).
+func (ss *session) refuse(reason string, status int, err error) nextStep {
+	ss.rec.decision, ss.rec.reason = decisionRefuse, reason
+	if err != nil {
+		ss.rec.relayErr = err
+	}
+	if status != 0 && (ss.l.Protocol == ProtocolHTTP || ss.l.Protocol == ProtocolConnect) {
+		return nextStep{answer: statusResponse(status, reason)}
+	}
+	return nextStep{}
 }
 
 // route decides where a connection goes: the static mapping for its host on its listener, an IP
-// literal inside the allowed destinations, or an allowed name resolved with the customer's DNS. It
-// returns the candidate targets and the reason, or a refusal reason with an HTTP status.
-func (s *Server) route(snap *snapshot, l Listener, rec *connRecord, port uint16) ([]netip.AddrPort, string, int) {
+// literal inside the allowed destinations, or an allowed name, which resolve reports is to be
+// resolved with the customer's DNS (then resolved decides). It returns the candidate targets and
+// the reason, or a refusal reason with an HTTP status.
+func (s *Server) route(snap *snapshot, l Listener, rec *connRecord, port uint16) (targets []netip.AddrPort, reason string, status int, resolve bool) {
 	if target, ok := snap.static[staticKey{l.Name, rec.name}]; ok {
-		return []netip.AddrPort{target}, "static", 0
+		return []netip.AddrPort{target}, "static", 0, false
 	}
 	// tcp listeners, and tls/http listeners without an upstream port, serve their static
 	// mappings only.
 	if port == 0 {
-		return nil, "no_route", 403
+		return nil, "no_route", 403, false
 	}
 	if addr, ok := parseIPLiteral(rec.name); ok {
 		ap := netip.AddrPortFrom(addr, port)
 		if !snap.guard.allows(ap) {
 			rec.target = ap
-			return nil, "destination_forbidden", 403
+			return nil, "destination_forbidden", 403, false
 		}
-		return []netip.AddrPort{ap}, "ip_literal", 0
+		return []netip.AddrPort{ap}, "ip_literal", 0, false
 	}
 	switch snap.policy.decide(rec.name) {
 	case verdictDeny:
-		return nil, "denied", 403
+		return nil, "denied", 403, false
 	case verdictNoMatch:
-		return nil, "not_allowed", 403
+		return nil, "not_allowed", 403, false
 	}
-	// The resolver bounds its own queries (timeouts.resolve), only on a cache miss.
-	addrs, err := snap.resolver.lookup(s.ctx, rec.name)
+	return nil, "", 0, true
+}
+
+// resolved decides for an allowed name from its addresses: those inside the allowed
+// destinations are the targets.
+func (s *Server) resolved(snap *snapshot, rec *connRecord, port uint16, addrs []netip.Addr, err error) ([]netip.AddrPort, string, int) {
 	if err != nil {
 		rec.relayErr = err
 		return nil, "resolve_failed", 502
@@ -564,17 +593,19 @@ func statusFor(err error) int {
 	return 0
 }
 
-// writeStatus answers an HTTP or CONNECT client that it is not proxied, and why.
-func writeStatus(c *net.TCPConn, status int, reason string) {
-	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	c.Write(statusResponse(status, reason))
-}
-
 // statusResponse is the HTTP response telling a client it is not proxied, and why.
 func statusResponse(status int, reason string) []byte {
 	body := reason + "\n"
 	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), body)
+}
+
+// release audits a finished connection and gives its slot back.
+func (s *Server) release(rec *connRecord) {
+	s.metrics.active.WithLabelValues(rec.listener).Dec()
+	s.active.Add(-1)
+	s.report(rec)
+	s.inflight.Done()
 }
 
 // report writes the audit line and the metrics of a finished connection.
@@ -625,7 +656,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.mu.Lock()
 	for name, bl := range s.listeners {
-		bl.ln.Close()
+		bl.socket.Close()
 		<-bl.done
 		delete(s.listeners, name)
 	}
@@ -643,13 +674,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	n := s.active.Load()
 	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
 	if s.relays != nil {
 		s.relays.closeAll()
 	}
+	s.mu.Unlock()
 	<-drained
 	s.stopRelays()
 	return fmt.Errorf("drain deadline reached: closed %d open connections", n)
