@@ -1,7 +1,6 @@
 package sniproxy
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,26 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// httpStatus sends req to a listener of e and returns the status line and the whole answer.
-func httpStatus(t *testing.T, e *env, listener, req string) (string, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", "127.0.0.1:"+e.port(listener))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	var all strings.Builder
-	r := bufio.NewReader(c)
-	status, _ := r.ReadString('\n')
-	all.WriteString(status)
-	r.WriteTo(&all)
-	return strings.TrimSpace(status), all.String()
-}
 
 func TestDialFallsBackToTheNextAddress(t *testing.T) {
 	e := newEnv(t, nil)

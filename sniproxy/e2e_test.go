@@ -430,20 +430,6 @@ func waitListening(t *testing.T, ap netip.AddrPort, log fmt.Stringer) {
 
 func TestHTTPListenerAnswersRefusals(t *testing.T) {
 	e := newEnv(t, nil)
-	ask := func(listener, req string) string {
-		t.Helper()
-		c, err := net.Dial("tcp", "127.0.0.1:"+e.port(listener))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Write([]byte(req)); err != nil {
-			t.Fatal(err)
-		}
-		status, _ := bufio.NewReader(c).ReadString('\n')
-		return strings.TrimSpace(status)
-	}
 	for _, tc := range []struct{ listener, req, status, reason string }{
 		{"http", "GET / HTTP/1.1\r\nHost: vault.example.test\r\n\r\n", "HTTP/1.1 403 Forbidden", "denied"},
 		{"http", "GET / HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n", "HTTP/1.1 403 Forbidden", "destination_forbidden"},
@@ -453,7 +439,7 @@ func TestHTTPListenerAnswersRefusals(t *testing.T) {
 		{"connect", "GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n", "HTTP/1.1 405 Method Not Allowed", "not_connect"},
 		{"connect", "CONNECT nope.other.test:22 HTTP/1.1\r\n\r\n", "HTTP/1.1 403 Forbidden", "not_allowed"},
 	} {
-		if got := ask(tc.listener, tc.req); got != tc.status {
+		if got, _ := httpStatus(t, e, tc.listener, tc.req); got != tc.status {
 			t.Errorf("%s %q: status %q, want %q", tc.listener, tc.req, got, tc.status)
 		}
 		e.audit.waitFor(t, map[string]any{"listener": tc.listener, "decision": "refuse", "reason": tc.reason})

@@ -314,3 +314,23 @@ func clientHelloBytes(tb testing.TB, serverName string) []byte {
 	c2.Close()
 	return append(hdr, body...)
 }
+
+// httpStatus sends req to a listener of e and returns the status line and the whole answer.
+func httpStatus(t *testing.T, e *env, listener, req string) (string, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", "127.0.0.1:"+e.port(listener))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	r := bufio.NewReader(c)
+	status, _ := r.ReadString('\n')
+	all.WriteString(status)
+	r.WriteTo(&all)
+	return strings.TrimSpace(status), all.String()
+}

@@ -379,17 +379,15 @@ func (l *eventLoop) register(c *relayConn) {
 // readHead reads what the client sent and asks the handshaker whether it is enough.
 func (l *eventLoop) readHead(c *relayConn) {
 	for c.hs != nil {
-		n, err := rawRead(c.fd[sideClient], l.buf)
+		n, err := l.readOnce(c.fd[sideClient])
 		switch {
-		case err == unix.EINTR:
-			continue
 		case err == unix.EAGAIN:
+			return
+		case err == io.EOF:
+			l.endHead(c, io.EOF)
 			return
 		case err != nil:
 			l.endHead(c, fmt.Errorf("reading from client: %w", err))
-			return
-		case n == 0:
-			l.endHead(c, io.EOF)
 			return
 		}
 		head := l.buf[:n]
@@ -573,23 +571,38 @@ func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 // unless toEnd), side 1-i stops taking data, or side i's stream ended.
 func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 	for !c.closed && c.pending[i] == nil && !c.eof[i] {
-		n, err := rawRead(c.fd[i], l.buf)
+		n, err := l.readOnce(c.fd[i])
 		switch {
-		case err == unix.EINTR:
-			continue
 		case err == unix.EAGAIN:
+			return
+		case err == io.EOF:
+			l.ended(c, i)
 			return
 		case err != nil:
 			l.finish(c, fmt.Errorf("reading from %s: %w", sideNames[i], err))
-			return
-		case n == 0:
-			l.ended(c, i)
 			return
 		}
 		c.lastActive = l.now
 		if !l.forward(c, i, l.buf[:n]) || (n < len(l.buf) && !toEnd) {
 			return
 		}
+	}
+}
+
+// readOnce reads into the loop's buffer what fd has: n > 0 bytes, io.EOF at the end of its
+// stream, unix.EAGAIN when nothing is there now, or a read error.
+func (l *eventLoop) readOnce(fd int) (int, error) {
+	for {
+		n, err := rawRead(fd, l.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
 	}
 }
 
