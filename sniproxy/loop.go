@@ -100,12 +100,41 @@ type relayConn struct {
 	done       func(relayResult)
 }
 
-// sideRef is what a loop finds for a file descriptor. seq tells the registration apart from an
-// earlier one of the same descriptor number, whose events may still be in the batch at hand.
+// sideRef is what a loop finds for a file descriptor: a side of a connection, or a listening
+// socket. seq tells the registration apart from an earlier one of the same descriptor number,
+// whose events may still be in the batch at hand.
 type sideRef struct {
 	conn *relayConn
 	side int
+	acc  *acceptor
 	seq  uint32
+}
+
+// acceptor is a listening socket every loop accepts from: admit takes an accepted socket in (nil
+// when it refused and closed it), failed hears of accept errors other than a vanished client.
+type acceptor struct {
+	fd     int
+	admit  func(fd int, peer netip.AddrPort) *relayConn
+	failed func(err error, retryIn time.Duration)
+}
+
+// acceptBatch bounds the connections a loop accepts at once, so that it gets back to the ones it
+// relays.
+const acceptBatch = 32
+
+// detach duplicates the socket of a net.TCPListener (or connection) so that it outlives it; the
+// duplicate shares its non-blocking mode.
+func detach(c syscall.Conn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, dupErr
 }
 
 // relayLoops serves accepted connections from their first byte (the handshaker decides where they
@@ -133,11 +162,39 @@ func startRelayLoops() (*relayLoops, error) {
 	return rl, nil
 }
 
-// start hands c, an accepted socket with its handshaker (or, for a connection that has nothing to
-// read first, its dial), to a loop, which owns the socket from then on and calls c.done once on
-// its goroutine when the connection is over.
-func (rl *relayLoops) start(c *relayConn) {
-	rl.loops[rl.next.Add(1)%uint32(len(rl.loops))].add(c)
+// listen makes every loop accept on a's socket; level-triggered, so that a loop that stops at
+// acceptBatch is told again.
+func (rl *relayLoops) listen(a *acceptor) {
+	rl.onEveryLoop(func(l *eventLoop) {
+		l.seq++
+		l.track(a.fd, sideRef{acc: a, seq: l.seq})
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(l.seq)}
+		if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, a.fd, &ev); err != nil {
+			a.failed(fmt.Errorf("epoll_ctl: %w", err), 0)
+		}
+	})
+}
+
+// unlisten makes every loop stop accepting on a's socket, which may then be closed.
+func (rl *relayLoops) unlisten(a *acceptor) {
+	rl.onEveryLoop(func(l *eventLoop) {
+		rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, a.fd, &unix.EpollEvent{})
+		if l.sides[a.fd].acc == a {
+			l.sides[a.fd] = sideRef{}
+		}
+	})
+}
+
+// onEveryLoop runs fn on every loop's goroutine and waits for them.
+func (rl *relayLoops) onEveryLoop(fn func(*eventLoop)) {
+	var wg sync.WaitGroup
+	for _, l := range rl.loops {
+		wg.Add(1)
+		if !l.request(func(l *eventLoop) { fn(l); wg.Done() }) {
+			wg.Done()
+		}
+	}
+	wg.Wait()
 }
 
 // closeAll ends every relay with net.ErrClosed, and every relay handed over later as well.
@@ -157,8 +214,8 @@ func (rl *relayLoops) stop() {
 	}
 }
 
-// eventLoop is one epoll instance and the goroutine that serves it. Everything but the incoming
-// queue is touched only by that goroutine.
+// eventLoop is one epoll instance and the goroutine that serves it. Everything but the request
+// queue (under mu) is touched only by that goroutine.
 type eventLoop struct {
 	epfd, wakefd int
 	// epoll is epfd as a file of Go's poller: the loop waits for its relays by parking on it like
@@ -181,7 +238,6 @@ type eventLoop struct {
 
 	mu       sync.Mutex
 	shut     bool // the loop has stopped and closed its descriptors
-	incoming []*relayConn
 	requests []func(*eventLoop)
 }
 
@@ -225,29 +281,16 @@ func newEventLoop() (*eventLoop, error) {
 	}, nil
 }
 
-// add queues a relay for the loop; the loop registers it on its own goroutine.
-func (l *eventLoop) add(c *relayConn) {
+// request runs fn on the loop's goroutine, unless the loop has stopped (false).
+func (l *eventLoop) request(fn func(*eventLoop)) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.shut {
-		// Only a connection accepted after Shutdown could get here; nobody serves it.
-		rawClose(c.fd[sideClient])
-		return
+		return false
 	}
-	l.incoming = append(l.incoming, c)
-	if len(l.incoming) == 1 {
-		l.wake()
-	}
-}
-
-// request runs fn on the loop's goroutine, unless the loop has stopped.
-func (l *eventLoop) request(fn func(*eventLoop)) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.shut {
-		l.requests = append(l.requests, fn)
-		l.wake()
-	}
+	l.requests = append(l.requests, fn)
+	l.wake()
+	return true
 }
 
 // wake makes the loop take its queues; callers hold l.mu, so that the eventfd is still open.
@@ -278,8 +321,12 @@ func (l *eventLoop) run() {
 				l.takeQueued()
 				continue
 			}
-			if ref := l.sides[fd]; ref.conn != nil && ref.seq == uint32(ev.Pad) {
+			switch ref := l.sides[fd]; {
+			case ref.seq != uint32(ev.Pad):
+			case ref.conn != nil:
 				l.handle(ref.conn, ref.side, ev.Events)
+			case ref.acc != nil:
+				l.accept(ref.acc)
 			}
 		}
 		if l.closing {
@@ -345,14 +392,11 @@ func (l *eventLoop) takeQueued() {
 	var counter [8]byte
 	unix.Read(l.wakefd, counter[:])
 	l.mu.Lock()
-	incoming, requests := l.incoming, l.requests
-	l.incoming, l.requests = nil, nil
+	requests := l.requests
+	l.requests = nil
 	l.mu.Unlock()
 	for _, fn := range requests {
 		fn(l)
-	}
-	for _, c := range incoming {
-		l.register(c)
 	}
 }
 
@@ -456,18 +500,59 @@ func (l *eventLoop) shortenTick(d int64) {
 // once.
 func (l *eventLoop) watch(c *relayConn, i int) error {
 	fd := c.fd[i]
+	l.seq++
+	l.track(fd, sideRef{conn: c, side: i, seq: l.seq})
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: int32(l.seq)}
+	if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	return nil
+}
+
+// track records what fd is, growing the table as needed.
+func (l *eventLoop) track(fd int, ref sideRef) {
 	if fd >= len(l.sides) {
 		grown := make([]sideRef, max(2*len(l.sides), fd+1, 1024))
 		copy(grown, l.sides)
 		l.sides = grown
 	}
-	l.seq++
-	l.sides[fd] = sideRef{conn: c, side: i, seq: l.seq}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: int32(l.seq)}
-	if err := rawEpollAdd(l.epfd, fd, &ev); err != nil {
-		return fmt.Errorf("epoll_ctl: %w", err)
+	l.sides[fd] = ref
+}
+
+// accept takes in up to acceptBatch connections waiting on a's socket. After an error (out of
+// file descriptors, say) the loop stops watching the socket for a while instead of spinning.
+func (l *eventLoop) accept(a *acceptor) {
+	for range acceptBatch {
+		fd, peer, err := rawAccept(a.fd)
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err == unix.ECONNABORTED || err == unix.EINTR:
+			continue
+		case err != nil:
+			l.pauseAccept(a, err)
+			return
+		}
+		rawSetNoDelay(fd) // as Go's net does for accepted connections; a failure changes only latency
+		if c := a.admit(fd, peer); c != nil {
+			l.register(c)
+		}
 	}
-	return nil
+}
+
+// acceptPause is how long a loop leaves a listening socket alone after an accept error.
+const acceptPause = 100 * time.Millisecond
+
+func (l *eventLoop) pauseAccept(a *acceptor, err error) {
+	a.failed(err, acceptPause)
+	rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Fd: int32(a.fd), Pad: int32(l.sides[a.fd].seq)})
+	time.AfterFunc(acceptPause, func() {
+		l.request(func(l *eventLoop) {
+			if ref := l.sides[a.fd]; ref.acc == a {
+				rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(ref.seq)})
+			}
+		})
+	})
 }
 
 // unwatch closes side i's socket, which also takes it out of the epoll set.
@@ -756,8 +841,8 @@ func rawShutdownWrite(fd int) error {
 	return nil
 }
 
-func rawEpollAdd(epfd, fd int, ev *unix.EpollEvent) error {
-	if _, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0); errno != 0 {
+func rawEpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	if _, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0); errno != 0 {
 		return errno
 	}
 	return nil

@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sys/unix"
 )
 
 // Options are the process-level parts of a Server that the config file does not carry.
@@ -71,8 +70,7 @@ type boundListener struct {
 	name    string
 	address string   // as configured, e.g. ":8443"
 	addr    net.Addr // as bound
-	socket  *os.File // the listening socket, non-blocking
-	done    chan struct{}
+	acc     *acceptor
 }
 
 // New validates cfg and prepares a Server; Start binds the listeners.
@@ -220,44 +218,60 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 		if bl, ok := s.listeners[l.Name]; ok && sameBind(bl.address, l.Address) {
 			continue
 		}
-		// No TCP keep-alive: the idle timeout already reaps dead peers, and the setsockopt calls
-		// would be paid on every accepted connection.
-		lc := net.ListenConfig{KeepAlive: -1}
-		ln, err := lc.Listen(context.Background(), "tcp", l.Address)
+		acc, addr, err := s.bind(l.Name, l.Address)
 		if err != nil {
 			for _, f := range fresh {
-				f.socket.Close()
+				rawClose(f.acc.fd)
 			}
 			return fmt.Errorf("listening on %s for listener %q: %w", l.Address, l.Name, err)
 		}
-		// The listener's socket is taken over as a file, which the runtime poller lets the accept
-		// loop wait on (a net.TCPListener's raw connection does not).
-		socket, err := ln.(*net.TCPListener).File()
-		addr := ln.Addr()
-		ln.Close()
-		if err != nil {
-			for _, f := range fresh {
-				f.socket.Close()
-			}
-			return fmt.Errorf("listening on %s for listener %q: %w", l.Address, l.Name, err)
-		}
-		fresh = append(fresh, &boundListener{name: l.Name, address: l.Address, socket: socket, addr: addr, done: make(chan struct{})})
+		fresh = append(fresh, &boundListener{name: l.Name, address: l.Address, addr: addr, acc: acc})
 	}
 	s.current.Store(next)
 	for name, bl := range s.listeners {
 		if l, ok := next.listeners[name]; !ok || (l.Address != bl.address && !sameBind(bl.address, l.Address)) {
-			bl.socket.Close()
-			<-bl.done
+			s.unbind(bl)
 			delete(s.listeners, name)
-			s.log.Info("listener closed", "listener", name, "address", bl.address)
 		}
 	}
 	for _, bl := range fresh {
 		s.listeners[bl.name] = bl
+		s.relays.listen(bl.acc)
 		s.log.Info("listening", "listener", bl.name, "address", bl.addr.String())
-		go s.acceptLoop(bl)
 	}
 	return nil
+}
+
+// bind listens on address and takes the socket over from the net package: the event loops accept
+// on it, so accepted connections never enter the runtime's poller.
+func (s *Server) bind(name, address string) (*acceptor, net.Addr, error) {
+	// No TCP keep-alive: the idle timeout already reaps dead peers, and the setsockopt calls
+	// would be paid on every accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", address)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ln.Close()
+	fd, err := detach(ln.(*net.TCPListener))
+	if err != nil {
+		return nil, nil, fmt.Errorf("taking over the socket: %w", err)
+	}
+	acc := &acceptor{
+		fd:    fd,
+		admit: func(fd int, peer netip.AddrPort) *relayConn { return s.admit(name, fd, peer) },
+		failed: func(err error, retryIn time.Duration) {
+			s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
+		},
+	}
+	return acc, ln.Addr(), nil
+}
+
+// unbind stops accepting on a listener and closes it. Callers hold s.mu.
+func (s *Server) unbind(bl *boundListener) {
+	s.relays.unlisten(bl.acc)
+	rawClose(bl.acc.fd)
+	s.log.Info("listener closed", "listener", bl.name, "address", bl.address)
 }
 
 // sameBind reports whether two configured addresses are the same bind, so that a listener whose
@@ -266,43 +280,6 @@ func sameBind(a, b string) bool {
 	ah, ap, err1 := net.SplitHostPort(a)
 	bh, bp, err2 := net.SplitHostPort(b)
 	return err1 == nil && err2 == nil && ap == bp && ap != "0" && (ah == bh || (ah == "" || ah == "0.0.0.0" || ah == "::") && (bh == "" || bh == "0.0.0.0" || bh == "::"))
-}
-
-// acceptLoop accepts connections with accept4(2) on the listener's socket, so that they never
-// enter the runtime's poller: each goes straight to an event loop.
-func (s *Server) acceptLoop(bl *boundListener) {
-	defer close(bl.done)
-	raw, err := bl.socket.SyscallConn()
-	if err != nil {
-		s.log.Error("listener unusable", "listener", bl.name, "error", err)
-		return
-	}
-	var backoff time.Duration
-	for {
-		var fd int
-		var peer netip.AddrPort
-		var acceptErr error
-		err := raw.Read(func(lfd uintptr) bool {
-			fd, peer, acceptErr = rawAccept(int(lfd))
-			return acceptErr != unix.EAGAIN
-		})
-		switch {
-		case err != nil:
-			return // the listener was closed
-		case acceptErr == unix.ECONNABORTED || acceptErr == unix.EINTR:
-			continue
-		case acceptErr != nil:
-			// Out of file descriptors and the like: back off instead of spinning.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed", "listener", bl.name, "error", acceptErr, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		rawSetNoDelay(fd) // as Go's net does for accepted connections; a failure changes only latency
-		s.inflight.Add(1)
-		s.serve(bl.name, fd, peer)
-	}
 }
 
 // decision of a connection, as audited.
@@ -327,9 +304,10 @@ type connRecord struct {
 	configGen uint64
 }
 
-// serve admits an accepted socket and hands it to an event loop, with the session that decides
-// where it goes.
-func (s *Server) serve(listenerName string, fd int, peer netip.AddrPort) {
+// admit takes an accepted socket in, with the session that decides where it goes, or refuses it
+// (closed and audited; nil).
+func (s *Server) admit(listenerName string, fd int, peer netip.AddrPort) *relayConn {
+	s.inflight.Add(1)
 	snap := s.current.Load()
 	rec := &connRecord{start: time.Now(), listener: listenerName, client: peer.String(), configGen: snap.generation}
 	l, ok := snap.listeners[listenerName]
@@ -349,12 +327,12 @@ func (s *Server) serve(listenerName string, fd int, peer netip.AddrPort) {
 			// Nothing to read first: the listener's static mapping decides.
 			c.hs, c.dial = nil, ss.decideTCP()
 		}
-		s.relays.start(c)
-		return
+		return c
 	}
 	rawClose(fd)
 	s.report(rec)
 	s.inflight.Done()
+	return nil
 }
 
 // session is the proxy's side of one connection: its event loop asks it where the connection
@@ -656,8 +634,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.mu.Lock()
 	for name, bl := range s.listeners {
-		bl.socket.Close()
-		<-bl.done
+		s.unbind(bl)
 		delete(s.listeners, name)
 	}
 	s.mu.Unlock()
