@@ -62,6 +62,7 @@ type relayResult struct {
 	target   netip.AddrPort // the target connected to, or the last one tried
 	dialErr  error          // why no target accepted; the relay never started then
 	up, down int64          // client→upstream, upstream→client
+	spliced  int64          // of up and down, moved by splice(2) without a copy to user space
 	err      error          // nil when both sides ended cleanly
 }
 
@@ -83,9 +84,11 @@ type relayConn struct {
 	waiting    bool       // for the blocking work of a nextStep
 	dialed     bool
 
-	fd      [2]int    // the upstream's is -1 until the first connect attempt
-	pending [2][]byte // read from side i, not yet accepted by side 1-i; reading i waits for it
-	eof     [2]bool   // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
+	fd      [2]int         // the upstream's is -1 until the first connect attempt
+	pending [2][]byte      // read from side i, not yet accepted by side 1-i; reading i waits for it
+	pipe    [2]*splicePipe // holds what was spliced from side i and side 1-i has not taken yet
+	spliced int64          // bytes that never crossed user space
+	eof     [2]bool        // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
 	copied  [2]int64
 	closed  bool
 
@@ -225,6 +228,7 @@ type eventLoop struct {
 	epollRaw  syscall.RawConn
 	deadline  int64 // the read deadline set on epoll, unix nanoseconds, 0: none
 	buf       []byte
+	pipes     []*splicePipe // empty pipes for bulk transfers
 	events    []unix.EpollEvent
 	sides     []sideRef // by file descriptor
 	seq       uint32    // of the last registration
@@ -386,6 +390,10 @@ func (l *eventLoop) close() {
 	l.shut = true
 	l.epoll.Close()
 	unix.Close(l.wakefd)
+	for _, p := range l.pipes {
+		p.close()
+	}
+	l.pipes = nil
 }
 
 func (l *eventLoop) takeQueued() {
@@ -639,7 +647,7 @@ func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 		}
 		return
 	}
-	if events&(unix.EPOLLOUT|failed) != 0 && c.pending[1-i] != nil {
+	if events&(unix.EPOLLOUT|failed) != 0 && c.holding(1-i) {
 		// Side i takes data again: deliver what waits for it, then read its source again.
 		if !l.flush(c, 1-i) {
 			return
@@ -655,7 +663,7 @@ func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 // pump moves what side i has sent to side 1-i until i has nothing more (EAGAIN, or a short read
 // unless toEnd), side 1-i stops taking data, or side i's stream ended.
 func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
-	for !c.closed && c.pending[i] == nil && !c.eof[i] {
+	for !c.closed && !c.holding(i) && !c.eof[i] {
 		n, err := l.readOnce(c.fd[i])
 		switch {
 		case err == unix.EAGAIN:
@@ -671,6 +679,107 @@ func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 		if !l.forward(c, i, l.buf[:n]) || (n < len(l.buf) && !toEnd) {
 			return
 		}
+		// A full buffer: a bulk transfer is under way, which the kernel moves without copies.
+		if n == len(l.buf) && !c.holding(i) && l.splice(c, i) {
+			return
+		}
+	}
+}
+
+// holding reports whether what side i sent waits for side 1-i, so side i is not read.
+func (c *relayConn) holding(i int) bool { return c.pending[i] != nil || c.pipe[i] != nil }
+
+// splicePipe is a pipe through which splice(2) moves bytes from one socket to another.
+type splicePipe struct {
+	r, w int
+	n    int // bytes in it
+}
+
+func (p *splicePipe) close() {
+	rawClose(p.r)
+	rawClose(p.w)
+}
+
+// maxIdlePipes bounds the empty pipes a loop keeps for the next bulk transfer.
+const maxIdlePipes = 16
+
+// splice moves what side i has sent to side 1-i through a pipe, until side i has nothing more,
+// side 1-i stops taking data (the pipe stays with the connection until it does), or side i's
+// stream ended. It reports false, having moved nothing, when no pipe could be had.
+func (l *eventLoop) splice(c *relayConn, i int) bool {
+	p := l.takePipe()
+	if p == nil {
+		return false
+	}
+	c.pipe[i] = p
+	for {
+		n, err := rawSplice(c.fd[i], p.w, loopBufferSize)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			l.putPipe(c, i)
+			return true
+		case err != nil:
+			l.finish(c, fmt.Errorf("reading from %s: %w", sideNames[i], err))
+			return true
+		case n == 0:
+			l.putPipe(c, i)
+			l.ended(c, i)
+			return true
+		}
+		p.n += n
+		c.lastActive = l.now
+		if !l.drainPipe(c, i) {
+			return true
+		}
+	}
+}
+
+// drainPipe splices side i's pipe into side 1-i and reports whether it is empty.
+func (l *eventLoop) drainPipe(c *relayConn, i int) bool {
+	p := c.pipe[i]
+	for p.n > 0 {
+		n, err := rawSplice(p.r, c.fd[1-i], p.n)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false
+		case err != nil:
+			l.finish(c, fmt.Errorf("writing to %s: %w", sideNames[1-i], err))
+			return false
+		}
+		p.n -= n
+		c.copied[i] += int64(n)
+		c.spliced += int64(n)
+		c.lastActive = l.now
+	}
+	return true
+}
+
+// takePipe returns an empty pipe, nil if none can be made.
+func (l *eventLoop) takePipe() *splicePipe {
+	if n := len(l.pipes); n > 0 {
+		p := l.pipes[n-1]
+		l.pipes = l.pipes[:n-1]
+		return p
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return nil
+	}
+	return &splicePipe{r: fds[0], w: fds[1]}
+}
+
+// putPipe takes side i's pipe, empty, back from c.
+func (l *eventLoop) putPipe(c *relayConn, i int) {
+	p := c.pipe[i]
+	c.pipe[i] = nil
+	if len(l.pipes) < maxIdlePipes {
+		l.pipes = append(l.pipes, p)
+	} else {
+		p.close()
 	}
 }
 
@@ -715,8 +824,15 @@ func (l *eventLoop) forward(c *relayConn, i int, data []byte) bool {
 	return ok
 }
 
-// flush writes c.pending[i] to side 1-i and reports whether it all went.
+// flush writes what side i sent and side 1-i has not taken yet, and reports whether it all went.
 func (l *eventLoop) flush(c *relayConn, i int) bool {
+	if c.pipe[i] != nil {
+		if !l.drainPipe(c, i) {
+			return false
+		}
+		l.putPipe(c, i)
+		return true
+	}
 	rest, ok := l.write(c, i, c.pending[i])
 	if !ok {
 		return false
@@ -788,7 +904,14 @@ func (l *eventLoop) finish(c *relayConn, err error) {
 	l.unwatch(c, sideUpstream)
 	delete(l.conns, c)
 	c.pending = [2][]byte{}
-	res := relayResult{dialed: c.dialed, target: c.target, up: c.copied[sideClient], down: c.copied[sideUpstream], err: err}
+	for i, p := range c.pipe {
+		if p != nil {
+			p.close() // what is still in it is lost with the connection
+			c.pipe[i] = nil
+		}
+	}
+	res := relayResult{dialed: c.dialed, target: c.target, up: c.copied[sideClient], down: c.copied[sideUpstream],
+		spliced: c.spliced, err: err}
 	if c.dial != nil {
 		res.dialErr = c.dialErr
 		if res.dialErr == nil {
@@ -923,4 +1046,14 @@ func rawSocketError(fd int) error {
 		return unix.Errno(soErr)
 	}
 	return nil
+}
+
+// rawSplice is splice(2) of up to n bytes between a socket and a pipe, without blocking.
+func rawSplice(in, out, n int) (int, error) {
+	moved, _, errno := unix.RawSyscall6(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n),
+		unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(moved), nil
 }

@@ -10,6 +10,7 @@ type metrics struct {
 	connections *prometheus.CounterVec
 	active      *prometheus.GaugeVec
 	bytes       *prometheus.CounterVec
+	spliced     *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	dnsLookups  *prometheus.CounterVec
 	reloads     *prometheus.CounterVec
@@ -30,6 +31,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vsoc_sniproxy_bytes_total",
 			Help: "Bytes relayed, by listener and direction (up: client to upstream, down: upstream to client).",
 		}, []string{"listener", "direction"}),
+		spliced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vsoc_sniproxy_spliced_bytes_total",
+			Help: "Of the bytes relayed, those moved by splice(2) without a copy through the proxy's memory (bulk transfers), by listener.",
+		}, []string{"listener"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "vsoc_sniproxy_connection_duration_seconds",
 			Help:    "Duration of proxied connections, by listener.",
@@ -49,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.connections, m.active, m.bytes, m.duration, m.dnsLookups, m.reloads, m.generation,
+		m.connections, m.active, m.bytes, m.spliced, m.duration, m.dnsLookups, m.reloads, m.generation,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -300,6 +300,7 @@ type connRecord struct {
 	decision  string
 	reason    string
 	up, down  int64
+	spliced   int64
 	relayErr  error
 	configGen uint64
 }
@@ -357,6 +358,7 @@ func (ss *session) finished(res relayResult) {
 	}
 	rec.up += res.up
 	rec.down += res.down
+	rec.spliced = res.spliced
 	if res.err != nil && !errors.Is(res.err, net.ErrClosed) {
 		rec.relayErr = res.err
 	}
@@ -578,11 +580,12 @@ func statusResponse(status int, reason string) []byte {
 		status, http.StatusText(status), len(body), body)
 }
 
-// release audits a finished connection and gives its slot back.
+// release audits a finished connection and gives its slot back: audited first, so that a
+// connection no longer counted as active is always in the audit log.
 func (s *Server) release(rec *connRecord) {
+	s.report(rec)
 	s.metrics.active.WithLabelValues(rec.listener).Dec()
 	s.active.Add(-1)
-	s.report(rec)
 	s.inflight.Done()
 }
 
@@ -618,6 +621,7 @@ func (s *Server) report(rec *connRecord) {
 	if rec.decision == decisionAllow {
 		s.metrics.bytes.WithLabelValues(rec.listener, "up").Add(float64(rec.up))
 		s.metrics.bytes.WithLabelValues(rec.listener, "down").Add(float64(rec.down))
+		s.metrics.spliced.WithLabelValues(rec.listener).Add(float64(rec.spliced))
 		s.metrics.duration.WithLabelValues(rec.listener).Observe(d.Seconds())
 	}
 }
