@@ -1,0 +1,74 @@
+package sniproxy
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// upstreamDial is how a loop connects a client to its upstream.
+type upstreamDial struct {
+	targets  []netip.AddrPort // tried in order until one accepts
+	guard    *destinationGuard
+	timeout  time.Duration // for each attempt
+	replay   []byte        // the client's first bytes, sent upstream once connected
+	greeting []byte        // sent to the client once connected (CONNECT's 200)
+	failure  []byte        // sent to the client when no target accepts (an HTTP 502)
+}
+
+// connectNext starts connecting to the next target; when none is left, the client is told (if
+// its protocol has a way) and closed.
+func (l *eventLoop) connectNext(c *relayConn) {
+	for c.tried < len(c.dial.targets) {
+		c.target = c.dial.targets[c.tried]
+		c.tried++
+		// The new socket is made before the failed one is closed, so it cannot get its number.
+		fd, err := c.dial.guard.connect(c.target)
+		l.unwatch(c, sideUpstream)
+		if err != nil {
+			c.dialErr = err
+			continue
+		}
+		c.fd[sideUpstream] = fd
+		if err := l.watch(c, sideUpstream); err != nil {
+			c.dialErr = err
+			continue
+		}
+		c.dialDeadline = l.now + int64(c.dial.timeout)
+		return
+	}
+	if c.dialErr == nil {
+		c.dialErr = errors.New("no address to dial")
+	}
+	if len(c.dial.failure) > 0 {
+		rawWrite(c.fd[sideClient], c.dial.failure) // best effort: the client is closed right after
+	}
+	l.finish(c, nil)
+}
+
+// connected handles the end of a connect attempt: on success the greeting goes to the client,
+// the client's first bytes go upstream, and relaying starts; on failure the next target is tried.
+func (l *eventLoop) connected(c *relayConn) {
+	if err := rawSocketError(c.fd[sideUpstream]); err != nil {
+		c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
+		l.connectNext(c)
+		return
+	}
+	d := c.dial
+	c.dial, c.dialErr = nil, nil
+	c.lastActive = l.now
+	if len(d.greeting) > 0 {
+		// A fresh socket's send buffer takes a few dozen bytes whole.
+		if n, err := rawWrite(c.fd[sideClient], d.greeting); err != nil || n != len(d.greeting) {
+			l.finish(c, fmt.Errorf("answering the client: %d of %d bytes written: %v", n, len(d.greeting), err))
+			return
+		}
+	}
+	c.pending[sideClient] = d.replay
+	if len(d.replay) == 0 || l.flush(c, sideClient) {
+		// The client may have sent more meanwhile; its events were not acted on while connecting.
+		l.pump(c, sideClient, true)
+	}
+	l.pump(c, sideUpstream, true)
+}

@@ -1,0 +1,159 @@
+package sniproxy
+
+import (
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The loops' sockets and epoll instance are non-blocking (and sockets close without lingering),
+// so these system calls return at once:
+// issued raw, they skip the runtime's bookkeeping for calls that may block (which, at a few per
+// message, makes the runtime hand the processor to another thread and back).
+
+// detach duplicates the socket of a net.TCPListener (or connection) so that it outlives it; the
+// duplicate shares its non-blocking mode.
+func detach(c syscall.Conn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, dupErr
+}
+
+func rawRead(fd int, p []byte) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// pollEvents is epoll_pwait with a zero timeout and no signal mask.
+func pollEvents(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func rawClose(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+func rawShutdownWrite(fd int) error {
+	if _, _, errno := unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_WR, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func rawEpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	if _, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// rawConnect is connect(2) to ap (IPv4 or unmapped IPv6).
+func rawConnect(fd int, ap netip.AddrPort) error {
+	var ptr unsafe.Pointer
+	var size uintptr
+	// The port field is in network byte order.
+	putPort := func(field *uint16) {
+		p := (*[2]byte)(unsafe.Pointer(field))
+		p[0], p[1] = byte(ap.Port()>>8), byte(ap.Port())
+	}
+	if ap.Addr().Is4() {
+		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ap.Addr().As4()}
+		putPort(&sa.Port)
+		ptr, size = unsafe.Pointer(&sa), unsafe.Sizeof(sa)
+	} else {
+		sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
+		putPort(&sa.Port)
+		ptr, size = unsafe.Pointer(&sa), unsafe.Sizeof(sa)
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(ptr), size); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// rawAccept is accept4(2) of a non-blocking, close-on-exec socket, with the peer's address.
+func rawAccept(lfd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	size := uint32(unsafe.Sizeof(rsa))
+	fd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)),
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return int(fd), rawSockaddrAddrPort(&rsa), nil
+}
+
+// rawSockaddrAddrPort reads an IPv4 or IPv6 socket address.
+func rawSockaddrAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	portOf := func(field *uint16) uint16 {
+		p := (*[2]byte)(unsafe.Pointer(field))
+		return uint16(p[0])<<8 | uint16(p[1])
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), portOf(&sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), portOf(&sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// rawSetNoDelay turns Nagle's algorithm off: interactive traffic (SSH keystrokes) must not wait.
+func rawSetNoDelay(fd int) error {
+	one := int32(1)
+	if _, _, errno := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY,
+		uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// rawSocketError is the pending error of a socket (SO_ERROR): how a non-blocking connect ended.
+func rawSocketError(fd int) error {
+	var soErr int32
+	size := uint32(unsafe.Sizeof(soErr))
+	if _, _, errno := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_ERROR,
+		uintptr(unsafe.Pointer(&soErr)), uintptr(unsafe.Pointer(&size)), 0); errno != 0 {
+		return errno
+	}
+	if soErr != 0 {
+		return unix.Errno(soErr)
+	}
+	return nil
+}
+
+// rawSplice is splice(2) of up to n bytes between a socket and a pipe, without blocking.
+func rawSplice(in, out, n int) (int, error) {
+	moved, _, errno := unix.RawSyscall6(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n),
+		unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(moved), nil
+}
