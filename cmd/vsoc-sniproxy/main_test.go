@@ -270,3 +270,96 @@ func TestCheckFlagReportsLocatedErrors(t *testing.T) {
 		t.Fatalf("--check on a valid config: %v\n%s", err, out)
 	}
 }
+
+// TestAcceptPausesWhenOutOfFileDescriptors runs the proxy with a small file limit: accept fails
+// with EMFILE, the loops leave the listening socket alone for a while instead of spinning on it,
+// and accept again once connections are closed.
+func TestAcceptPausesWhenOutOfFileDescriptors(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	backend := startBackend(t, "127.0.0.2", "b")
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	// Clients of the tls listener that send nothing hold their descriptor until the handshake
+	// timeout; the tcp listener relays to the backend.
+	cfg := configFor(backend, filepath.Join(dir, "audit.jsonl"))
+	cfg = strings.Replace(cfg, "static:", "  - {name: silent, address: \"127.0.0.1:0\", protocol: tls}\nstatic:", 1)
+	cfg = strings.Replace(cfg, "{drain: 2s}", "{drain: 2s, handshake: 20s}", 1)
+	writeFile(t, cfgPath, cfg)
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Fatalf("prlimit (util-linux) not found: %v", err)
+	}
+	cmd := exec.Command(prlimit, "--nofile=64", bin, "--config", cfgPath, "--watch-interval", "0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := &logWatcher{}
+	go logs.consume(stderr)
+	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
+	silent := logs.wait(t, "listening", "listener", "silent")["address"].(string)
+
+	// 80 silent clients exhaust 64 descriptors, and some wait in the accept queue.
+	var clients []net.Conn
+	for range 80 {
+		c, err := net.Dial("tcp", silent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	failed := logs.wait(t, "accept failed", "", "")
+	if !strings.Contains(fmt.Sprint(failed["error"]), "too many open files") {
+		t.Fatalf("accept failed for another reason: %v", failed)
+	}
+	// Out of descriptors, with connections waiting: the proxy must not burn a CPU.
+	before := cpuTicks(t, cmd.Process.Pid)
+	time.Sleep(time.Second)
+	if used := cpuTicks(t, cmd.Process.Pid) - before; used > 25 {
+		t.Fatalf("the proxy used %d clock ticks of CPU in 1 s while out of file descriptors", used)
+	}
+
+	for _, c := range clients {
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(time.Second))
+			if _, err = io.WriteString(c, "x"); err == nil {
+				buf := make([]byte, 16)
+				var n int
+				n, err = c.Read(buf)
+				if err == nil && string(buf[:n]) == "b:x" {
+					c.Close()
+					return
+				}
+			}
+			c.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection relayed after the clients went away: %v\n%s", err, logs.raw.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cpuTicks is the user and system time of a process, in clock ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces; the fields after it are space-separated.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	var utime, stime int
+	fmt.Sscan(fields[11], &utime)
+	fmt.Sscan(fields[12], &stime)
+	return utime + stime
+}
