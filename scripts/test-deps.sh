@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests drive (DESIGN §6) when they are
 # missing: sshd and nc for the proxy's CONNECT test, curl/openssl as clients,
-# ssh -G for the rendered SSH config, nginx/HAProxy/wrk/h2load as benchmark
-# peers. Go-built parts (kube-apiserver, etcd, CoreDNS, the NetworkPolicy
+# ssh -G for the rendered SSH config, prlimit to run the proxy short of file
+# descriptors, nginx/HAProxy/wrk/h2load as benchmark peers. Go-built parts (kube-apiserver, etcd, CoreDNS, the NetworkPolicy
 # oracle) are built by the tests themselves into .cache/.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ check nginx nginx
 check haproxy haproxy
 check wrk wrk
 check h2load nghttp2-client
+check prlimit util-linux
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
 # nc must be the OpenBSD one: only it speaks `-X connect`.
 if command -v nc >/dev/null 2>&1 && ! nc -h 2>&1 | grep -q -- '-X proxy_protocol'; then
