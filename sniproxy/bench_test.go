@@ -97,13 +97,12 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	}
 }
 
-func BenchmarkReadClientHello(b *testing.B) {
+func BenchmarkParseClientHello(b *testing.B) {
 	hello := clientHelloBytes(b, "www.example.test")
 	capture := newHelloCaptureConfig()
-	buf := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := readClientHello(bytes.NewReader(hello), capture, buf); err != nil {
+		if _, err := parseClientHello(hello, nil, capture); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 )
@@ -17,62 +16,68 @@ var (
 	errHelloCaptured = errors.New("sniproxy: ClientHello captured")
 	errReadOnly      = errors.New("sniproxy: connection is read-only while parsing")
 	errTooLarge      = errors.New("more than 64 KiB before the end of the handshake or request head")
+	// errNeedMore says that what the client sent so far ends before what is parsed.
+	errNeedMore = errors.New("more bytes needed")
 )
 
-// recordingConn feeds crypto/tls from the client while keeping every byte read, so that they can be
-// replayed to the upstream unchanged. It refuses writes: the proxy never answers the handshake.
-type recordingConn struct {
-	r          io.Reader
-	recorded   []byte
+// helloConn feeds crypto/tls the bytes a client has sent so far. At their end it says why there
+// are no more: errNeedMore while the client may still send, errTooLarge past maxRecorded, readErr
+// once the client sends nothing more. It refuses writes: the proxy never answers the handshake.
+type helloConn struct {
+	head       []byte
+	end        error
 	serverName string
 	gotHello   bool
 }
 
-func (c *recordingConn) Read(p []byte) (int, error) {
-	if len(c.recorded)+len(p) > maxRecorded {
-		p = p[:maxRecorded-len(c.recorded)]
-		if len(p) == 0 {
-			return 0, errTooLarge
-		}
+func (c *helloConn) Read(p []byte) (int, error) {
+	if len(c.head) == 0 {
+		return 0, c.end
 	}
-	n, err := c.r.Read(p)
-	c.recorded = append(c.recorded, p[:n]...)
-	return n, err
+	n := copy(p, c.head)
+	c.head = c.head[n:]
+	return n, nil
 }
 
-func (c *recordingConn) Write([]byte) (int, error)        { return 0, errReadOnly }
-func (c *recordingConn) Close() error                     { return nil }
-func (c *recordingConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *recordingConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *recordingConn) SetDeadline(time.Time) error      { return nil }
-func (c *recordingConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *recordingConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *helloConn) Write([]byte) (int, error)        { return 0, errReadOnly }
+func (c *helloConn) Close() error                     { return nil }
+func (c *helloConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *helloConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *helloConn) SetDeadline(time.Time) error      { return nil }
+func (c *helloConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *helloConn) SetWriteDeadline(time.Time) error { return nil }
 
 // newHelloCaptureConfig returns the tls.Config that stops every handshake right after the
-// ClientHello was parsed by crypto/tls, recording the SNI on the recordingConn.
+// ClientHello was parsed by crypto/tls, recording the SNI on the helloConn.
 func newHelloCaptureConfig() *tls.Config {
 	return &tls.Config{
 		GetConfigForClient: func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
-			if rc, ok := hi.Conn.(*recordingConn); ok {
-				rc.gotHello = true
-				rc.serverName = hi.ServerName
+			if hc, ok := hi.Conn.(*helloConn); ok {
+				hc.gotHello = true
+				hc.serverName = hi.ServerName
 			}
 			return nil, errHelloCaptured
 		},
 	}
 }
 
-// readClientHello reads from r until crypto/tls has parsed a complete ClientHello. It returns the
-// server name (possibly empty) and every byte read, to be replayed to the upstream; buf is reused
-// as the recording buffer.
-func readClientHello(r io.Reader, capture *tls.Config, buf []byte) (serverName string, recorded []byte, err error) {
-	rc := &recordingConn{r: r, recorded: buf[:0]}
-	err = tls.Server(rc, capture).Handshake()
-	if rc.gotHello {
-		return rc.serverName, rc.recorded, nil
+// parseClientHello parses, with crypto/tls, the ClientHello at the start of head (what the client
+// has sent so far; readErr says why it sends no more, nil while it may). It returns the server
+// name (possibly empty), or an error wrapping errNeedMore while the ClientHello is incomplete.
+func parseClientHello(head []byte, readErr error, capture *tls.Config) (string, error) {
+	hc := &helloConn{head: head, end: readErr}
+	switch {
+	case len(head) > maxRecorded:
+		hc.head, hc.end = head[:maxRecorded], errTooLarge
+	case readErr == nil:
+		hc.end = errNeedMore
+	}
+	err := tls.Server(hc, capture).Handshake()
+	if hc.gotHello {
+		return hc.serverName, nil
 	}
 	if err == nil {
 		err = errors.New("handshake ended without a ClientHello")
 	}
-	return "", rc.recorded, fmt.Errorf("reading ClientHello: %w", err)
+	return "", fmt.Errorf("reading ClientHello: %w", err)
 }

@@ -2,22 +2,14 @@ package sniproxy
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 )
 
-// halfReader returns at most half the requested bytes per Read, so parsers see records and
-// heads split across reads as they are on a real socket.
-type halfReader struct{ r *bytes.Reader }
-
-func (h halfReader) Read(p []byte) (int, error) {
-	if len(p) > 1 {
-		p = p[:len(p)/2]
-	}
-	return h.r.Read(p)
-}
-
-// FuzzClientHello feeds arbitrary bytes to the crypto/tls-based ClientHello reader. Run it with a
+// FuzzClientHello feeds arbitrary bytes to the crypto/tls-based ClientHello parser, as all the
+// client sent (EOF after them) and as what it sent so far. Run it with a
 // bounded minimization, e.g.
 //
 //	go test -run '^$' -fuzz '^FuzzClientHello$' -fuzztime 60s -fuzzminimizetime 50x ./sniproxy
@@ -32,17 +24,20 @@ func FuzzClientHello(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 	capture := newHelloCaptureConfig()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		name, recorded, err := readClientHello(halfReader{bytes.NewReader(data)}, capture, nil)
-		// Whatever happens, the recorded bytes are exactly what was read: replaying them forwards
-		// the client's bytes unchanged.
-		if !bytes.HasPrefix(data, recorded) {
-			t.Fatalf("recorded bytes are not a prefix of the input")
+		name, err := parseClientHello(data, io.EOF, capture)
+		if errors.Is(err, errNeedMore) {
+			t.Fatalf("asks for more bytes from a client that sends no more: %v", err)
 		}
 		if err != nil && name != "" {
 			t.Fatalf("error %v with name %q", err, name)
 		}
-		if err == nil && name != "" && !bytes.Contains(recorded, []byte(name)) {
-			t.Fatalf("server name %q is not in the recorded ClientHello", name)
+		if err == nil && name != "" && !bytes.Contains(data, []byte(name)) {
+			t.Fatalf("server name %q is not in the ClientHello", name)
+		}
+		// While the client may still send, a parse either waits for more or agrees with the
+		// parse of all of it: the bytes that follow cannot change a ClientHello already whole.
+		if soFar, err := parseClientHello(data, nil, capture); err == nil && soFar != name {
+			t.Fatalf("server name %q so far, %q at the end", soFar, name)
 		}
 	})
 }
@@ -61,7 +56,7 @@ func FuzzHostHead(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkRequestHead(t, data, false)
+		checkRequestHead(t, data)
 	})
 }
 
@@ -78,20 +73,20 @@ func FuzzConnectHead(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkRequestHead(t, data, true)
+		checkRequestHead(t, data)
 	})
 }
 
-func checkRequestHead(t *testing.T, data []byte, connect bool) {
-	head, recorded, err := readRequestHead(halfReader{bytes.NewReader(data)}, nil)
-	if !bytes.HasPrefix(data, recorded) {
-		t.Fatalf("recorded bytes are not a prefix of the input")
+func checkRequestHead(t *testing.T, data []byte) {
+	head, err := splitRequestHead(data, io.EOF)
+	if errors.Is(err, errNeedMore) {
+		t.Fatalf("asks for more bytes from a client that sends no more: %v", err)
 	}
 	if err != nil {
 		return
 	}
-	if !bytes.HasPrefix(recorded, head) || len(head) > maxRequestHead+maxRecorded {
-		t.Fatalf("head is not a prefix of the recorded bytes")
+	if !bytes.HasPrefix(data, head) {
+		t.Fatalf("head is not a prefix of the input")
 	}
 	rh, err := parseRequestHead(head)
 	if err != nil {
@@ -111,5 +106,4 @@ func checkRequestHead(t *testing.T, data []byte, connect bool) {
 	if rh.connect && !bytes.HasPrefix(head, []byte("CONNECT ")) {
 		t.Fatalf("non-CONNECT head parsed as CONNECT")
 	}
-	_ = connect
 }

@@ -28,30 +28,22 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
 }
 
-// readRequestHead reads from r until the end of an HTTP request head. It returns the head and every
-// byte read (the head followed by whatever the client already sent after it); buf is reused.
-func readRequestHead(r io.Reader, buf []byte) (head, recorded []byte, err error) {
-	recorded = buf[:0]
-	for {
-		if len(recorded) == cap(recorded) {
-			recorded = append(recorded, 0)[:len(recorded)]
-		}
-		n, err := r.Read(recorded[len(recorded):cap(recorded)])
-		searchFrom := max(len(recorded)-2, 0)
-		recorded = recorded[:len(recorded)+n]
-		if end := headEnd(recorded, searchFrom); end >= 0 {
-			return recorded[:end], recorded, nil
-		}
-		if len(recorded) > maxRequestHead {
-			return nil, recorded, badRequest("request head larger than %d bytes", maxRequestHead)
-		}
-		if err != nil {
-			if err == io.EOF {
-				return nil, recorded, badRequest("connection closed before the end of the request head")
-			}
-			return nil, recorded, fmt.Errorf("reading request head: %w", err)
-		}
+// splitRequestHead returns the HTTP request head at the start of b (what the client has sent so
+// far; readErr says why it sends no more, nil while it may), up to and including its blank line;
+// errNeedMore while b ends before it.
+func splitRequestHead(b []byte, readErr error) ([]byte, error) {
+	if end := headEnd(b, 0); end >= 0 {
+		return b[:end], nil
 	}
+	switch {
+	case len(b) > maxRequestHead:
+		return nil, badRequest("request head larger than %d bytes", maxRequestHead)
+	case readErr == nil:
+		return nil, errNeedMore
+	case readErr == io.EOF:
+		return nil, badRequest("connection closed before the end of the request head")
+	}
+	return nil, fmt.Errorf("reading request head: %w", readErr)
 }
 
 // headEnd returns the index just past the blank line ending a request head ("\n\n" or

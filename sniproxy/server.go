@@ -368,27 +368,6 @@ func (ss *session) finished(res relayResult) {
 	ss.s.release(rec)
 }
 
-// headReader gives the parsers what the client has sent so far; at its end it reports why no
-// more is there: errNeedMore while the client may still send, readErr once it cannot.
-type headReader struct {
-	head    []byte
-	readErr error
-}
-
-var errNeedMore = errors.New("more bytes needed")
-
-func (r *headReader) Read(p []byte) (int, error) {
-	if len(r.head) == 0 {
-		if r.readErr != nil {
-			return 0, r.readErr
-		}
-		return 0, errNeedMore
-	}
-	n := copy(p, r.head)
-	r.head = r.head[n:]
-	return n, nil
-}
-
 // decide reads what the client wants from head (everything it sent so far; readErr tells why it
 // sends no more, nil while it may) and decides: more bytes needed (false), a refusal, a dial, or a
 // DNS lookup to do first.
@@ -400,7 +379,7 @@ func (ss *session) decide(head []byte, readErr error) (nextStep, bool) {
 	)
 	switch l.Protocol {
 	case ProtocolTLS:
-		name, _, err := readClientHello(&headReader{head, readErr}, ss.s.capture, nil)
+		name, err := parseClientHello(head, readErr, ss.s.capture)
 		if errors.Is(err, errNeedMore) {
 			return nextStep{}, false
 		}
@@ -416,7 +395,7 @@ func (ss *session) decide(head []byte, readErr error) (nextStep, bool) {
 		}
 		rec.name, port, replay = norm, l.UpstreamPort, head
 	case ProtocolHTTP, ProtocolConnect:
-		reqHead, _, err := readRequestHead(&headReader{head, readErr}, nil)
+		reqHead, err := splitRequestHead(head, readErr)
 		if errors.Is(err, errNeedMore) {
 			return nextStep{}, false
 		}
