@@ -31,7 +31,7 @@ func (l *eventLoop) connectNext(c *relayConn) {
 			continue
 		}
 		c.fd[sideUpstream] = fd
-		if err := l.watch(c, sideUpstream); err != nil {
+		if err := l.watch(c, sideUpstream, true); err != nil {
 			c.dialErr = err
 			continue
 		}
@@ -49,7 +49,8 @@ func (l *eventLoop) connectNext(c *relayConn) {
 
 // connected handles the end of a connect attempt: on success the greeting goes to the client,
 // the client's first bytes go upstream, and relaying starts; on failure the next target is tried.
-func (l *eventLoop) connected(c *relayConn) {
+// input tells whether the upstream has sent something already.
+func (l *eventLoop) connected(c *relayConn, input bool) {
 	if err := rawSocketError(c.fd[sideUpstream]); err != nil {
 		c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
 		l.connectNext(c)
@@ -66,9 +67,11 @@ func (l *eventLoop) connected(c *relayConn) {
 		}
 	}
 	c.pending[sideClient] = d.replay
-	if len(d.replay) == 0 || l.flush(c, sideClient) {
-		// The client may have sent more meanwhile; its events were not acted on while connecting.
+	if (len(d.replay) == 0 || l.flush(c, sideClient)) && c.missed[sideClient] {
 		l.pump(c, sideClient, true)
 	}
-	l.pump(c, sideUpstream, true)
+	if input || c.missed[sideUpstream] {
+		l.pump(c, sideUpstream, true)
+	}
+	c.missed = [2]bool{}
 }

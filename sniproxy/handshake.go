@@ -24,8 +24,9 @@ type nextStep struct {
 	later  func() func() nextStep
 }
 
-// readHead reads what the client sent and asks the handshaker whether it is enough.
-func (l *eventLoop) readHead(c *relayConn) {
+// readHead reads what the client sent and asks the handshaker whether it is enough; events are
+// what epoll reported for the client.
+func (l *eventLoop) readHead(c *relayConn, events uint32) {
 	for c.hs != nil {
 		n, err := l.readOnce(c.fd[sideClient])
 		switch {
@@ -45,6 +46,9 @@ func (l *eventLoop) readHead(c *relayConn) {
 		}
 		next, ok := c.hs.decide(head, nil)
 		if ok {
+			// What a short read left behind is reported again, unless it was the end of the
+			// stream that came with this event.
+			c.missed[sideClient] = n == len(l.buf) || events&(unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0
 			l.act(c, next)
 			return
 		}
@@ -57,6 +61,7 @@ func (l *eventLoop) readHead(c *relayConn) {
 // endHead asks the handshaker to decide with what the client sent, as it sends no more.
 func (l *eventLoop) endHead(c *relayConn, readErr error) {
 	next, _ := c.hs.decide(c.head, readErr)
+	c.missed[sideClient] = true // the relay reads the end of the stream (or the error) again
 	l.act(c, next)
 }
 

@@ -274,6 +274,9 @@ func (a *auditLog) dump() string {
 func startProxy(t *testing.T, cfg *Config) (*Server, *auditLog) {
 	t.Helper()
 	audit := &auditLog{}
+	if cfg.AuditFlush == 0 {
+		cfg.AuditFlush = Duration(5 * time.Millisecond) // waitFor polls for the lines
+	}
 	srv, err := New(cfg, Options{Audit: audit})
 	if err != nil {
 		t.Fatalf("New: %v", err)

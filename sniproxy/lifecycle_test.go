@@ -79,6 +79,7 @@ func TestSilentClientsAreClosedByTheHandshakeTimeout(t *testing.T) {
 	}
 	// Our own reader goroutines are gone too, so the proxy must be back to where it started.
 	waitGoroutines(t, baseline)
+	e.srv.auditBuf.flush()
 	timeouts := 0
 	for _, r := range e.audit.records(t) {
 		if r["reason"] == "handshake_timeout" && r["decision"] == "refuse" {

@@ -60,6 +60,8 @@ type relayConn struct {
 	pipe    [2]*splicePipe // holds what was spliced from side i and side 1-i has not taken yet
 	spliced int64          // bytes that never crossed user space
 	eof     [2]bool        // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
+	out     [2]bool        // side i's socket is watched for EPOLLOUT
+	missed  [2]bool        // side i may have input the loop has not read (while deciding or connecting)
 	copied  [2]int64
 	closed  bool
 
@@ -372,7 +374,7 @@ func (l *eventLoop) register(c *relayConn) {
 		return
 	}
 	l.shortenTick(c.idle)
-	if err := l.watch(c, sideClient); err != nil {
+	if err := l.watch(c, sideClient, false); err != nil {
 		l.finish(c, err)
 		return
 	}
@@ -396,18 +398,44 @@ func (l *eventLoop) shortenTick(d int64) {
 	}
 }
 
-// watch adds side i's socket to the epoll set. Edge-triggered: the loop reads until EAGAIN (or a
-// short read) and is told again only when more arrives; what is already there is reported at
-// once.
-func (l *eventLoop) watch(c *relayConn, i int) error {
+// watch adds side i's socket to the epoll set, for writability too when out. Edge-triggered: the
+// loop reads until EAGAIN (or a short read) and is told again only when more arrives; what is
+// already there is reported at once.
+func (l *eventLoop) watch(c *relayConn, i int, out bool) error {
 	fd := c.fd[i]
 	l.seq++
 	l.track(fd, sideRef{conn: c, side: i, seq: l.seq})
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: int32(l.seq)}
+	c.out[i] = out
+	ev := unix.EpollEvent{Events: watchEvents(out), Fd: int32(fd), Pad: int32(l.seq)}
 	if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}
 	return nil
+}
+
+// watchOut makes the loop hear when side i takes data again. A socket is watched for
+// writability only once a write to it would block (or while it connects): every ACK that frees
+// send-buffer space reports EPOLLOUT, and a relay of small messages would wake the loop for
+// each.
+func (l *eventLoop) watchOut(c *relayConn, i int) error {
+	if c.out[i] {
+		return nil
+	}
+	fd := c.fd[i]
+	c.out[i] = true
+	ev := unix.EpollEvent{Events: watchEvents(true), Fd: int32(fd), Pad: int32(l.sides[fd].seq)}
+	if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	return nil
+}
+
+func watchEvents(out bool) uint32 {
+	ev := uint32(unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET)
+	if out {
+		ev |= unix.EPOLLOUT
+	}
+	return ev
 }
 
 // track records what fd is, growing the table as needed.

@@ -2,9 +2,11 @@ package sniproxy
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -141,4 +143,32 @@ func counterValue(t *testing.T, srv *Server, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestHeadWithEndOfStream: a client that sends its request head and its FIN at once. The loop
+// reads the head while deciding, so the relay has to remember the end of the stream that came
+// with it and pass it on once connected, or the backend waits for it forever.
+func TestHeadWithEndOfStream(t *testing.T) {
+	backend := startHalfCloseBackend(t, backend2IP)
+	cfg := &Config{
+		Listeners:           []Listener{{Name: "http", Address: "127.0.0.1:0", Protocol: ProtocolHTTP}},
+		Static:              []StaticMapping{{Host: "hc.example.test", Listener: "http", Target: backend}},
+		AllowedDestinations: []netip.Prefix{netip.PrefixFrom(backendIP, 32)},
+	}
+	srv, _ := startProxy(t, cfg)
+	head := "GET / HTTP/1.1\r\nHost: hc.example.test\r\n\r\n"
+	for range 20 {
+		c, err := net.Dial("tcp", srv.Addr("http").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(head))
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c)
+		c.Close()
+		if want := fmt.Sprintf("got %d bytes", len(head)); string(got) != want {
+			t.Fatalf("backend answered %q (%v), want %q", got, err, want)
+		}
+	}
 }

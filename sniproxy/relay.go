@@ -10,16 +10,20 @@ import (
 // handle reacts to readiness of side i of c.
 func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 	const failed = unix.EPOLLERR | unix.EPOLLHUP
-	if c.hs != nil || c.waiting {
-		if c.hs != nil && events&(unix.EPOLLIN|unix.EPOLLRDHUP|failed) != 0 {
-			l.readHead(c)
+	input := events&(unix.EPOLLIN|unix.EPOLLRDHUP|failed) != 0
+	if c.hs != nil {
+		if input {
+			l.readHead(c, events)
 		}
 		return
 	}
-	if c.dial != nil {
-		if i == sideUpstream && events&(unix.EPOLLOUT|failed) != 0 {
-			l.connected(c)
+	if c.waiting || c.dial != nil {
+		if c.dial != nil && i == sideUpstream && events&(unix.EPOLLOUT|failed) != 0 {
+			l.connected(c, input)
+			return
 		}
+		// Edge-triggered: this news comes once, and is acted on once connected.
+		c.missed[i] = c.missed[i] || input
 		return
 	}
 	if events&(unix.EPOLLOUT|failed) != 0 && c.holding(1-i) {
@@ -59,6 +63,16 @@ func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 			return
 		}
 	}
+}
+
+// waitWritable has side i watched for writability, as a write to it would block; false when
+// that failed and the relay was closed.
+func (l *eventLoop) waitWritable(c *relayConn, i int) bool {
+	if err := l.watchOut(c, i); err != nil {
+		l.finish(c, err)
+		return false
+	}
+	return true
 }
 
 // holding reports whether what side i sent waits for side 1-i, so side i is not read.
@@ -120,6 +134,7 @@ func (l *eventLoop) drainPipe(c *relayConn, i int) bool {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			l.waitWritable(c, 1-i)
 			return false
 		case err != nil:
 			l.finish(c, fmt.Errorf("writing to %s: %w", sideNames[1-i], err))
@@ -229,7 +244,7 @@ func (l *eventLoop) write(c *relayConn, i int, data []byte) ([]byte, bool) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			return data, true
+			return data, l.waitWritable(c, 1-i)
 		case err != nil:
 			l.finish(c, fmt.Errorf("writing to %s: %w", sideNames[1-i], err))
 			return nil, false

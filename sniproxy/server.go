@@ -23,7 +23,8 @@ import (
 type Options struct {
 	// Log receives operational messages (reloads, accept errors); nil discards them.
 	Log *slog.Logger
-	// Audit receives one JSON line per connection; nil discards them.
+	// Audit receives one JSON line per connection, in batches (Config.AuditFlush); nil discards
+	// them.
 	Audit io.Writer
 	// Registry receives the metrics; nil creates a private one (see Registry()).
 	Registry *prometheus.Registry
@@ -34,6 +35,7 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	audit    *slog.Logger
+	auditBuf *auditBuffer
 	registry *prometheus.Registry
 	metrics  *metrics
 	capture  *tls.Config
@@ -95,9 +97,13 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	auditBuf := newAuditBuffer(auditW, cfg.WithDefaults().AuditFlush.Std(), func(err error) {
+		logger.Error("audit lines lost", "error", err)
+	})
 	s := &Server{
 		log:       logger,
-		audit:     slog.New(slog.NewJSONHandler(auditW, nil)),
+		audit:     slog.New(slog.NewJSONHandler(auditBuf, nil)),
+		auditBuf:  auditBuf,
 		registry:  reg,
 		metrics:   m,
 		capture:   newHelloCaptureConfig(),
@@ -560,7 +566,8 @@ func statusResponse(status int, reason string) []byte {
 }
 
 // release audits a finished connection and gives its slot back: audited first, so that a
-// connection no longer counted as active is always in the audit log.
+// connection no longer counted as active always has its audit line (buffered until the next
+// batch is written).
 func (s *Server) release(rec *connRecord) {
 	s.report(rec)
 	s.metrics.active.WithLabelValues(rec.listener).Dec()
@@ -643,7 +650,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return fmt.Errorf("drain deadline reached: closed %d open connections", n)
 }
 
-// stopRelays ends the relay loops once every connection is gone.
+// stopRelays ends the relay loops once every connection is gone, and writes out the audit
+// lines still buffered.
 func (s *Server) stopRelays() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -651,6 +659,7 @@ func (s *Server) stopRelays() {
 		s.relays.stop()
 		s.relays = nil
 	}
+	s.auditBuf.flush()
 }
 
 // AdminHandler serves /metrics, /healthz (the process is alive) and /readyz (it accepts

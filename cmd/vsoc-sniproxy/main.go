@@ -132,7 +132,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 			logger.Error("config refused, the previous one keeps serving", "trigger", trigger, "error", err.Error())
 			return
 		}
-		if next.Audit != current.Audit || next.Admin != current.Admin {
+		if next.Audit != current.Audit || next.AuditFlush != current.AuditFlush || next.Admin != current.Admin {
 			logger.Warn("audit and admin changes take effect at the next restart", "trigger", trigger)
 		}
 		current = next

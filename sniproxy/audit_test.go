@@ -1,0 +1,107 @@
+package sniproxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The audit is written in batches: a finished connection is counted at once, its line reaches
+// the audit writer at the flush interval, and Shutdown writes what is left.
+func TestAuditLinesAreBatchedAndFlushedAtShutdown(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AuditFlush = Duration(time.Hour) })
+	if got, _ := httpStatus(t, e, "http", "GET / HTTP/1.1\r\nHost: vault.example.test\r\n\r\n"); got != "HTTP/1.1 403 Forbidden" {
+		t.Fatalf("status %q, want 403", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for counterValue(t, e.srv, "vsoc_sniproxy_connections_total") < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := counterValue(t, e.srv, "vsoc_sniproxy_connections_total"); got != 1 {
+		t.Fatalf("%v connections counted, want 1", got)
+	}
+	if lines := e.audit.dump(); lines != "" {
+		t.Fatalf("audit written before the flush interval:\n%s", lines)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := e.audit.records(t)
+	if len(recs) != 1 || recs[0]["reason"] != "denied" {
+		t.Fatalf("audit after Shutdown: %v, want the one denied connection", recs)
+	}
+}
+
+// countingWriter records the batches written to it.
+type countingWriter struct {
+	mu      sync.Mutex
+	batches []string
+	err     error
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.batches = append(w.batches, string(p))
+	return len(p), w.err
+}
+
+func (w *countingWriter) written() (int, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.batches), strings.Join(w.batches, "")
+}
+
+func TestAuditBufferWritesWholeBatchesInOrder(t *testing.T) {
+	dest := &countingWriter{}
+	a := newAuditBuffer(dest, 20*time.Millisecond, func(err error) { t.Errorf("unexpected failure: %v", err) })
+	line := func(i int) string { return fmt.Sprintf("{\"n\":%d,\"pad\":%q}\n", i, strings.Repeat("x", 200)) }
+	var want strings.Builder
+	n := 2 * auditBatchSize / len(line(0)) // more than one batch
+	for i := range n {
+		want.WriteString(line(i))
+		a.Write([]byte(line(i)))
+	}
+	// The full batches were written by the writer itself; the rest waits for the interval.
+	batches, got := dest.written()
+	if batches < 1 || len(got) < auditBatchSize {
+		t.Fatalf("%d batches, %d bytes written before the interval; want the full batches", batches, len(got))
+	}
+	if len(got) == want.Len() {
+		t.Fatalf("everything was written at once; the tail should wait for the interval")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, got = dest.written(); len(got) == want.Len() || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got != want.String() {
+		t.Fatalf("written %d bytes, want %d, in order", len(got), want.Len())
+	}
+	if batches, _ := dest.written(); batches > n/100 {
+		t.Fatalf("%d writes for %d lines: not batched", batches, n)
+	}
+}
+
+func TestAuditBufferReportsWriteFailures(t *testing.T) {
+	dest := &countingWriter{err: errors.New("disk full")}
+	var failures []error
+	a := newAuditBuffer(dest, time.Hour, func(err error) { failures = append(failures, err) })
+	a.Write([]byte("{}\n"))
+	a.flush()
+	if len(failures) != 1 || !strings.Contains(failures[0].Error(), "disk full") {
+		t.Fatalf("failures %v, want the write error", failures)
+	}
+	if _, got := dest.written(); !bytes.Equal([]byte(got), []byte("{}\n")) {
+		t.Fatalf("written %q", got)
+	}
+}
