@@ -143,6 +143,7 @@ func (rl *relayLoops) unlisten(a *acceptor) {
 		if l.sides[a.fd].acc == a {
 			l.sides[a.fd] = sideRef{}
 		}
+		delete(l.acceptPauses, a)
 	})
 }
 
@@ -182,21 +183,24 @@ type eventLoop struct {
 	// epoll is epfd as a file of Go's poller: the loop waits for its relays by parking on it like
 	// any goroutine waits for a socket, instead of blocking a thread in epoll_wait (which makes
 	// the runtime hand the thread's P to another thread and back, at every wait).
-	epoll     *os.File
-	epollRaw  syscall.RawConn
-	deadline  int64 // the read deadline set on epoll, unix nanoseconds, 0: none
-	buf       []byte
-	pipes     []*splicePipe // empty pipes for bulk transfers
-	events    []unix.EpollEvent
-	sides     []sideRef // by file descriptor
-	seq       uint32    // of the last registration
-	conns     map[*relayConn]struct{}
-	now       int64
-	tick      int64 // sweep interval for idle relays, 0 while no relay has an idle timeout
-	nextSweep int64
-	closing   bool
-	stopping  bool
-	stopped   chan struct{}
+	epoll    *os.File
+	epollRaw syscall.RawConn
+	deadline int64 // the read deadline set on epoll, unix nanoseconds, 0: none
+	buf      []byte
+	pipes    []*splicePipe // empty pipes for bulk transfers
+	events   []unix.EpollEvent
+	sides    []sideRef // by file descriptor
+	seq      uint32    // of the last registration
+	conns    map[*relayConn]struct{}
+	// acceptPauses holds the last pause after an accept error on each listening socket, while
+	// its errors go on.
+	acceptPauses map[*acceptor]time.Duration
+	now          int64
+	tick         int64 // sweep interval for idle relays, 0 while no relay has an idle timeout
+	nextSweep    int64
+	closing      bool
+	stopping     bool
+	stopped      chan struct{}
 
 	mu       sync.Mutex
 	shut     bool // the loop has stopped and closed its descriptors
@@ -232,14 +236,15 @@ func newEventLoop() (*eventLoop, error) {
 		return nil, fmt.Errorf("epoll fd: %w", err)
 	}
 	return &eventLoop{
-		epfd:     epfd,
-		wakefd:   wakefd,
-		epoll:    epoll,
-		epollRaw: raw,
-		buf:      make([]byte, loopBufferSize),
-		events:   make([]unix.EpollEvent, loopMaxEvents),
-		conns:    make(map[*relayConn]struct{}),
-		stopped:  make(chan struct{}),
+		epfd:         epfd,
+		wakefd:       wakefd,
+		epoll:        epoll,
+		epollRaw:     raw,
+		buf:          make([]byte, loopBufferSize),
+		events:       make([]unix.EpollEvent, loopMaxEvents),
+		conns:        make(map[*relayConn]struct{}),
+		acceptPauses: make(map[*acceptor]time.Duration),
+		stopped:      make(chan struct{}),
 	}, nil
 }
 
@@ -462,6 +467,9 @@ func (l *eventLoop) accept(a *acceptor) {
 			l.pauseAccept(a, err)
 			return
 		}
+		if len(l.acceptPauses) > 0 {
+			delete(l.acceptPauses, a)
+		}
 		rawSetNoDelay(fd) // as Go's net does for accepted connections; a failure changes only latency
 		if c := a.admit(fd, peer); c != nil {
 			l.register(c)
@@ -469,13 +477,20 @@ func (l *eventLoop) accept(a *acceptor) {
 	}
 }
 
-// acceptPause is how long a loop leaves a listening socket alone after an accept error.
-const acceptPause = 100 * time.Millisecond
+// After an accept error a loop leaves the listening socket alone for a while, instead of
+// spinning on an error that lasts (out of file descriptors): minAcceptPause at first, twice as
+// long at each further error in a row, at most maxAcceptPause.
+const (
+	minAcceptPause = 5 * time.Millisecond
+	maxAcceptPause = time.Second
+)
 
 func (l *eventLoop) pauseAccept(a *acceptor, err error) {
-	a.failed(err, acceptPause)
+	pause := min(max(2*l.acceptPauses[a], minAcceptPause), maxAcceptPause)
+	l.acceptPauses[a] = pause
+	a.failed(err, pause)
 	rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Fd: int32(a.fd), Pad: int32(l.sides[a.fd].seq)})
-	time.AfterFunc(acceptPause, func() {
+	time.AfterFunc(pause, func() {
 		l.request(func(l *eventLoop) {
 			if ref := l.sides[a.fd]; ref.acc == a {
 				rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(ref.seq)})

@@ -322,6 +322,13 @@ func TestAcceptPausesWhenOutOfFileDescriptors(t *testing.T) {
 	if used := cpuTicks(t, cmd.Process.Pid) - before; used > 25 {
 		t.Fatalf("the proxy used %d clock ticks of CPU in 1 s while out of file descriptors", used)
 	}
+	// The pause grows while the error lasts, and so the warnings thin out: by now each loop
+	// waits more than half a second between attempts (a fixed 100 ms pause would log 20 times).
+	failures := logs.count("accept failed")
+	time.Sleep(time.Second)
+	if n := logs.count("accept failed") - failures; n > 6 {
+		t.Fatalf("%d accept failures logged in the second second out of file descriptors, want the pause to grow", n)
+	}
 
 	for _, c := range clients {
 		c.Close()
