@@ -93,15 +93,22 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	if err != nil {
 		return err
 	}
+	// The admin port is bound first: a failure then leaves no accepted connection behind.
+	var adminLn net.Listener
+	if cfg.Admin != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+			return fmt.Errorf("listening on %s for the admin endpoint: %w", cfg.Admin, err)
+		}
+	}
 	if err := srv.Start(); err != nil {
+		if adminLn != nil {
+			adminLn.Close()
+		}
 		return err
 	}
 	var admin *http.Server
-	if cfg.Admin != "" {
-		ln, err := net.Listen("tcp", cfg.Admin)
-		if err != nil {
-			return fmt.Errorf("listening on %s for the admin endpoint: %w", cfg.Admin, err)
-		}
+	if adminLn != nil {
+		ln := adminLn
 		admin = &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
