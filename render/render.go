@@ -59,8 +59,13 @@ func All(p *compiler.Plan, targets []Target) (Files, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	all := Files{}
-	owner := map[string]string{}
+	// Sized once: a large fleet has tens of thousands of files.
+	size := 0
+	for _, files := range outputs {
+		size += len(files)
+	}
+	all := make(Files, size)
+	owner := make(map[string]string, size)
 	for i, files := range outputs {
 		for name, content := range files {
 			if err := checkRelative(name); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -84,6 +85,7 @@ Kubernetes manifests, the proxy's configuration and operators' SSH config.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	profileFlags(root)
 	root.AddCommand(
 		newValidateCmd(),
 		newExplainCmd(),
@@ -94,4 +96,38 @@ Kubernetes manifests, the proxy's configuration and operators' SSH config.`,
 		newSchemaCmd(),
 	)
 	return root
+}
+
+// profileFlags adds --cpuprofile to every command: where a build's time goes
+// is measured on the real command, with the real fleet, not guessed.
+func profileFlags(root *cobra.Command) {
+	var path string
+	var f *os.File
+	root.PersistentFlags().StringVar(&path, "cpuprofile", "", "write a CPU profile (go tool pprof) of the command to this file")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if path == "" {
+			return nil
+		}
+		var err error
+		if f, err = os.Create(path); err != nil {
+			return exitError{code: 2, err: fmt.Errorf("creating the CPU profile: %w", err)}
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return exitError{code: 2, err: fmt.Errorf("starting the CPU profile: %w", err)}
+		}
+		return nil
+	}
+	// A command that fails does not reach PersistentPostRun; the profile of
+	// a failed run is not worth a second code path.
+	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if f == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return exitError{code: 2, err: fmt.Errorf("writing the CPU profile %s: %w", path, err)}
+		}
+		return nil
+	}
 }

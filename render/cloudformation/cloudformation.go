@@ -188,8 +188,11 @@ func (t *template) build() (*template, error) {
 
 // cidrID turns a CIDR into logical-ID characters: "10.20.0.0/16" becomes "10x20x0x0x16".
 func cidrID(p netip.Prefix) string {
-	return strings.NewReplacer(".", "x", "/", "x").Replace(p.String())
+	return cidrIDReplacer.Replace(p.String())
 }
+
+// cidrIDReplacer is built once: building it cost more than replacing.
+var cidrIDReplacer = strings.NewReplacer(".", "x", "/", "x")
 
 func ref(id string) props                 { return props{"Ref": id} }
 func getAtt(id, attribute string) props   { return props{"Fn::GetAtt": []any{id, attribute}} }

@@ -31,6 +31,7 @@ func TestFastYAMLMatchesLibrary(t *testing.T) {
 		"multiBlank":  "a\n\nb\n",
 		"multiIndent": "  indented\nnext\n",
 		"multiTrail":  "trailing \nx\n",
+		"multiMany":   map[string]any{"a": "x\ny\n", "b": "10.0.0.0/8", "c": "p: q\n- r\n", "d": "last\nline", "e": "#x\n\"y\""},
 		"nested":      map[string]any{"a10": 1, "a9": 2, "a": map[string]any{}, "b": []any{}, "c": []any{map[string]any{"x": 1, "y": []any{"z"}}, map[string]any{}}},
 		"keys":        map[string]any{"b2": 1, "b10": 2, "B": 3, "_x": 4, "1": 5, "01": 6, "z/y": 7, "true": 8, "a b": 9, "": 10},
 		"mixed":       []any{1, true, nil, -7, "s"},

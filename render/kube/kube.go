@@ -80,7 +80,8 @@ var (
 // Render writes the base, the hub cluster and one overlay per customer.
 // Customers are rendered in parallel; the result does not depend on it.
 func Render(p *compiler.Plan) (map[string][]byte, error) {
-	files := map[string][]byte{}
+	// Sized for the three files of every customer's overlay.
+	files := make(map[string][]byte, 3*len(p.Customers))
 	enc := fastyaml.NewEncoder()
 	base, err := renderBase(enc)
 	if err != nil {
@@ -174,14 +175,25 @@ type object struct {
 	obj             any
 }
 
+// encodeAll encodes objects in one batch (see fastyaml.Encoder.MarshalAll).
 func encodeAll(enc *fastyaml.Encoder, objs ...object) ([]manifest, error) {
+	values := make([]any, len(objs))
+	for i, o := range objs {
+		values[i] = o.obj
+	}
+	encoded, err := enc.MarshalAll(values...)
+	if err != nil {
+		// Encoded one by one, the object at fault is named.
+		for _, o := range objs {
+			if _, err := encode(enc, o.gvk, o.namespace, o.name, o.obj); err != nil {
+				return nil, err
+			}
+		}
+		return nil, err
+	}
 	out := make([]manifest, len(objs))
 	for i, o := range objs {
-		m, err := encode(enc, o.gvk, o.namespace, o.name, o.obj)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = m
+		out[i] = newManifest(o.gvk, o.namespace, o.name, o.obj, encoded[i])
 	}
 	return out, nil
 }
@@ -255,74 +267,56 @@ func renderCustomer(enc *fastyaml.Encoder, p *compiler.Plan, c *compiler.Custome
 	if err != nil {
 		return nil, err
 	}
-	out := &clusterOutput{}
-
-	// The base's objects, as the overlay's transformers leave them.
 	// The schema requires at least 2; a plan built without it (a test, a
 	// library user) still gets the proxy's minimum for availability.
 	replicas := int32(c.Customer.Proxy.Replicas)
 	if replicas < baseReplicas {
 		replicas = baseReplicas
 	}
-	transformed, err := encodeAll(enc,
-		object{serviceAccountGVK, compiler.ProxyNamespace, appName, serviceAccount(name)},
-		object{deploymentGVK, compiler.ProxyNamespace, appName, deployment(name, replicas, c.Listeners)},
-		object{pdbGVK, compiler.ProxyNamespace, appName, podDisruptionBudget(name)},
-	)
+	svc, err := service(p, c)
 	if err != nil {
 		return nil, err
 	}
-	out.rendered = append(out.rendered, transformed...)
-
-	var namespaces []object
+	policies, err := customerPolicies(p, c, cfg, managed)
+	if err != nil {
+		return nil, err
+	}
+	// The proxy's configuration is a string in the ConfigMap: it is
+	// encoded first, and the objects then in one batch.
+	config, err := enc.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("customer %s: encoding the proxy config: %w", name, err)
+	}
+	// The base's objects, as the overlay's transformers leave them, then
+	// the overlay's own.
+	objs := []object{
+		{serviceAccountGVK, compiler.ProxyNamespace, appName, serviceAccount(name)},
+		{deploymentGVK, compiler.ProxyNamespace, appName, deployment(name, replicas, c.Listeners)},
+		{pdbGVK, compiler.ProxyNamespace, appName, podDisruptionBudget(name)},
+	}
+	transformed := len(objs)
 	for _, ns := range managed {
 		var extra map[string]string
 		if ns.name == compiler.ProxyNamespace {
 			extra = proxyNamespacePodSecurity
 		}
-		namespaces = append(namespaces, object{namespaceGVK, "", ns.name, namespaceObject(ns.name, name, ns.area, extra)})
+		objs = append(objs, object{namespaceGVK, "", ns.name, namespaceObject(ns.name, name, ns.area, extra)})
 	}
-	ms, err := encodeAll(enc, namespaces...)
-	if err != nil {
-		return nil, err
-	}
-	out.add(ms)
-
-	config, err := enc.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("customer %s: encoding the proxy config: %w", name, err)
-	}
-	svc, err := service(p, c)
-	if err != nil {
-		return nil, err
-	}
-	ms, err = encodeAll(enc,
+	objs = append(objs,
 		object{configMapGVK, compiler.ProxyNamespace, configMapName, configMap(compiler.ProxyNamespace, configMapName, name, map[string]string{configFile: string(config)})},
 		object{serviceGVK, compiler.ProxyNamespace, appName, svc},
 	)
-	if err != nil {
-		return nil, err
-	}
-	out.add(ms)
-
-	policies, err := customerPolicies(p, c, cfg, managed)
-	if err != nil {
-		return nil, err
-	}
-	ms, err = encodePolicies(enc, policies)
-	if err != nil {
-		return nil, err
-	}
-	out.add(ms)
-
+	objs = append(objs, policyObjects(policies)...)
 	if c.Customer.DNS.Mode == "coredns" {
-		ms, err := encodeAll(enc, object{configMapGVK, "kube-system", coreDNSConfigMap,
+		objs = append(objs, object{configMapGVK, "kube-system", coreDNSConfigMap,
 			configMap("kube-system", coreDNSConfigMap, name, map[string]string{coreDNSServerKey: dns.ForwardingServerBlock(c)})})
-		if err != nil {
-			return nil, err
-		}
-		out.add(ms)
 	}
+	ms, err := encodeAll(enc, objs...)
+	if err != nil {
+		return nil, err
+	}
+	out := &clusterOutput{rendered: slices.Clone(ms[:transformed])}
+	out.add(ms[transformed:])
 
 	k := newOverlay("../../base")
 	// includeTemplates: the pods carry the customer label too, so that
@@ -409,9 +403,9 @@ func customerPolicies(p *compiler.Plan, c *compiler.CustomerPlan, cfg *sniproxy.
 	return append(append(policies, proxyPols...), contracts...), nil
 }
 
-// encodePolicies encodes policies sorted by namespace and name, so the file
+// policyObjects are policies sorted by namespace and name, so the file
 // reads namespace by namespace.
-func encodePolicies(enc *fastyaml.Encoder, policies []*networkingv1.NetworkPolicy) ([]manifest, error) {
+func policyObjects(policies []*networkingv1.NetworkPolicy) []object {
 	slices.SortFunc(policies, func(a, b *networkingv1.NetworkPolicy) int {
 		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 			return c
@@ -422,7 +416,7 @@ func encodePolicies(enc *fastyaml.Encoder, policies []*networkingv1.NetworkPolic
 	for i, np := range policies {
 		objs[i] = object{networkPolicyGVK, np.Namespace, np.Name, np}
 	}
-	return encodeAll(enc, objs...)
+	return objs
 }
 
 // renderHub builds the hub cluster: a namespace per shared service, fenced
@@ -456,7 +450,7 @@ func renderHub(enc *fastyaml.Encoder, p *compiler.Plan) (map[string][]byte, erro
 		return nil, err
 	}
 	out.add(ms)
-	pms, err := encodePolicies(enc, policies)
+	pms, err := encodeAll(enc, policyObjects(policies)...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
@@ -28,7 +29,8 @@ var ErrNotFast = errors.New("shape not covered by the fast YAML encoder")
 
 // maxCachedScalars bounds an Encoder's memory: a worker rendering thousands
 // of customers would otherwise keep every customer's addresses. Past it the
-// cache starts over, which changes nothing but speed.
+// cache starts over (before the next object or batch), which changes
+// nothing but speed.
 const maxCachedScalars = 8192
 
 // Encoder remembers how the library formats the strings it has seen, so
@@ -37,6 +39,9 @@ const maxCachedScalars = 8192
 // each goroutine its own.
 type Encoder struct {
 	scalars map[string]string
+	// blocks are multi-line strings as the library writes them in block
+	// context, formatted in the same call as the scalars.
+	blocks map[string]block
 	// strings and numbers hold the decoded JSON strings and numbers, boxed:
 	// the same few labels, names and ports recur in every object, and
 	// looking one up costs no allocation where converting and boxing it
@@ -47,11 +52,16 @@ type Encoder struct {
 	// the result is copied out at its exact size.
 	jsonOut, yamlOut bytes.Buffer
 	json             *json.Encoder
+	// members and items are stacks the parser collects an object's
+	// members and a list's items on before copying them out at their exact
+	// size: appending to each object's own slice grew it several times.
+	members []member
+	items   []any
 }
 
 // NewEncoder returns an Encoder with empty caches.
 func NewEncoder() *Encoder {
-	e := &Encoder{scalars: map[string]string{}, strings: map[string]any{}, numbers: map[string]any{}}
+	e := &Encoder{scalars: map[string]string{}, blocks: map[string]block{}, strings: map[string]any{}, numbers: map[string]any{}}
 	// json.Encoder writes what json.Marshal returns (HTML escaped too),
 	// followed by a newline.
 	e.json = json.NewEncoder(&e.jsonOut)
@@ -72,18 +82,93 @@ func (e *Encoder) Marshal(obj any) ([]byte, error) {
 	return out, err
 }
 
+// MarshalAll is Marshal of each of objs. The strings the library formats
+// are formatted for all of them in one call of the library rather than one
+// per object: a renderer's objects are small and many, and the calls were
+// a tenth of their encoding.
+func (e *Encoder) MarshalAll(objs ...any) ([][]byte, error) {
+	// The objects' JSON, one after the other in jsonOut.
+	e.jsonOut.Reset()
+	ends := make([]int, len(objs))
+	for i, obj := range objs {
+		if err := e.json.Encode(obj); err != nil {
+			return nil, err
+		}
+		ends[i] = e.jsonOut.Len()
+	}
+	all := e.jsonOut.Bytes()
+	e.trimCaches()
+	raws := make([][]byte, len(objs))
+	trees := make([]any, len(objs))
+	var missing []string
+	for i := range objs {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		raws[i] = bytes.TrimSuffix(all[start:ends[i]], []byte("\n"))
+		// An object the parser does not cover (nil tree) is left to the
+		// library.
+		if tree, err := e.parse(raws[i]); err == nil {
+			trees[i] = tree
+			missing = e.collectStrings(tree, missing)
+		}
+	}
+	// A string the batch cannot format (one with a space) leaves every
+	// object to format its own strings, as Marshal does.
+	batched := e.formatScalars(missing) == nil
+	out := make([][]byte, len(objs))
+	for i, tree := range trees {
+		var err error
+		switch {
+		case tree == nil:
+			err = ErrNotFast
+		case batched:
+			out[i], err = e.emit(tree)
+		default:
+			out[i], err = e.fromTree(tree)
+		}
+		if errors.Is(err, ErrNotFast) {
+			out[i], err = yaml.JSONToYAML(raws[i])
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // FromJSON is yaml.JSONToYAML for the shapes it covers (encoding/json's
 // compact output); ErrNotFast otherwise.
 func (e *Encoder) FromJSON(raw []byte) ([]byte, error) {
+	tree, err := e.parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	return e.fromTree(tree)
+}
+
+// parse reads one JSON value, all of raw.
+func (e *Encoder) parse(raw []byte) (any, error) {
+	e.members, e.items = clearAbove(e.members, 0), clearAbove(e.items, 0)
 	tree, rest, err := e.parseJSON(raw)
 	if err != nil || len(rest) != 0 {
 		return nil, ErrNotFast
 	}
-	var missing []string
-	missing = e.collectStrings(tree, missing)
-	if err := e.formatScalars(missing); err != nil {
+	return tree, nil
+}
+
+// fromTree formats the strings of a parsed value and writes it.
+func (e *Encoder) fromTree(tree any) ([]byte, error) {
+	e.trimCaches()
+	if err := e.formatScalars(e.collectStrings(tree, nil)); err != nil {
 		return nil, err
 	}
+	return e.emit(tree)
+}
+
+// emit writes a parsed value whose strings are formatted.
+func (e *Encoder) emit(tree any) ([]byte, error) {
 	e.yamlOut.Reset()
 	if err := e.value(&e.yamlOut, tree, 0); err != nil {
 		return nil, err
@@ -105,9 +190,17 @@ type member struct {
 	value any
 }
 
+// block is a multi-line string as a literal block: the header ("|" or
+// "|-") and the lines, unindented. ok is false when the library writes the
+// string otherwise (the encoder then hands the object to the library).
+type block struct {
+	header string
+	lines  []string
+	ok     bool
+}
+
 // collectStrings appends the strings (keys and values) the library has to
-// format and has not yet: not plain words, not multi-line (block scalars
-// are separate).
+// format and has not yet: not plain words.
 func (e *Encoder) collectStrings(v any, into []string) []string {
 	switch v := v.(type) {
 	case object:
@@ -120,9 +213,7 @@ func (e *Encoder) collectStrings(v any, into []string) []string {
 			into = e.collectStrings(child, into)
 		}
 	case string:
-		if !strings.Contains(v, "\n") {
-			into = e.collectString(v, into)
-		}
+		into = e.collectString(v, into)
 	}
 	return into
 }
@@ -131,15 +222,30 @@ func (e *Encoder) collectString(s string, into []string) []string {
 	if isPlainWord(s) {
 		return into
 	}
+	if strings.Contains(s, "\n") {
+		if _, ok := e.blocks[s]; ok || !blockCandidate(s) {
+			return into
+		}
+		return append(into, s)
+	}
 	if _, ok := e.scalars[s]; ok {
 		return into
 	}
 	return append(into, s)
 }
 
+// blockCandidate: a multi-line string the encoder may write as a literal
+// block, if the library does (no blank line, whose indentation the
+// re-indenting could not tell, and no control character).
+func blockCandidate(s string) bool {
+	return !strings.Contains(s, "\n\n") && !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && unicode.IsControl(r) })
+}
+
 // formatScalars formats the collected strings as items of one sequence: a
 // one-line string is written the same way as a sequence item and as a
-// mapping value (both block context, and without a space it cannot fold).
+// mapping value (both block context, and without a space it cannot fold),
+// and so is a multi-line one (a literal block, indented by two under "- "
+// as under a key at the top level).
 func (e *Encoder) formatScalars(list []string) error {
 	if len(list) == 0 {
 		return nil
@@ -148,7 +254,7 @@ func (e *Encoder) formatScalars(list []string) error {
 	list = slices.Compact(list)
 	for _, s := range list {
 		// Without a space there is no point to fold at, whatever the length.
-		if strings.ContainsAny(s, " \t") {
+		if !strings.Contains(s, "\n") && strings.ContainsAny(s, " \t") {
 			return ErrNotFast
 		}
 	}
@@ -158,21 +264,67 @@ func (e *Encoder) formatScalars(list []string) error {
 	if err != nil {
 		return err
 	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(list) {
-		return ErrNotFast
-	}
-	if len(e.scalars)+len(list) > maxCachedScalars {
-		clear(e.scalars)
-	}
-	for i, line := range lines {
-		formatted, ok := strings.CutPrefix(line, "- ")
-		if !ok {
+	// Each item starts with "- " in the first column; the lines of a block
+	// (or of a quoted string the library folded) are indented.
+	var items [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "- "):
+			items = append(items, []string{line[len("- "):]})
+		case strings.HasPrefix(line, "  ") && len(items) > 0:
+			items[len(items)-1] = append(items[len(items)-1], line)
+		default:
 			return ErrNotFast
 		}
-		e.scalars[list[i]] = formatted
+	}
+	if len(items) != len(list) {
+		return ErrNotFast
+	}
+	for i, item := range items {
+		s := list[i]
+		if strings.Contains(s, "\n") {
+			e.blocks[s] = newBlock(item)
+			continue
+		}
+		if len(item) != 1 {
+			return ErrNotFast
+		}
+		e.scalars[s] = item[0]
 	}
 	return nil
+}
+
+// trimCaches empties a full cache before the strings of the next objects
+// are collected: emptying it later would drop strings they were found in.
+func (e *Encoder) trimCaches() {
+	if len(e.scalars) >= maxCachedScalars {
+		clear(e.scalars)
+	}
+	if len(e.blocks) >= maxCachedBlocks {
+		clear(e.blocks)
+	}
+}
+
+// maxCachedBlocks bounds the multi-line strings an Encoder keeps: they are
+// mostly one customer's configuration, seldom seen again.
+const maxCachedBlocks = 64
+
+// newBlock reads a multi-line string's item: a literal block header, then
+// its lines indented by two.
+func newBlock(item []string) block {
+	header := item[0]
+	if header != "|" && header != "|-" {
+		return block{}
+	}
+	lines := make([]string, len(item)-1)
+	for i, line := range item[1:] {
+		body, ok := strings.CutPrefix(line, "  ")
+		if !ok {
+			return block{}
+		}
+		lines[i] = body
+	}
+	return block{header: header, lines: lines, ok: true}
 }
 
 // value writes a top-level value: a mapping (every object) or a sequence
@@ -235,7 +387,7 @@ func (e *Encoder) mapping(b *bytes.Buffer, m object, indent int, inline bool) er
 			}
 		case string:
 			if strings.Contains(v, "\n") {
-				if err := literalBlock(b, v, indent); err != nil {
+				if err := e.literalBlock(b, v, indent); err != nil {
 					return err
 				}
 				continue
@@ -298,10 +450,14 @@ func (e *Encoder) sequence(b *bytes.Buffer, items []any, indent int) error {
 }
 
 func writeIndent(b *bytes.Buffer, n int) {
-	for range n {
-		b.WriteByte(' ')
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
 	}
+	b.WriteString(spaces[:n])
 }
+
+const spaces = "                                "
 
 // yamlWords are the plain words YAML 1.1 (the library's resolver) reads as
 // booleans or null: a string equal to one must be quoted.
@@ -345,29 +501,17 @@ func (e *Encoder) scalar(s string) (string, error) {
 
 // literalBlock writes a multi-line string as the library's "|" block,
 // re-indented under its key.
-func literalBlock(b *bytes.Buffer, s string, indent int) error {
-	if strings.Contains(s, "\n\n") || strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }) {
-		return ErrNotFast
-	}
-	out, err := yamlv2.Marshal(s)
-	if err != nil {
-		return err
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	header := lines[0]
-	if header != "|" && header != "|-" {
+func (e *Encoder) literalBlock(b *bytes.Buffer, s string, indent int) error {
+	blk := e.blocks[s]
+	if !blk.ok {
 		return ErrNotFast
 	}
 	b.WriteByte(' ')
-	b.WriteString(header)
+	b.WriteString(blk.header)
 	b.WriteByte('\n')
-	for _, line := range lines[1:] {
-		body, ok := strings.CutPrefix(line, "  ")
-		if !ok {
-			return ErrNotFast
-		}
+	for _, line := range blk.lines {
 		writeIndent(b, indent+2)
-		b.WriteString(body)
+		b.WriteString(line)
 		b.WriteByte('\n')
 	}
 	return nil
@@ -408,13 +552,33 @@ func compareKeys(x, y string) int {
 func keyLess(x, y string) bool {
 	// Stack buffers: keys are short, and this runs for every key of every
 	// object.
+	if isASCII(x) && isASCII(y) {
+		// Keys are ASCII but for the rare exception: their bytes are
+		// their runes, without decoding them.
+		var abuf, bbuf [64]byte
+		return sortsBefore(append(abuf[:0], x...), append(bbuf[:0], y...))
+	}
 	var abuf, bbuf [64]rune
-	ar, br := appendRunes(abuf[:0], x), appendRunes(bbuf[:0], y)
+	return sortsBefore(appendRunes(abuf[:0], x), appendRunes(bbuf[:0], y))
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// sortsBefore is the library's order on the runes (or, for ASCII, the
+// bytes) of two keys.
+func sortsBefore[R rune | byte](ar, br []R) bool {
 	for i := 0; i < len(ar) && i < len(br); i++ {
 		if ar[i] == br[i] {
 			continue
 		}
-		al, bl := unicode.IsLetter(ar[i]), unicode.IsLetter(br[i])
+		al, bl := unicode.IsLetter(rune(ar[i])), unicode.IsLetter(rune(br[i]))
 		if al && bl {
 			return ar[i] < br[i]
 		}
@@ -424,17 +588,17 @@ func keyLess(x, y string) bool {
 		var ai, bi int
 		var an, bn int64
 		if ar[i] == '0' || br[i] == '0' {
-			for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
+			for j := i - 1; j >= 0 && unicode.IsDigit(rune(ar[j])); j-- {
 				if ar[j] != '0' {
 					an, bn = 1, 1
 					break
 				}
 			}
 		}
-		for ai = i; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
+		for ai = i; ai < len(ar) && unicode.IsDigit(rune(ar[ai])); ai++ {
 			an = an*10 + int64(ar[ai]-'0')
 		}
-		for bi = i; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
+		for bi = i; bi < len(br) && unicode.IsDigit(rune(br[bi])); bi++ {
 			bn = bn*10 + int64(br[bi]-'0')
 		}
 		if an != bn {
@@ -466,11 +630,14 @@ func (e *Encoder) parseJSON(in []byte) (any, []byte, error) {
 	}
 	switch c := in[0]; {
 	case c == '{':
-		var m object
 		in = in[1:]
 		if len(in) > 0 && in[0] == '}' {
 			return object{}, in[1:], nil
 		}
+		// The members go on the stack above those of the objects this one
+		// is in, and leave it when it is complete (FromJSON empties the
+		// stacks a failed parse leaves).
+		start := len(e.members)
 		for {
 			key, rest, err := e.parseJSON(in)
 			if err != nil {
@@ -484,7 +651,7 @@ func (e *Encoder) parseJSON(in []byte) (any, []byte, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			m = append(m, member{key: k, value: value})
+			e.members = append(e.members, member{key: k, value: value})
 			if len(rest) == 0 {
 				return nil, nil, ErrNotFast
 			}
@@ -492,23 +659,25 @@ func (e *Encoder) parseJSON(in []byte) (any, []byte, error) {
 			case ',':
 				in = rest[1:]
 			case '}':
+				m := slices.Clone(object(e.members[start:]))
+				e.members = clearAbove(e.members, start)
 				return m, rest[1:], nil
 			default:
 				return nil, nil, ErrNotFast
 			}
 		}
 	case c == '[':
-		list := []any{}
 		in = in[1:]
 		if len(in) > 0 && in[0] == ']' {
-			return list, in[1:], nil
+			return []any{}, in[1:], nil
 		}
+		start := len(e.items)
 		for {
 			value, rest, err := e.parseJSON(in)
 			if err != nil {
 				return nil, nil, err
 			}
-			list = append(list, value)
+			e.items = append(e.items, value)
 			if len(rest) == 0 {
 				return nil, nil, ErrNotFast
 			}
@@ -516,6 +685,8 @@ func (e *Encoder) parseJSON(in []byte) (any, []byte, error) {
 			case ',':
 				in = rest[1:]
 			case ']':
+				list := slices.Clone(e.items[start:])
+				e.items = clearAbove(e.items, start)
 				return list, rest[1:], nil
 			default:
 				return nil, nil, ErrNotFast
@@ -555,6 +726,12 @@ func (e *Encoder) parseJSON(in []byte) (any, []byte, error) {
 		return nil, in[4:], nil
 	}
 	return nil, nil, ErrNotFast
+}
+
+// clearAbove pops a stack down to n, dropping the references it held.
+func clearAbove[T any](stack []T, n int) []T {
+	clear(stack[n:])
+	return stack[:n]
 }
 
 // maxInterned bounds each of an Encoder's maps of decoded values, as

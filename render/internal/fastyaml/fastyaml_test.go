@@ -33,6 +33,27 @@ func TestSharedEncoderMatchesLibrary(t *testing.T) {
 		values = append(values, map[string]any{"subnets": many[i:min(i+1000, len(many))], "first": many[0]})
 	}
 	values = append(values, values[0], values[1])
+	t.Run("MarshalAll", func(t *testing.T) {
+		// Batches of several objects, one of them with the string that
+		// declines the batch.
+		batches := [][]any{values[:4], values[:5], values[5:], values[len(values)-2:]}
+		enc := NewEncoder()
+		for b, batch := range batches {
+			got, err := enc.MarshalAll(batch...)
+			if err != nil {
+				t.Fatalf("batch %d: %v", b, err)
+			}
+			for i, v := range batch {
+				want, err := yaml.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(string(want), string(got[i])); diff != "" {
+					t.Errorf("batch %d, value %d: differs from sigs.k8s.io/yaml (-library +fast):\n%s", b, i, diff)
+				}
+			}
+		}
+	})
 	for i, v := range values {
 		want, err := yaml.Marshal(v)
 		if err != nil {
