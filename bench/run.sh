@@ -4,9 +4,10 @@
 #
 #   bench/run.sh [OUTDIR]
 #
-# Environment: ROUNDS (2) rounds of every measurement (the report shows medians), DUR (4) seconds
-# per wrk/h2load run, BULK_MB (1024) size of the bulk download, IDLE_N (9000) idle connections
-# (bounded by the 20000 open-file limit: a proxy holds 2 sockets per connection).
+# Environment: ROUNDS (4: each target once in every position) rounds of every measurement (the
+# report shows medians), DUR (4) seconds per wrk/h2load run, BULK_MB (1024) size of the bulk
+# download, IDLE_N (9000) idle connections (bounded by the 20000 open-file limit: a proxy holds 2
+# sockets per connection).
 # Needs: nginx, libnginx-mod-stream, haproxy, wrk, nghttp2-client (h2load), curl, openssl.
 #
 # The SNI name is "localhost": wrk takes the SNI from the URL host and "localhost" resolves to
@@ -15,7 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/.cache/bench/$(date -u +%Y%m%dT%H%M%SZ)}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-4}
 DUR=${DUR:-4}
 BULK_MB=${BULK_MB:-1024}
 IDLE_N=${IDLE_N:-9000}
@@ -180,19 +181,27 @@ wrk_measure() {
 	fi
 }
 
+# Each measurement runs for the four targets back to back, in an order that rotates every round,
+# so that a burst of load from elsewhere on the machine hits them alike rather than one target.
+TARGETS=(direct vsoc nginx haproxy)
 for round in $(seq "$ROUNDS"); do
-	for t in direct vsoc nginx haproxy; do
-		p=${PORT[$t]}
-		for _ in 1 2; do
-			bps=$(curl -sk -o /dev/null -w '%{speed_download}' "https://localhost:$p/bulk.bin")
-			record "$t" bulk_MBps "$(awk -v b="$bps" 'BEGIN{printf "%.1f", b/1e6}')"
-		done
-		wrk_measure "$t" newconn_rps newconn_cpu_us -t2 -c"$CONNS" -d"${DUR}s" -H 'Connection: close' "https://localhost:$p/small"
-		wrk_measure "$t" keepalive_rps keepalive_cpu_us -t2 -c"$CONNS" -d"${DUR}s" "https://localhost:$p/small"
-		rps=$(h2load -t2 -c"$CONNS" -m8 -D"$DUR" "https://localhost:$p/small" 2>/dev/null | awk '/^finished in/{gsub(",","",$4); print $4}')
-		record "$t" h2_rps "$rps"
-		echo "bench: round $round $t done"
+	shift_by=$(((round - 1) % ${#TARGETS[@]}))
+	order=("${TARGETS[@]:shift_by}" "${TARGETS[@]:0:shift_by}")
+	for t in "${order[@]}"; do
+		bps=$(curl -sk -o /dev/null -w '%{speed_download}' "https://localhost:${PORT[$t]}/bulk.bin")
+		record "$t" bulk_MBps "$(awk -v b="$bps" 'BEGIN{printf "%.1f", b/1e6}')"
 	done
+	for t in "${order[@]}"; do
+		wrk_measure "$t" newconn_rps newconn_cpu_us -t2 -c"$CONNS" -d"${DUR}s" -H 'Connection: close' "https://localhost:${PORT[$t]}/small"
+	done
+	for t in "${order[@]}"; do
+		wrk_measure "$t" keepalive_rps keepalive_cpu_us -t2 -c"$CONNS" -d"${DUR}s" "https://localhost:${PORT[$t]}/small"
+	done
+	for t in "${order[@]}"; do
+		rps=$(h2load -t2 -c"$CONNS" -m8 -D"$DUR" "https://localhost:${PORT[$t]}/small" 2>/dev/null | awk '/^finished in/{gsub(",","",$4); print $4}')
+		record "$t" h2_rps "$rps"
+	done
+	echo "bench: round $round done (order: ${order[*]})"
 done
 
 # Memory of IDLE_N idle proxied connections, one proxy at a time.

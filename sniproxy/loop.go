@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -86,10 +85,13 @@ type sideRef struct {
 	seq  uint32
 }
 
-// acceptor is a listening socket every loop accepts from: admit takes an accepted socket in (nil
-// when it refused and closed it), failed hears of accept errors other than a vanished client.
+// acceptor is a listener the loops accept from, each on a socket of its own: the sockets share
+// the address (SO_REUSEPORT) and the kernel spreads new connections over them, so that the loops
+// share the work however few and long-lived the connections are. admit takes an accepted socket
+// in (nil when it refused and closed it), failed hears of accept errors other than a vanished
+// client.
 type acceptor struct {
-	fd     int
+	fds    []int // by loop index
 	admit  func(fd int, peer netip.AddrPort) *relayConn
 	failed func(err error, retryIn time.Duration)
 }
@@ -106,13 +108,12 @@ const acceptBatch = 32
 // one shared buffer.
 type relayLoops struct {
 	loops []*eventLoop
-	next  atomic.Uint32
 }
 
 func startRelayLoops() (*relayLoops, error) {
 	rl := &relayLoops{}
-	for range runtime.GOMAXPROCS(0) {
-		l, err := newEventLoop()
+	for i := range runtime.GOMAXPROCS(0) {
+		l, err := newEventLoop(i)
 		if err != nil {
 			rl.stop()
 			return nil, err
@@ -123,14 +124,18 @@ func startRelayLoops() (*relayLoops, error) {
 	return rl, nil
 }
 
-// listen makes every loop accept on a's socket; level-triggered, so that a loop that stops at
-// acceptBatch is told again.
+// size is the number of loops, and so of the sockets an acceptor needs.
+func (rl *relayLoops) size() int { return len(rl.loops) }
+
+// listen makes every loop accept on its socket of a; level-triggered, so that a loop that stops
+// at acceptBatch is told again.
 func (rl *relayLoops) listen(a *acceptor) {
 	rl.onEveryLoop(func(l *eventLoop) {
+		fd := a.fds[l.index]
 		l.seq++
-		l.track(a.fd, sideRef{acc: a, seq: l.seq})
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(l.seq)}
-		if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, a.fd, &ev); err != nil {
+		l.track(fd, sideRef{acc: a, seq: l.seq})
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(l.seq)}
+		if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			a.failed(fmt.Errorf("epoll_ctl: %w", err), 0)
 		}
 	})
@@ -139,9 +144,10 @@ func (rl *relayLoops) listen(a *acceptor) {
 // unlisten makes every loop stop accepting on a's socket, which may then be closed.
 func (rl *relayLoops) unlisten(a *acceptor) {
 	rl.onEveryLoop(func(l *eventLoop) {
-		rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, a.fd, &unix.EpollEvent{})
-		if l.sides[a.fd].acc == a {
-			l.sides[a.fd] = sideRef{}
+		fd := a.fds[l.index]
+		rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, &unix.EpollEvent{})
+		if l.sides[fd].acc == a {
+			l.sides[fd] = sideRef{}
 		}
 		delete(l.acceptPauses, a)
 	})
@@ -179,6 +185,7 @@ func (rl *relayLoops) stop() {
 // eventLoop is one epoll instance and the goroutine that serves it. Everything but the request
 // queue (under mu) is touched only by that goroutine.
 type eventLoop struct {
+	index        int // among the relay loops
 	epfd, wakefd int
 	// epoll is epfd as a file of Go's poller: the loop waits for its relays by parking on it like
 	// any goroutine waits for a socket, instead of blocking a thread in epoll_wait (which makes
@@ -207,7 +214,7 @@ type eventLoop struct {
 	requests []func(*eventLoop)
 }
 
-func newEventLoop() (*eventLoop, error) {
+func newEventLoop(index int) (*eventLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -236,6 +243,7 @@ func newEventLoop() (*eventLoop, error) {
 		return nil, fmt.Errorf("epoll fd: %w", err)
 	}
 	return &eventLoop{
+		index:        index,
 		epfd:         epfd,
 		wakefd:       wakefd,
 		epoll:        epoll,
@@ -457,7 +465,7 @@ func (l *eventLoop) track(fd int, ref sideRef) {
 // file descriptors, say) the loop stops watching the socket for a while instead of spinning.
 func (l *eventLoop) accept(a *acceptor) {
 	for range acceptBatch {
-		fd, peer, err := rawAccept(a.fd)
+		fd, peer, err := rawAccept(a.fds[l.index])
 		switch {
 		case err == unix.EAGAIN:
 			return
@@ -489,11 +497,12 @@ func (l *eventLoop) pauseAccept(a *acceptor, err error) {
 	pause := min(max(2*l.acceptPauses[a], minAcceptPause), maxAcceptPause)
 	l.acceptPauses[a] = pause
 	a.failed(err, pause)
-	rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Fd: int32(a.fd), Pad: int32(l.sides[a.fd].seq)})
+	fd := a.fds[l.index]
+	rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Fd: int32(fd), Pad: int32(l.sides[fd].seq)})
 	time.AfterFunc(pause, func() {
 		l.request(func(l *eventLoop) {
-			if ref := l.sides[a.fd]; ref.acc == a {
-				rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(ref.seq)})
+			if ref := l.sides[fd]; ref.acc == a {
+				rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(ref.seq)})
 			}
 		})
 	})
