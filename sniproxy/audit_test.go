@@ -61,7 +61,7 @@ func (w *countingWriter) written() (int, string) {
 
 func TestAuditBufferWritesWholeBatchesInOrder(t *testing.T) {
 	dest := &countingWriter{}
-	a := newAuditBuffer(dest, 20*time.Millisecond, func(err error) { t.Errorf("unexpected failure: %v", err) })
+	a := newAuditBuffer(dest, time.Hour, func(err error) { t.Errorf("unexpected failure: %v", err) })
 	line := func(i int) string { return fmt.Sprintf("{\"n\":%d,\"pad\":%q}\n", i, strings.Repeat("x", 200)) }
 	var want strings.Builder
 	n := 2 * auditBatchSize / len(line(0)) // more than one batch
@@ -69,26 +69,37 @@ func TestAuditBufferWritesWholeBatchesInOrder(t *testing.T) {
 		want.WriteString(line(i))
 		a.Write([]byte(line(i)))
 	}
-	// The full batches were written by the writer itself; the rest waits for the interval.
+	// The full batches were written by the writer itself; the rest waits.
 	batches, got := dest.written()
 	if batches < 1 || len(got) < auditBatchSize {
-		t.Fatalf("%d batches, %d bytes written before the interval; want the full batches", batches, len(got))
+		t.Fatalf("%d batches, %d bytes written; want the full batches", batches, len(got))
 	}
 	if len(got) == want.Len() {
 		t.Fatalf("everything was written at once; the tail should wait for the interval")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, got = dest.written(); len(got) == want.Len() || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	a.flush()
+	batches, got = dest.written()
 	if got != want.String() {
 		t.Fatalf("written %d bytes, want %d, in order", len(got), want.Len())
 	}
-	if batches, _ := dest.written(); batches > n/100 {
+	if batches > n/100 {
 		t.Fatalf("%d writes for %d lines: not batched", batches, n)
+	}
+}
+
+func TestAuditBufferWritesAtTheInterval(t *testing.T) {
+	dest := &countingWriter{}
+	a := newAuditBuffer(dest, 10*time.Millisecond, func(err error) { t.Errorf("unexpected failure: %v", err) })
+	a.Write([]byte("{\"n\":1}\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, got := dest.written(); got == "{\"n\":1}\n" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a lone audit line was not written within 5 s of a 10 ms interval")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
