@@ -62,6 +62,24 @@ func startBackend(t *testing.T, ip, name string) string {
 }
 
 // logWatcher collects the JSON log lines of the process.
+// startLogged starts cmd, killed at the end of the test, and watches its log (stderr); the
+// channel is closed once the log has been read to its end.
+func startLogged(t *testing.T, cmd *exec.Cmd) (*logWatcher, <-chan struct{}) {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := &logWatcher{}
+	done := make(chan struct{})
+	go func() { logs.consume(stderr); close(done) }()
+	return logs, done
+}
+
 type logWatcher struct {
 	mu    sync.Mutex
 	lines []map[string]any
@@ -158,17 +176,7 @@ func TestBinaryReloadsAndDrains(t *testing.T) {
 	writeFile(t, cfgPath, configFor(oldBackend, auditPath))
 
 	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "100ms")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := &logWatcher{}
-	logsDone := make(chan struct{})
-	go func() { logs.consume(stderr); close(logsDone) }()
+	logs, logsDone := startLogged(t, cmd)
 
 	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
 	admin := logs.wait(t, "admin endpoint listening", "", "")["address"].(string)
@@ -290,16 +298,7 @@ func TestAcceptPausesWhenOutOfFileDescriptors(t *testing.T) {
 		t.Fatalf("prlimit (util-linux) not found: %v", err)
 	}
 	cmd := exec.Command(prlimit, "--nofile=64", bin, "--config", cfgPath, "--watch-interval", "0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := &logWatcher{}
-	go logs.consume(stderr)
+	logs, _ := startLogged(t, cmd)
 	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
 	silent := logs.wait(t, "listening", "listener", "silent")["address"].(string)
 
