@@ -85,13 +85,10 @@ type sideRef struct {
 	seq  uint32
 }
 
-// acceptor is a listener the loops accept from, each on a socket of its own: the sockets share
-// the address (SO_REUSEPORT) and the kernel spreads new connections over them, so that the loops
-// share the work however few and long-lived the connections are. admit takes an accepted socket
-// in (nil when it refused and closed it), failed hears of accept errors other than a vanished
-// client.
+// acceptor is a listening socket every loop accepts from: admit takes an accepted socket in (nil
+// when it refused and closed it), failed hears of accept errors other than a vanished client.
 type acceptor struct {
-	fds    []int // by loop index
+	fd     int
 	admit  func(fd int, peer netip.AddrPort) *relayConn
 	failed func(err error, retryIn time.Duration)
 }
@@ -112,8 +109,8 @@ type relayLoops struct {
 
 func startRelayLoops() (*relayLoops, error) {
 	rl := &relayLoops{}
-	for i := range runtime.GOMAXPROCS(0) {
-		l, err := newEventLoop(i)
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newEventLoop()
 		if err != nil {
 			rl.stop()
 			return nil, err
@@ -124,18 +121,14 @@ func startRelayLoops() (*relayLoops, error) {
 	return rl, nil
 }
 
-// size is the number of loops, and so of the sockets an acceptor needs.
-func (rl *relayLoops) size() int { return len(rl.loops) }
-
-// listen makes every loop accept on its socket of a; level-triggered, so that a loop that stops
-// at acceptBatch is told again.
+// listen makes every loop accept on a's socket; level-triggered, so that a loop that stops at
+// acceptBatch is told again.
 func (rl *relayLoops) listen(a *acceptor) {
 	rl.onEveryLoop(func(l *eventLoop) {
-		fd := a.fds[l.index]
 		l.seq++
-		l.track(fd, sideRef{acc: a, seq: l.seq})
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(l.seq)}
-		if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		l.track(a.fd, sideRef{acc: a, seq: l.seq})
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(l.seq)}
+		if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, a.fd, &ev); err != nil {
 			a.failed(fmt.Errorf("epoll_ctl: %w", err), 0)
 		}
 	})
@@ -144,10 +137,9 @@ func (rl *relayLoops) listen(a *acceptor) {
 // unlisten makes every loop stop accepting on a's socket, which may then be closed.
 func (rl *relayLoops) unlisten(a *acceptor) {
 	rl.onEveryLoop(func(l *eventLoop) {
-		fd := a.fds[l.index]
-		rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, &unix.EpollEvent{})
-		if l.sides[fd].acc == a {
-			l.sides[fd] = sideRef{}
+		rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, a.fd, &unix.EpollEvent{})
+		if l.sides[a.fd].acc == a {
+			l.sides[a.fd] = sideRef{}
 		}
 		delete(l.acceptPauses, a)
 	})
@@ -185,7 +177,6 @@ func (rl *relayLoops) stop() {
 // eventLoop is one epoll instance and the goroutine that serves it. Everything but the request
 // queue (under mu) is touched only by that goroutine.
 type eventLoop struct {
-	index        int // among the relay loops
 	epfd, wakefd int
 	// epoll is epfd as a file of Go's poller: the loop waits for its relays by parking on it like
 	// any goroutine waits for a socket, instead of blocking a thread in epoll_wait (which makes
@@ -214,7 +205,7 @@ type eventLoop struct {
 	requests []func(*eventLoop)
 }
 
-func newEventLoop(index int) (*eventLoop, error) {
+func newEventLoop() (*eventLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -243,7 +234,6 @@ func newEventLoop(index int) (*eventLoop, error) {
 		return nil, fmt.Errorf("epoll fd: %w", err)
 	}
 	return &eventLoop{
-		index:        index,
 		epfd:         epfd,
 		wakefd:       wakefd,
 		epoll:        epoll,
@@ -465,7 +455,7 @@ func (l *eventLoop) track(fd int, ref sideRef) {
 // file descriptors, say) the loop stops watching the socket for a while instead of spinning.
 func (l *eventLoop) accept(a *acceptor) {
 	for range acceptBatch {
-		fd, peer, err := rawAccept(a.fds[l.index])
+		fd, peer, err := rawAccept(a.fd)
 		switch {
 		case err == unix.EAGAIN:
 			return
@@ -497,12 +487,11 @@ func (l *eventLoop) pauseAccept(a *acceptor, err error) {
 	pause := min(max(2*l.acceptPauses[a], minAcceptPause), maxAcceptPause)
 	l.acceptPauses[a] = pause
 	a.failed(err, pause)
-	fd := a.fds[l.index]
-	rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Fd: int32(fd), Pad: int32(l.sides[fd].seq)})
+	rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Fd: int32(a.fd), Pad: int32(l.sides[a.fd].seq)})
 	time.AfterFunc(pause, func() {
 		l.request(func(l *eventLoop) {
-			if ref := l.sides[fd]; ref.acc == a {
-				rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(ref.seq)})
+			if ref := l.sides[a.fd]; ref.acc == a {
+				rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(ref.seq)})
 			}
 		})
 	})

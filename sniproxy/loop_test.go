@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -170,41 +169,6 @@ func TestHeadWithEndOfStream(t *testing.T) {
 		c.Close()
 		if want := fmt.Sprintf("got %d bytes", len(head)); string(got) != want {
 			t.Fatalf("backend answered %q (%v), want %q", got, err, want)
-		}
-	}
-}
-
-// TestLoopsShareLongLivedConnections: each loop accepts on a socket of its own, and the kernel
-// spreads new connections over them, so a burst of long-lived connections does not all land on
-// the loop that happened to wake first.
-func TestLoopsShareLongLivedConnections(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("one relay loop: GOMAXPROCS is 1")
-	}
-	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
-	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
-	const n = 64
-	for range n {
-		c, err := net.Dial("tcp", srv.Addr("raw").String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Active() < n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	var mu sync.Mutex
-	var held []int
-	srv.relays.onEveryLoop(func(l *eventLoop) {
-		mu.Lock()
-		held = append(held, len(l.conns))
-		mu.Unlock()
-	})
-	for _, h := range held {
-		if h < n/len(held)/4 {
-			t.Fatalf("connections held by the loops: %v; want them spread over all", held)
 		}
 	}
 }

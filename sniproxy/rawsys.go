@@ -1,7 +1,6 @@
 package sniproxy
 
 import (
-	"fmt"
 	"net/netip"
 	"syscall"
 	"unsafe"
@@ -157,19 +156,4 @@ func rawSplice(in, out, n int) (int, error) {
 		return 0, errno
 	}
 	return int(moved), nil
-}
-
-// setReusePort lets the relay loops' listening sockets share one address (net.ListenConfig's
-// Control).
-func setReusePort(_, _ string, c syscall.RawConn) error {
-	var err error
-	if cerr := c.Control(func(fd uintptr) {
-		err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	}); cerr != nil {
-		return cerr
-	}
-	if err != nil {
-		return fmt.Errorf("SO_REUSEPORT: %w", err)
-	}
-	return nil
 }

@@ -227,7 +227,7 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 		acc, addr, err := s.bind(l.Name, l.Address)
 		if err != nil {
 			for _, f := range fresh {
-				closeAll(f.acc.fds)
+				rawClose(f.acc.fd)
 			}
 			return fmt.Errorf("listening on %s for listener %q: %w", l.Address, l.Name, err)
 		}
@@ -248,66 +248,35 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 	return nil
 }
 
-// bind listens on address with a socket for each relay loop (SO_REUSEPORT) and takes them over
-// from the net package: the loops accept on them, so accepted connections never enter the
-// runtime's poller.
+// bind listens on address and takes the socket over from the net package: the event loops accept
+// on it, so accepted connections never enter the runtime's poller.
 func (s *Server) bind(name, address string) (*acceptor, net.Addr, error) {
 	// No TCP keep-alive: the idle timeout already reaps dead peers, and the setsockopt calls
 	// would be paid on every accepted connection.
-	lc := net.ListenConfig{KeepAlive: -1, Control: setReusePort}
-	var (
-		fds   []int
-		bound net.Addr
-	)
-	for range s.relays.size() {
-		at := address
-		if bound != nil {
-			at = bound.String() // the port the first socket got, when address asks for any
-		}
-		fd, addr, err := listenDetached(lc, at)
-		if err != nil {
-			closeAll(fds)
-			return nil, nil, err
-		}
-		fds = append(fds, fd)
-		if bound == nil {
-			bound = addr
-		}
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", address)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ln.Close()
+	fd, err := detach(ln.(*net.TCPListener))
+	if err != nil {
+		return nil, nil, fmt.Errorf("taking over the socket: %w", err)
 	}
 	acc := &acceptor{
-		fds:   fds,
+		fd:    fd,
 		admit: func(fd int, peer netip.AddrPort) *relayConn { return s.admit(name, fd, peer) },
 		failed: func(err error, retryIn time.Duration) {
 			s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
 		},
 	}
-	return acc, bound, nil
-}
-
-// listenDetached listens on address and returns the socket, no longer the net package's.
-func listenDetached(lc net.ListenConfig, address string) (int, net.Addr, error) {
-	ln, err := lc.Listen(context.Background(), "tcp", address)
-	if err != nil {
-		return -1, nil, err
-	}
-	defer ln.Close()
-	fd, err := detach(ln.(*net.TCPListener))
-	if err != nil {
-		return -1, nil, fmt.Errorf("taking over the socket: %w", err)
-	}
-	return fd, ln.Addr(), nil
-}
-
-func closeAll(fds []int) {
-	for _, fd := range fds {
-		rawClose(fd)
-	}
+	return acc, ln.Addr(), nil
 }
 
 // unbind stops accepting on a listener and closes it. Callers hold s.mu.
 func (s *Server) unbind(bl *boundListener) {
 	s.relays.unlisten(bl.acc)
-	closeAll(bl.acc.fds)
+	rawClose(bl.acc.fd)
 	s.log.Info("listener closed", "listener", bl.name, "address", bl.address)
 }
 
