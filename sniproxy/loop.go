@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -98,18 +97,24 @@ type acceptor struct {
 const acceptBatch = 32
 
 // relayLoops serves accepted connections from their first byte (the handshaker decides where they
-// go) through the connect to their upstream and the relay, on one event loop per CPU instead of
-// goroutines per connection: a goroutine parks and wakes for every
-// message, which costs more than the message, and keeps a stack for every idle connection. A loop
-// waits in epoll(7) for all its connections at once and moves bytes with read(2)/write(2) through
-// one shared buffer.
+// go) through the connect to their upstream and the relay, on event loops instead of goroutines
+// per connection: a goroutine parks and wakes for every message, which costs more than the
+// message, and keeps a stack for every idle connection. A loop waits in epoll(7) for all its
+// connections at once and moves bytes with read(2)/write(2) through one shared buffer.
+//
+// While it is busy, a loop waits in epoll_wait without telling the runtime, so that it keeps its
+// P and an event wakes its thread directly, as in a C event loop. That is why there is one loop
+// fewer than GOMAXPROCS: the last P serves everything else (DNS lookups, timers, the admin port).
 type relayLoops struct {
 	loops []*eventLoop
 }
 
+// loopCount is the number of event loops for the current GOMAXPROCS.
+func loopCount() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
 func startRelayLoops() (*relayLoops, error) {
 	rl := &relayLoops{}
-	for range runtime.GOMAXPROCS(0) {
+	for range loopCount() {
 		l, err := newEventLoop()
 		if err != nil {
 			rl.stop()
@@ -121,17 +126,23 @@ func startRelayLoops() (*relayLoops, error) {
 	return rl, nil
 }
 
-// listen makes every loop accept on a's socket; level-triggered, so that a loop that stops at
-// acceptBatch is told again.
+// listen makes every loop accept on a's socket.
 func (rl *relayLoops) listen(a *acceptor) {
 	rl.onEveryLoop(func(l *eventLoop) {
 		l.seq++
 		l.track(a.fd, sideRef{acc: a, seq: l.seq})
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(l.seq)}
-		if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, a.fd, &ev); err != nil {
+		if err := l.watchListener(a.fd); err != nil {
 			a.failed(fmt.Errorf("epoll_ctl: %w", err), 0)
 		}
 	})
+}
+
+// watchListener adds a listening socket to the loop's epoll set: level-triggered, so that a loop
+// that stops at acceptBatch is told again, and exclusive, so that a new connection wakes one
+// waiting loop rather than all of them.
+func (l *eventLoop) watchListener(fd int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(fd), Pad: int32(l.sides[fd].seq)}
+	return rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 }
 
 // unlisten makes every loop stop accepting on a's socket, which may then be closed.
@@ -178,18 +189,12 @@ func (rl *relayLoops) stop() {
 // queue (under mu) is touched only by that goroutine.
 type eventLoop struct {
 	epfd, wakefd int
-	// epoll is epfd as a file of Go's poller: the loop waits for its relays by parking on it like
-	// any goroutine waits for a socket, instead of blocking a thread in epoll_wait (which makes
-	// the runtime hand the thread's P to another thread and back, at every wait).
-	epoll    *os.File
-	epollRaw syscall.RawConn
-	deadline int64 // the read deadline set on epoll, unix nanoseconds, 0: none
-	buf      []byte
-	pipes    []*splicePipe // empty pipes for bulk transfers
-	events   []unix.EpollEvent
-	sides    []sideRef // by file descriptor
-	seq      uint32    // of the last registration
-	conns    map[*relayConn]struct{}
+	buf          []byte
+	pipes        []*splicePipe // empty pipes for bulk transfers
+	events       []unix.EpollEvent
+	sides        []sideRef // by file descriptor
+	seq          uint32    // of the last registration
+	conns        map[*relayConn]struct{}
 	// acceptPauses holds the last pause after an accept error on each listening socket, while
 	// its errors go on.
 	acceptPauses map[*acceptor]time.Duration
@@ -220,24 +225,9 @@ func newEventLoop() (*eventLoop, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	// Non-blocking, so that os.NewFile hands it to the runtime poller.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll fd: %w", err)
-	}
-	epoll := os.NewFile(uintptr(epfd), "epoll")
-	raw, err := epoll.SyscallConn()
-	if err != nil {
-		epoll.Close()
-		unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll fd: %w", err)
-	}
 	return &eventLoop{
 		epfd:         epfd,
 		wakefd:       wakefd,
-		epoll:        epoll,
-		epollRaw:     raw,
 		buf:          make([]byte, loopBufferSize),
 		events:       make([]unix.EpollEvent, loopMaxEvents),
 		conns:        make(map[*relayConn]struct{}),
@@ -273,7 +263,7 @@ func (l *eventLoop) run() {
 	defer close(l.stopped)
 	for {
 		n, err := l.wait()
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if err != nil {
 			// Only a broken epoll instance fails here; nothing can be relayed any more.
 			l.closeEverything(fmt.Errorf("waiting for events: %w", err))
 			l.close()
@@ -307,49 +297,59 @@ func (l *eventLoop) run() {
 	}
 }
 
-// wait returns the next batch of events, parking the goroutine while there is none, or
-// os.ErrDeadlineExceeded when it is time to look for idle relays.
+// busyWait is how long a loop waits for events holding its P before it waits as a system call.
+const busyWait = 2 * time.Millisecond
+
+// wait returns the next batch of events; none when it is time to look for idle relays.
+//
+// A busy loop waits in a raw epoll_wait: the runtime still counts the goroutine as running, so
+// its P stays with the thread, and an event costs one wake-up of that thread. Parking on the
+// runtime's poller instead costs a second epoll and the scheduler at every wake-up, and a blocking
+// system call lets the runtime hand the P to another thread, which the loop then has to get back.
+// After busyWait without events the loop waits as a blocking system call, so that an idle proxy
+// holds no P and its goroutine is not preempted every 10 ms by the runtime's monitor (which
+// interrupts a raw wait with a signal: EINTR, and the loop yields).
 func (l *eventLoop) wait() (int, error) {
-	if err := l.armDeadline(); err != nil {
-		return 0, err
-	}
-	var n int
-	var waitErr error
-	err := l.epollRaw.Read(func(fd uintptr) bool {
-		for {
-			n, waitErr = pollEvents(int(fd), l.events)
-			if waitErr != unix.EINTR {
-				return waitErr != nil || n > 0
-			}
+	untilSweep := l.untilSweep()
+	if untilSweep < 0 || untilSweep > busyWait {
+		n, err := rawWaitEvents(l.epfd, l.events, busyWait.Milliseconds())
+		switch {
+		case err == unix.EINTR:
+			runtime.Gosched()
+			return 0, nil
+		case err != nil || n > 0:
+			return n, err
 		}
-	})
-	if err == nil {
-		err = waitErr
+		untilSweep = l.untilSweep()
+	}
+	n, err := unix.EpollWait(l.epfd, l.events, waitMillis(untilSweep))
+	if err == unix.EINTR {
+		return 0, nil
 	}
 	return n, err
 }
 
-// armDeadline makes the wait end at the next idle sweep, when there is one to do.
-func (l *eventLoop) armDeadline() error {
-	want := int64(0)
-	if l.tick > 0 && len(l.conns) > 0 {
-		want = l.nextSweep
+// untilSweep is the time left until the next idle sweep, -1 when there is none to do.
+func (l *eventLoop) untilSweep() time.Duration {
+	if l.tick == 0 || len(l.conns) == 0 {
+		return -1
 	}
-	if want == l.deadline {
-		return nil
+	return max(0, time.Duration(l.nextSweep-time.Now().UnixNano()))
+}
+
+// waitMillis is epoll_wait's timeout for d, rounded up; -1 (no timeout) for d < 0.
+func waitMillis(d time.Duration) int {
+	if d < 0 {
+		return -1
 	}
-	l.deadline = want
-	if want == 0 {
-		return l.epoll.SetReadDeadline(time.Time{})
-	}
-	return l.epoll.SetReadDeadline(time.Unix(0, want))
+	return int((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 func (l *eventLoop) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.shut = true
-	l.epoll.Close()
+	unix.Close(l.epfd)
 	unix.Close(l.wakefd)
 	for _, p := range l.pipes {
 		p.close()
@@ -487,11 +487,14 @@ func (l *eventLoop) pauseAccept(a *acceptor, err error) {
 	pause := min(max(2*l.acceptPauses[a], minAcceptPause), maxAcceptPause)
 	l.acceptPauses[a] = pause
 	a.failed(err, pause)
-	rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Fd: int32(a.fd), Pad: int32(l.sides[a.fd].seq)})
+	// An exclusive registration cannot be modified, only removed and added again.
+	rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, a.fd, &unix.EpollEvent{})
 	time.AfterFunc(pause, func() {
 		l.request(func(l *eventLoop) {
-			if ref := l.sides[a.fd]; ref.acc == a {
-				rawEpollCtl(l.epfd, unix.EPOLL_CTL_MOD, a.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a.fd), Pad: int32(ref.seq)})
+			if l.sides[a.fd].acc == a {
+				if err := l.watchListener(a.fd); err != nil {
+					a.failed(fmt.Errorf("epoll_ctl: %w", err), 0)
+				}
 			}
 		})
 	})

@@ -172,3 +172,81 @@ func TestHeadWithEndOfStream(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleLoopGivesItsProcessorBack runs the proxy with a single P, which its one loop holds
+// while busy. Once the loop has had no event for busyWait, it must wait as a system call, so
+// that the rest of the process runs without delay; a loop that kept the P would leave a
+// sleeping goroutine waiting for the runtime to preempt it (10 ms at a time).
+func TestIdleLoopGivesItsProcessorBack(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
+	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	c, err := net.Dial("tcp", srv.Addr("raw").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo := make([]byte, 4)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, echo); err != nil || string(echo) != "ping" {
+		t.Fatalf("echo %q: %v", echo, err)
+	}
+	time.Sleep(3 * busyWait) // the loop is idle now, with an open connection
+
+	const sleeps = 20
+	start := time.Now()
+	for range sleeps {
+		time.Sleep(time.Millisecond)
+	}
+	// 20 sleeps of 1 ms take about 25 ms; waiting for preemption, at least 200.
+	if took := time.Since(start); took > 150*time.Millisecond {
+		t.Fatalf("%d sleeps of 1ms took %v: the idle loop holds the only P", sleeps, took)
+	}
+}
+
+// TestSeveralLoopsRelay runs three loops (GOMAXPROCS 4) and relays 64 connections at once
+// through them.
+func TestSeveralLoopsRelay(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
+	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	srv.mu.Lock()
+	loops := len(srv.relays.loops)
+	srv.mu.Unlock()
+	if loops != 3 {
+		t.Fatalf("%d loops with GOMAXPROCS 4, want 3", loops)
+	}
+	errs := make(chan error, 64)
+	for i := range 64 {
+		go func() {
+			c, err := net.Dial("tcp", srv.Addr("raw").String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			msg := fmt.Appendf(nil, "connection %d", i)
+			for range 10 {
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				got := make([]byte, len(msg))
+				if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
+					errs <- fmt.Errorf("echo %q, want %q: %v", got, msg, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 64 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

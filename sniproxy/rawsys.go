@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The loops' sockets and epoll instance are non-blocking (and sockets close without lingering),
-// so these system calls return at once:
-// issued raw, they skip the runtime's bookkeeping for calls that may block (which, at a few per
+// The loops' sockets are non-blocking (and close without lingering), so these system calls return
+// at once, except rawWaitEvents, which waits up to its timeout on purpose (see eventLoop.wait).
+// Issued raw, they skip the runtime's bookkeeping for calls that may block (which, at a few per
 // message, makes the runtime hand the processor to another thread and back).
 
 // detach duplicates the socket of a net.TCPListener (or connection) so that it outlives it; the
@@ -44,9 +44,9 @@ func rawWrite(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// pollEvents is epoll_pwait with a zero timeout and no signal mask.
-func pollEvents(epfd int, events []unix.EpollEvent) (int, error) {
-	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
+// rawWaitEvents is epoll_pwait, without a signal mask, for up to timeout milliseconds.
+func rawWaitEvents(epfd int, events []unix.EpollEvent, timeout int64) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), uintptr(timeout), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -29,6 +30,9 @@ import (
 )
 
 func main() {
+	// The relay loops keep their Ps while they are busy and leave one P to the rest of the
+	// process: one more P than the default gives a loop per CPU.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	if err := newRootCommand().Execute(); err != nil {
 		os.Exit(1)
 	}
