@@ -35,8 +35,8 @@ func newAuditBuffer(dest io.Writer, interval time.Duration, failed func(error)) 
 	return a
 }
 
-// Write buffers one line (the slog handler writes each record whole). A full batch is written
-// at once by the caller, which slows a proxy whose audit cannot keep up rather than drop lines.
+// Write buffers one whole line. A full batch is written at once by the caller, which slows a
+// proxy whose audit cannot keep up rather than drop lines.
 func (a *auditBuffer) Write(p []byte) (int, error) {
 	a.mu.Lock()
 	first := len(a.buf) == 0

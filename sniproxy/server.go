@@ -34,7 +34,6 @@ type Options struct {
 // connections in flight.
 type Server struct {
 	log      *slog.Logger
-	audit    *slog.Logger
 	auditBuf *auditBuffer
 	registry *prometheus.Registry
 	metrics  *metrics
@@ -102,7 +101,6 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	})
 	s := &Server{
 		log:       logger,
-		audit:     slog.New(slog.NewJSONHandler(auditBuf, nil)),
 		auditBuf:  auditBuf,
 		registry:  reg,
 		metrics:   m,
@@ -577,38 +575,15 @@ func (s *Server) release(rec *connRecord) {
 
 // report writes the audit line and the metrics of a finished connection.
 func (s *Server) report(rec *connRecord) {
-	d := time.Since(rec.start)
-	attrs := make([]slog.Attr, 0, 14)
-	attrs = append(attrs,
-		slog.Time("start", rec.start),
-		slog.String("client", rec.client),
-		slog.String("listener", rec.listener),
-		slog.String("name", rec.name),
-	)
-	if rec.port != 0 {
-		attrs = append(attrs, slog.Int("port", int(rec.port)))
-	}
-	if rec.target.IsValid() {
-		attrs = append(attrs, slog.String("target", rec.target.String()))
-	}
-	attrs = append(attrs,
-		slog.String("decision", rec.decision),
-		slog.String("reason", rec.reason),
-		slog.Int64("bytes_up", rec.up),
-		slog.Int64("bytes_down", rec.down),
-		slog.Float64("duration_s", d.Seconds()),
-		slog.Uint64("config_generation", rec.configGen),
-	)
-	if rec.relayErr != nil {
-		attrs = append(attrs, slog.String("error", rec.relayErr.Error()))
-	}
-	s.audit.LogAttrs(context.Background(), slog.LevelInfo, "connection", attrs...)
+	end := time.Now()
+	var line [512]byte
+	s.auditBuf.Write(appendAuditLine(line[:0], end, rec))
 	s.metrics.connections.WithLabelValues(rec.listener, rec.decision, rec.reason).Inc()
 	if rec.decision == decisionAllow {
 		s.metrics.bytes.WithLabelValues(rec.listener, "up").Add(float64(rec.up))
 		s.metrics.bytes.WithLabelValues(rec.listener, "down").Add(float64(rec.down))
 		s.metrics.spliced.WithLabelValues(rec.listener).Add(float64(rec.spliced))
-		s.metrics.duration.WithLabelValues(rec.listener).Observe(d.Seconds())
+		s.metrics.duration.WithLabelValues(rec.listener).Observe(end.Sub(rec.start).Seconds())
 	}
 }
 
