@@ -60,6 +60,7 @@ type relayConn struct {
 	eof     [2]bool        // side i ended its stream; side 1-i was told with shutdown(SHUT_WR)
 	out     [2]bool        // side i's socket is watched for EPOLLOUT
 	missed  [2]bool        // side i may have input the loop has not read (while deciding or connecting)
+	bulk    [2]bool        // side i sends in bulk: its input is spliced without a read first
 	copied  [2]int64
 	closed  bool
 

@@ -42,6 +42,9 @@ func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 // pump moves what side i has sent to side 1-i until i has nothing more (EAGAIN, or a short read
 // unless toEnd), side 1-i stops taking data, or side i's stream ended.
 func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
+	if c.bulk[i] && !c.closed && !c.holding(i) && !c.eof[i] && l.splice(c, i) {
+		return
+	}
 	for !c.closed && !c.holding(i) && !c.eof[i] {
 		n, err := l.readOnce(c.fd[i])
 		switch {
@@ -55,11 +58,14 @@ func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 			return
 		}
 		c.lastActive = l.now
-		if !l.forward(c, i, l.buf[:n]) || (n < len(l.buf) && !toEnd) {
+		if !l.forward(c, i, l.buf[:n]) {
 			return
 		}
-		// A full buffer: a bulk transfer is under way, which the kernel moves without copies.
-		if n == len(l.buf) && !c.holding(i) && l.splice(c, i) {
+		// Bulk data: the kernel moves the rest, and what comes next, without copies.
+		if n >= bulkRound && !c.holding(i) && l.splice(c, i) {
+			return
+		}
+		if n < len(l.buf) && !toEnd {
 			return
 		}
 	}
@@ -89,18 +95,30 @@ func (p *splicePipe) close() {
 	rawClose(p.w)
 }
 
+// bulkRound is the least a splice round moves for its side to stay in bulk mode. A loop that
+// wakes as soon as data arrives finds a bulk transfer's data in pieces of KiB to tens of KiB
+// (smaller on a busy machine), an interactive session's in pieces of a few bytes. Splicing
+// a small message costs no more system calls than reading and writing it.
+const bulkRound = 4 << 10
+
 // maxIdlePipes bounds the empty pipes a loop keeps for the next bulk transfer.
 const maxIdlePipes = 16
 
 // splice moves what side i has sent to side 1-i through a pipe, until side i has nothing more,
 // side 1-i stops taking data (the pipe stays with the connection until it does), or side i's
 // stream ended. It reports false, having moved nothing, when no pipe could be had.
+//
+// Side i stays in bulk mode (c.bulk[i]: its next input is spliced at once, not read into the
+// loop's buffer first) while each round moves at least bulkRound before side i runs dry.
 func (l *eventLoop) splice(c *relayConn, i int) bool {
 	p := l.takePipe()
 	if p == nil {
+		c.bulk[i] = false
 		return false
 	}
 	c.pipe[i] = p
+	c.bulk[i] = true
+	moved := 0
 	for {
 		n, err := rawSplice(c.fd[i], p.w, loopBufferSize)
 		switch {
@@ -108,6 +126,9 @@ func (l *eventLoop) splice(c *relayConn, i int) bool {
 			continue
 		case err == unix.EAGAIN:
 			l.putPipe(c, i)
+			if moved > 0 { // a round that found nothing (woken for the other side) tells nothing
+				c.bulk[i] = moved >= bulkRound
+			}
 			return true
 		case err != nil:
 			l.finish(c, fmt.Errorf("reading from %s: %w", sideNames[i], err))
@@ -118,6 +139,7 @@ func (l *eventLoop) splice(c *relayConn, i int) bool {
 			return true
 		}
 		p.n += n
+		moved += n
 		c.lastActive = l.now
 		if !l.drainPipe(c, i) {
 			return true
