@@ -337,3 +337,15 @@ func httpStatus(t *testing.T, e *env, listener, req string) (string, string) {
 	r.WriteTo(&all)
 	return strings.TrimSpace(status), all.String()
 }
+
+// waitActive waits up to 10 s for the proxy to count n active connections.
+func waitActive(t *testing.T, srv *Server, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Active() != n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a := srv.Active(); a != n {
+		t.Fatalf("%d connections active, want %d", a, n)
+	}
+}

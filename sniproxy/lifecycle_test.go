@@ -70,13 +70,7 @@ func TestSilentClientsAreClosedByTheHandshakeTimeout(t *testing.T) {
 	if got := closedByProxy.Load(); got != n {
 		t.Fatalf("%d of %d silent connections were closed by the proxy (after %s)", got, n, time.Since(start))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.srv.Active() != 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if a := e.srv.Active(); a != 0 {
-		t.Fatalf("%d connections still active", a)
-	}
+	waitActive(t, e.srv, 0)
 	// Our own reader goroutines are gone too, so the proxy must be back to where it started.
 	waitGoroutines(t, baseline)
 	e.srv.auditBuf.flush()

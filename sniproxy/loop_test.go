@@ -81,10 +81,7 @@ func TestBulkDownloadIsSpliced(t *testing.T) {
 		t.Fatalf("downloaded %d bytes (%v), want %d", n, err, size)
 	}
 	c.Close() // the relay ends, and reports what it spliced
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Active() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitActive(t, srv, 0)
 	if spliced := counterValue(t, srv, "vsoc_sniproxy_spliced_bytes_total"); spliced < 0.9*size {
 		t.Fatalf("%.0f of %d bytes spliced (%.0f%%), want at least 90%%", spliced, size, 100*spliced/size)
 	}
@@ -113,13 +110,7 @@ func TestRelayedConnectionsHoldNoGoroutine(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Active() != n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if a := srv.Active(); a != n {
-		t.Fatalf("%d connections active, want %d", a, n)
-	}
+	waitActive(t, srv, n)
 	// The in-process backend holds one goroutine per connection; the proxy should hold none.
 	waitGoroutines(t, baseline+n+10)
 }
