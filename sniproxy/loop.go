@@ -106,6 +106,8 @@ const acceptBatch = 32
 // While it is busy, a loop waits in epoll_wait without telling the runtime, so that it keeps its
 // P and an event wakes its thread directly, as in a C event loop. That is why there is one loop
 // fewer than GOMAXPROCS: the last P serves everything else (DNS lookups, timers, the admin port).
+// With GOMAXPROCS 1 the single loop shares its P: while it is busy, the rest of the process runs
+// when the runtime preempts it (every 10 ms).
 type relayLoops struct {
 	loops []*eventLoop
 }
