@@ -42,10 +42,10 @@ func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 // pump moves what side i has sent to side 1-i until i has nothing more (EAGAIN, or a short read
 // unless toEnd), side 1-i stops taking data, or side i's stream ended.
 func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
-	if c.bulk[i] && !c.closed && !c.holding(i) && !c.eof[i] && l.splice(c, i) {
-		return
-	}
 	for !c.closed && !c.holding(i) && !c.eof[i] {
+		if c.bulk[i] && l.splice(c, i) {
+			return
+		}
 		n, err := l.readOnce(c.fd[i])
 		switch {
 		case err == unix.EAGAIN:
