@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -114,5 +116,35 @@ func TestAuditBufferReportsWriteFailures(t *testing.T) {
 	}
 	if _, got := dest.written(); !bytes.Equal([]byte(got), []byte("{}\n")) {
 		t.Fatalf("written %q", got)
+	}
+}
+
+// A relay that fails is audited with the side and the direction that failed: here a client
+// that resets its connection in the middle of a relay.
+func TestAuditSaysWhichSideFailed(t *testing.T) {
+	e := newEnv(t, nil)
+	c, err := net.Dial("tcp", "127.0.0.1:"+e.port("legacy-tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.srv, 1)
+	c.(*net.TCPConn).SetLinger(0) // close with a reset
+	c.Close()
+	r := e.audit.waitFor(t, map[string]any{"listener": "legacy-tcp", "decision": "allow"})
+	if got, want := r["error"], "reading from client: connection reset by peer"; got != want {
+		t.Fatalf("audited error %q, want %q", got, want)
+	}
+}
+
+func TestSideErrorWrapsTheSystemError(t *testing.T) {
+	err := error(&sideError{side: sideUpstream, err: syscall.EPIPE})
+	if got, want := err.Error(), "writing to upstream: broken pipe"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+	if !errors.Is(err, syscall.EPIPE) {
+		t.Fatal("errors.Is does not find the system error")
 	}
 }

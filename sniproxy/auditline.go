@@ -17,7 +17,9 @@ func appendAuditLine(b []byte, end time.Time, rec *connRecord) []byte {
 	b = appendJSONTime(b, end)
 	b = append(b, `,"level":"INFO","msg":"connection","start":`...)
 	b = appendJSONTime(b, rec.start)
-	b = appendJSONField(b, "client", rec.client)
+	b = append(b, `,"client":"`...)
+	b = rec.client.AppendTo(b)
+	b = append(b, '"')
 	b = appendJSONField(b, "listener", rec.listener)
 	b = appendJSONField(b, "name", rec.name)
 	if rec.port != 0 {

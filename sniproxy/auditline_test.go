@@ -20,10 +20,12 @@ func TestAuditLineIsSlogJSON(t *testing.T) {
 	durations := []time.Duration{0, 1, 999, 1500, time.Microsecond, 3 * time.Millisecond, 1160217, time.Second, 90 * time.Minute}
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func() string { return strs[rng.IntN(len(strs))] }
+	clients := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53776"), netip.MustParseAddrPort("[::1]:443"),
+		netip.MustParseAddrPort("[fd00::a:1]:65535"), netip.MustParseAddrPort("10.1.2.3:0"), netip.MustParseAddrPort("[::ffff:10.0.0.1]:80")}
 	start := time.Date(2026, 11, 22, 13, 7, 17, 652781353, time.UTC)
 	for i := range 2000 {
 		rec := &connRecord{
-			start: start, client: pick(), listener: pick(), name: pick(), decision: pick(), reason: pick(),
+			start: start, client: clients[rng.IntN(len(clients))], listener: pick(), name: pick(), decision: pick(), reason: pick(),
 			up: rng.Int64N(1 << 40), down: rng.Int64N(10), configGen: rng.Uint64N(1 << 20),
 		}
 		if i%2 == 0 {
@@ -49,7 +51,7 @@ func TestAuditLineIsSlogJSON(t *testing.T) {
 func slogAuditLine(end time.Time, rec *connRecord) []byte {
 	attrs := []slog.Attr{
 		slog.Time("start", rec.start),
-		slog.String("client", rec.client),
+		slog.String("client", rec.client.String()),
 		slog.String("listener", rec.listener),
 		slog.String("name", rec.name),
 	}
@@ -84,7 +86,7 @@ func slogAuditLine(end time.Time, rec *connRecord) []byte {
 
 func BenchmarkAuditLine(b *testing.B) {
 	start := time.Now()
-	rec := &connRecord{start: start, listener: "https", client: "127.0.0.1:53776", name: "localhost",
+	rec := &connRecord{start: start, listener: "https", client: netip.MustParseAddrPort("127.0.0.1:53776"), name: "localhost",
 		target: netip.MustParseAddrPort("127.0.0.2:29443"), decision: "allow", reason: "allowlist", up: 816, down: 3000, configGen: 1}
 	end := start.Add(1160217)
 	b.Run("append", func(b *testing.B) {

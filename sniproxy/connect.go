@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // upstreamDial is how a loop connects a client to its upstream.
@@ -49,12 +51,16 @@ func (l *eventLoop) connectNext(c *relayConn) {
 
 // connected handles the end of a connect attempt: on success the greeting goes to the client,
 // the client's first bytes go upstream, and relaying starts; on failure the next target is tried.
-// input tells whether the upstream has sent something already.
-func (l *eventLoop) connected(c *relayConn, input bool) {
-	if err := rawSocketError(c.fd[sideUpstream]); err != nil {
-		c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
-		l.connectNext(c)
-		return
+// events are what epoll reported for the upstream's socket.
+func (l *eventLoop) connected(c *relayConn, events uint32) {
+	// A socket reported writable without an error condition is connected: only a failure has a
+	// pending error to read.
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+		if err := rawSocketError(c.fd[sideUpstream]); err != nil {
+			c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
+			l.connectNext(c)
+			return
+		}
 	}
 	d := c.dial
 	c.dial, c.dialErr = nil, nil
@@ -70,7 +76,7 @@ func (l *eventLoop) connected(c *relayConn, input bool) {
 	if (len(d.replay) == 0 || l.flush(c, sideClient)) && c.missed[sideClient] {
 		l.pump(c, sideClient, true)
 	}
-	if input || c.missed[sideUpstream] {
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 || c.missed[sideUpstream] {
 		l.pump(c, sideUpstream, true)
 	}
 	c.missed = [2]bool{}

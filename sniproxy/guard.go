@@ -57,7 +57,7 @@ func (g *destinationGuard) connect(ap netip.AddrPort) (int, error) {
 	if addr.Is4() {
 		family = unix.AF_INET
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := rawSocket(family)
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
 	}

@@ -1,7 +1,6 @@
 package sniproxy
 
 import (
-	"fmt"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -36,7 +35,7 @@ func (l *eventLoop) readHead(c *relayConn, events uint32) {
 			l.endHead(c, io.EOF)
 			return
 		case err != nil:
-			l.endHead(c, fmt.Errorf("reading from client: %w", err))
+			l.endHead(c, &sideError{reading: true, side: sideClient, err: err})
 			return
 		}
 		head := l.buf[:n]

@@ -72,7 +72,12 @@ type relayConn struct {
 
 	idle       int64 // nanoseconds without traffic before the relay is closed; 0: never
 	lastActive int64 // loop clock, unix nanoseconds
-	done       func(relayResult)
+	done       finisher
+}
+
+// finisher hears how a relay ended.
+type finisher interface {
+	finished(relayResult)
 }
 
 // sideRef is what a loop finds for a file descriptor: a side of a connection, or a listening
@@ -313,7 +318,9 @@ const busyWait = 2 * time.Millisecond
 // holds no P and its goroutine is not preempted every 10 ms by the runtime's monitor (which
 // interrupts a raw wait with a signal: EINTR, and the loop yields).
 func (l *eventLoop) wait() (int, error) {
-	untilSweep := l.untilSweep()
+	// The clock of the last wake-up is behind by the time spent on its events, which delays a
+	// sweep (every 50 ms or more) by that much at most.
+	untilSweep := l.untilSweep(l.now)
 	if untilSweep < 0 || untilSweep > busyWait {
 		n, err := rawWaitEvents(l.epfd, l.events, busyWait.Milliseconds())
 		switch {
@@ -323,7 +330,7 @@ func (l *eventLoop) wait() (int, error) {
 		case err != nil || n > 0:
 			return n, err
 		}
-		untilSweep = l.untilSweep()
+		untilSweep = l.untilSweep(time.Now().UnixNano())
 	}
 	n, err := unix.EpollWait(l.epfd, l.events, waitMillis(untilSweep))
 	if err == unix.EINTR {
@@ -332,12 +339,13 @@ func (l *eventLoop) wait() (int, error) {
 	return n, err
 }
 
-// untilSweep is the time left until the next idle sweep, -1 when there is none to do.
-func (l *eventLoop) untilSweep() time.Duration {
+// untilSweep is the time left at now (unix nanoseconds) until the next idle sweep, -1 when there
+// is none to do.
+func (l *eventLoop) untilSweep(now int64) time.Duration {
 	if l.tick == 0 || len(l.conns) == 0 {
 		return -1
 	}
-	return max(0, time.Duration(l.nextSweep-time.Now().UnixNano()))
+	return max(0, time.Duration(l.nextSweep-now))
 }
 
 // waitMillis is epoll_wait's timeout for d, rounded up; -1 (no timeout) for d < 0.
@@ -570,5 +578,5 @@ func (l *eventLoop) finish(c *relayConn, err error) {
 		res.err = nil
 	}
 	c.dial = nil
-	c.done(res)
+	c.done.finished(res)
 }

@@ -1,6 +1,8 @@
 package sniproxy
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -15,6 +17,7 @@ type metrics struct {
 	dnsLookups  *prometheus.CounterVec
 	reloads     *prometheus.CounterVec
 	generation  prometheus.Gauge
+	lookups     map[string]prometheus.Counter // dnsLookups by result, resolved once
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -53,6 +56,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Generation of the configuration serving new connections (1 at start, +1 per successful reload).",
 		}),
 	}
+	m.lookups = map[string]prometheus.Counter{}
+	for _, result := range []string{lookupHit, lookupMiss, lookupError} {
+		m.lookups[result] = m.dnsLookups.WithLabelValues(result)
+	}
 	for _, c := range []prometheus.Collector{
 		m.connections, m.active, m.bytes, m.spliced, m.duration, m.dnsLookups, m.reloads, m.generation,
 		collectors.NewGoCollector(),
@@ -63,4 +70,45 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// lookedUp counts a name lookup by its result (lookupHit, lookupMiss or lookupError).
+func (m *metrics) lookedUp(result string) { m.lookups[result].Inc() }
+
+// listenerMeters are the metrics of one listener, resolved once: finding a child of a vector by
+// its label values hashes them, and a connection updates seven of them.
+type listenerMeters struct {
+	active         prometheus.Gauge
+	up, down       prometheus.Counter
+	spliced        prometheus.Counter
+	duration       prometheus.Observer
+	name           string
+	connectionsVec *prometheus.CounterVec
+	outcomes       sync.Map // outcome → prometheus.Counter
+}
+
+// outcome is how a connection ended, as the connections counter labels it.
+type outcome struct{ decision, reason string }
+
+// forListener resolves the metrics of the listener called name.
+func (m *metrics) forListener(name string) *listenerMeters {
+	return &listenerMeters{
+		active:         m.active.WithLabelValues(name),
+		up:             m.bytes.WithLabelValues(name, "up"),
+		down:           m.bytes.WithLabelValues(name, "down"),
+		spliced:        m.spliced.WithLabelValues(name),
+		duration:       m.duration.WithLabelValues(name),
+		name:           name,
+		connectionsVec: m.connections,
+	}
+}
+
+// connections is the counter of the listener's connections that ended with decision and reason.
+func (lm *listenerMeters) connections(decision, reason string) prometheus.Counter {
+	key := outcome{decision, reason}
+	if c, ok := lm.outcomes.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := lm.outcomes.LoadOrStore(key, lm.connectionsVec.WithLabelValues(lm.name, decision, reason))
+	return c.(prometheus.Counter)
 }

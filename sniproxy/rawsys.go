@@ -71,6 +71,15 @@ func rawEpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
 	return nil
 }
 
+// rawSocket is socket(2) of a non-blocking, close-on-exec TCP socket of family.
+func rawSocket(family int) (int, error) {
+	fd, _, errno := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
 // rawConnect is connect(2) to ap (IPv4 or unmapped IPv6).
 func rawConnect(fd int, ap netip.AddrPort) error {
 	var ptr unsafe.Pointer

@@ -1,7 +1,6 @@
 package sniproxy
 
 import (
-	"fmt"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -19,7 +18,7 @@ func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 	}
 	if c.waiting || c.dial != nil {
 		if c.dial != nil && i == sideUpstream && events&(unix.EPOLLOUT|failed) != 0 {
-			l.connected(c, input)
+			l.connected(c, events)
 			return
 		}
 		// Edge-triggered: this news comes once, and is acted on once connected.
@@ -54,7 +53,7 @@ func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 			l.ended(c, i)
 			return
 		case err != nil:
-			l.finish(c, fmt.Errorf("reading from %s: %w", sideNames[i], err))
+			l.finish(c, &sideError{reading: true, side: i, err: err})
 			return
 		}
 		c.lastActive = l.now
@@ -70,6 +69,24 @@ func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 		}
 	}
 }
+
+// sideError is a failed read from or write to one side of a relay. Clients that end with a reset
+// (as many HTTP clients do after their last response) make it a common outcome, and building it is
+// cheaper than formatting it at once: the audit line formats it, once.
+type sideError struct {
+	reading bool // else writing
+	side    int
+	err     error
+}
+
+func (e *sideError) Error() string {
+	if e.reading {
+		return "reading from " + sideNames[e.side] + ": " + e.err.Error()
+	}
+	return "writing to " + sideNames[e.side] + ": " + e.err.Error()
+}
+
+func (e *sideError) Unwrap() error { return e.err }
 
 // waitWritable has side i watched for writability, as a write to it would block; false when
 // that failed and the relay was closed.
@@ -131,7 +148,7 @@ func (l *eventLoop) splice(c *relayConn, i int) bool {
 			}
 			return true
 		case err != nil:
-			l.finish(c, fmt.Errorf("reading from %s: %w", sideNames[i], err))
+			l.finish(c, &sideError{reading: true, side: i, err: err})
 			return true
 		case n == 0:
 			l.putPipe(c, i)
@@ -159,7 +176,7 @@ func (l *eventLoop) drainPipe(c *relayConn, i int) bool {
 			l.waitWritable(c, 1-i)
 			return false
 		case err != nil:
-			l.finish(c, fmt.Errorf("writing to %s: %w", sideNames[1-i], err))
+			l.finish(c, &sideError{side: 1 - i, err: err})
 			return false
 		}
 		p.n -= n
@@ -268,7 +285,7 @@ func (l *eventLoop) write(c *relayConn, i int, data []byte) ([]byte, bool) {
 		case err == unix.EAGAIN:
 			return data, l.waitWritable(c, 1-i)
 		case err != nil:
-			l.finish(c, fmt.Errorf("writing to %s: %w", sideNames[1-i], err))
+			l.finish(c, &sideError{side: 1 - i, err: err})
 			return nil, false
 		}
 		c.copied[i] += int64(n)

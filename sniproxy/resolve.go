@@ -38,6 +38,13 @@ type cacheEntry struct {
 	expires time.Time
 }
 
+// Results of a lookup, as counted in the metrics.
+const (
+	lookupHit   = "hit"   // served from the cache
+	lookupMiss  = "miss"  // asked the resolvers
+	lookupError = "error" // the resolvers failed
+)
+
 // resolverOptions configure newResolver.
 type resolverOptions struct {
 	servers    []netip.AddrPort
@@ -46,7 +53,7 @@ type resolverOptions struct {
 	timeout    time.Duration
 	maxTTL     time.Duration
 	maxEntries int
-	// onLookup is told "hit", "miss" or "error" for every lookup (metrics).
+	// onLookup is told lookupHit, lookupMiss or lookupError for every lookup (metrics).
 	onLookup func(result string)
 }
 
@@ -85,10 +92,10 @@ func (r *resolver) lookup(ctx context.Context, name string) ([]netip.Addr, error
 		return r.query(ctx, name)
 	})
 	if err != nil {
-		r.onLookup("error")
+		r.onLookup(lookupError)
 		return nil, err
 	}
-	r.onLookup("miss")
+	r.onLookup(lookupMiss)
 	return v.([]netip.Addr), nil
 }
 
@@ -98,7 +105,7 @@ func (r *resolver) cached(name string) ([]netip.Addr, bool) {
 	e, ok := r.cache[name]
 	r.mu.Unlock()
 	if ok && r.now().Before(e.expires) {
-		r.onLookup("hit")
+		r.onLookup(lookupHit)
 		return e.addrs, true
 	}
 	return nil, false

@@ -143,7 +143,7 @@ func (s *Server) compile(in *Config, generation uint64) *snapshot {
 		timeout:    cfg.Timeouts.Resolve.Std(),
 		maxTTL:     cfg.DNSCache.MaxTTL.Std(),
 		maxEntries: cfg.DNSCache.MaxEntries,
-		onLookup:   func(result string) { s.metrics.dnsLookups.WithLabelValues(result).Inc() },
+		onLookup:   s.metrics.lookedUp,
 	})
 	return snap
 }
@@ -261,9 +261,10 @@ func (s *Server) bind(name, address string) (*acceptor, net.Addr, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("taking over the socket: %w", err)
 	}
+	meters := s.metrics.forListener(name)
 	acc := &acceptor{
 		fd:    fd,
-		admit: func(fd int, peer netip.AddrPort) *relayConn { return s.admit(name, fd, peer) },
+		admit: func(fd int, peer netip.AddrPort) *relayConn { return s.admit(meters, fd, peer) },
 		failed: func(err error, retryIn time.Duration) {
 			s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
 		},
@@ -297,7 +298,8 @@ const (
 type connRecord struct {
 	start     time.Time
 	listener  string
-	client    string
+	meters    *listenerMeters
+	client    netip.AddrPort
 	name      string
 	port      uint16
 	target    netip.AddrPort
@@ -311,11 +313,12 @@ type connRecord struct {
 
 // admit takes an accepted socket in, with the session that decides where it goes, or refuses it
 // (closed and audited; nil).
-func (s *Server) admit(listenerName string, fd int, peer netip.AddrPort) *relayConn {
+func (s *Server) admit(meters *listenerMeters, fd int, peer netip.AddrPort) *relayConn {
 	s.inflight.Add(1)
 	snap := s.current.Load()
-	rec := &connRecord{start: time.Now(), listener: listenerName, client: peer.String(), configGen: snap.generation}
-	l, ok := snap.listeners[listenerName]
+	a := &admitted{rec: connRecord{start: time.Now(), listener: meters.name, meters: meters, client: peer, configGen: snap.generation}}
+	rec := &a.rec
+	l, ok := snap.listeners[meters.name]
 	switch {
 	case !ok:
 		// The listener was removed by a reload while this connection was being accepted.
@@ -324,10 +327,12 @@ func (s *Server) admit(listenerName string, fd int, peer netip.AddrPort) *relayC
 		s.active.Add(-1)
 		rec.decision, rec.reason = decisionRefuse, "max_connections"
 	default:
-		s.metrics.active.WithLabelValues(listenerName).Inc()
-		ss := &session{s: s, snap: snap, l: l, rec: rec}
-		c := &relayConn{fd: [2]int{fd, -1}, hs: ss, hsTimeout: int64(snap.cfg.Timeouts.Handshake.Std()),
-			idle: int64(snap.cfg.Timeouts.Idle.Std()), done: ss.finished}
+		meters.active.Inc()
+		ss := &a.session
+		*ss = session{s: s, snap: snap, l: l, rec: rec}
+		c := &a.relay
+		*c = relayConn{fd: [2]int{fd, -1}, hs: ss, hsTimeout: int64(snap.cfg.Timeouts.Handshake.Std()),
+			idle: int64(snap.cfg.Timeouts.Idle.Std()), done: ss}
 		if l.Protocol == ProtocolTCP {
 			// Nothing to read first: the listener's static mapping decides.
 			c.hs, c.dial = nil, ss.decideTCP()
@@ -338,6 +343,14 @@ func (s *Server) admit(listenerName string, fd int, peer netip.AddrPort) *relayC
 	s.report(rec)
 	s.inflight.Done()
 	return nil
+}
+
+// admitted is what the proxy keeps for one admitted connection, allocated at once: the three
+// parts live exactly as long as the connection.
+type admitted struct {
+	relay   relayConn
+	session session
+	rec     connRecord
 }
 
 // session is the proxy's side of one connection: its event loop asks it where the connection
@@ -568,7 +581,7 @@ func statusResponse(status int, reason string) []byte {
 // batch is written).
 func (s *Server) release(rec *connRecord) {
 	s.report(rec)
-	s.metrics.active.WithLabelValues(rec.listener).Dec()
+	rec.meters.active.Dec()
 	s.active.Add(-1)
 	s.inflight.Done()
 }
@@ -578,12 +591,13 @@ func (s *Server) report(rec *connRecord) {
 	end := time.Now()
 	var line [512]byte
 	s.auditBuf.Write(appendAuditLine(line[:0], end, rec))
-	s.metrics.connections.WithLabelValues(rec.listener, rec.decision, rec.reason).Inc()
+	m := rec.meters
+	m.connections(rec.decision, rec.reason).Inc()
 	if rec.decision == decisionAllow {
-		s.metrics.bytes.WithLabelValues(rec.listener, "up").Add(float64(rec.up))
-		s.metrics.bytes.WithLabelValues(rec.listener, "down").Add(float64(rec.down))
-		s.metrics.spliced.WithLabelValues(rec.listener).Add(float64(rec.spliced))
-		s.metrics.duration.WithLabelValues(rec.listener).Observe(end.Sub(rec.start).Seconds())
+		m.up.Add(float64(rec.up))
+		m.down.Add(float64(rec.down))
+		m.spliced.Add(float64(rec.spliced))
+		m.duration.Observe(end.Sub(rec.start).Seconds())
 	}
 }
 
