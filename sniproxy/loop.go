@@ -63,6 +63,7 @@ type relayConn struct {
 	bulk    [2]bool        // side i sends in bulk: its input is spliced without a read first
 	copied  [2]int64
 	closed  bool
+	slot    int // in the loop's conns
 
 	dial         *upstreamDial // until connected
 	tried        int           // targets tried so far
@@ -202,7 +203,7 @@ type eventLoop struct {
 	events       []unix.EpollEvent
 	sides        []sideRef // by file descriptor
 	seq          uint32    // of the last registration
-	conns        map[*relayConn]struct{}
+	conns        []*relayConn // each at its slot
 	// acceptPauses holds the last pause after an accept error on each listening socket, while
 	// its errors go on.
 	acceptPauses map[*acceptor]time.Duration
@@ -238,7 +239,6 @@ func newEventLoop() (*eventLoop, error) {
 		wakefd:       wakefd,
 		buf:          make([]byte, loopBufferSize),
 		events:       make([]unix.EpollEvent, loopMaxEvents),
-		conns:        make(map[*relayConn]struct{}),
 		acceptPauses: make(map[*acceptor]time.Duration),
 		stopped:      make(chan struct{}),
 	}, nil
@@ -382,7 +382,8 @@ func (l *eventLoop) takeQueued() {
 
 // register takes c over: it waits for the client's head, or connects.
 func (l *eventLoop) register(c *relayConn) {
-	l.conns[c] = struct{}{}
+	c.slot = len(l.conns)
+	l.conns = append(l.conns, c)
 	if l.closing {
 		l.finish(c, net.ErrClosed)
 		return
@@ -527,7 +528,9 @@ func (l *eventLoop) unwatch(c *relayConn, i int) {
 // sweep gives up connect attempts past their deadline and closes the relays that moved no byte
 // for their idle timeout.
 func (l *eventLoop) sweep() {
-	for c := range l.conns {
+	// Backwards: finishing a relay moves the last one, already seen, into its slot.
+	for i := len(l.conns) - 1; i >= 0; i-- {
+		c := l.conns[i]
 		switch {
 		case c.hs != nil:
 			if l.now >= c.hsDeadline {
@@ -547,9 +550,18 @@ func (l *eventLoop) sweep() {
 }
 
 func (l *eventLoop) closeEverything(err error) {
-	for c := range l.conns {
-		l.finish(c, err)
+	for len(l.conns) > 0 {
+		l.finish(l.conns[len(l.conns)-1], err)
 	}
+}
+
+// forget takes c out of the loop's relays.
+func (l *eventLoop) forget(c *relayConn) {
+	last := len(l.conns) - 1
+	moved := l.conns[last]
+	l.conns[c.slot], moved.slot = moved, c.slot
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
 }
 
 // finish closes both sockets (which also removes them from the epoll set) and reports the result.
@@ -560,7 +572,7 @@ func (l *eventLoop) finish(c *relayConn, err error) {
 	c.closed = true
 	l.unwatch(c, sideClient)
 	l.unwatch(c, sideUpstream)
-	delete(l.conns, c)
+	l.forget(c)
 	c.pending = [2][]byte{}
 	for i, p := range c.pipe {
 		if p != nil {
