@@ -201,8 +201,8 @@ type eventLoop struct {
 	buf          []byte
 	pipes        []*splicePipe // empty pipes for bulk transfers
 	events       []unix.EpollEvent
-	sides        []sideRef // by file descriptor
-	seq          uint32    // of the last registration
+	sides        []sideRef    // by file descriptor
+	seq          uint32       // of the last registration
 	conns        []*relayConn // each at its slot
 	// acceptPauses holds the last pause after an accept error on each listening socket, while
 	// its errors go on.

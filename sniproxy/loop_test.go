@@ -7,10 +7,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestRelayFullDuplexUnderBackpressure sends 16 MiB through an echo backend while the client
@@ -276,4 +280,49 @@ func TestSeveralLoopsRelay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestListenersAreWatchedExclusively checks that every loop watches a listening socket with
+// EPOLLEXCLUSIVE, so that a new connection wakes one waiting loop instead of all of them. Which
+// loop wakes cannot be seen from outside; the kernel shows each registration's flags in the
+// epoll descriptor's fdinfo.
+func TestListenersAreWatchedExclusively(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	backend := serveTCP(t, backendIP, func(c net.Conn) {})
+	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	srv.mu.Lock()
+	loops, listenerFD := srv.relays.loops, srv.listeners["raw"].acc.fd
+	srv.mu.Unlock()
+	if len(loops) < 2 {
+		t.Fatalf("%d loops with GOMAXPROCS 4", len(loops))
+	}
+	for i, l := range loops {
+		events, ok := epollRegistration(t, l.epfd, listenerFD)
+		if !ok {
+			t.Fatalf("loop %d does not watch the listening socket %d", i, listenerFD)
+		}
+		if events&unix.EPOLLEXCLUSIVE == 0 || events&unix.EPOLLIN == 0 {
+			t.Fatalf("loop %d watches the listening socket for events %#x, want EPOLLIN|EPOLLEXCLUSIVE", i, events)
+		}
+	}
+}
+
+// epollRegistration reads the events fd is registered for in the epoll instance epfd, from a
+// fdinfo line such as "tfd:        7 events:       19 data: 700000007  pos:0 ino:…".
+func epollRegistration(t *testing.T, epfd, fd int) (uint32, bool) {
+	info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", epfd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[0] == "tfd:" && f[1] == strconv.Itoa(fd) && f[2] == "events:" {
+			events, err := strconv.ParseUint(f[3], 16, 32)
+			if err != nil {
+				t.Fatalf("fdinfo line %q: %v", line, err)
+			}
+			return uint32(events), true
+		}
+	}
+	return 0, false
 }
