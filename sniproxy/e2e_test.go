@@ -24,7 +24,7 @@ type env struct {
 	httpBackend netip.AddrPort
 	legacy      netip.AddrPort // TLS on a non-standard port, reached by a static mapping
 	tcpBackend  netip.AddrPort // plain HTTP on a non-standard port behind the tcp listener
-	canary      *canary        // 127.0.0.1 on the TLS upstream port: must never be dialled
+	canary      *canary        // 127.0.0.1 on the TLS upstream's port: must never be dialled
 	cfg         *Config
 	srv         *Server
 	audit       *auditLog
@@ -33,11 +33,12 @@ type env struct {
 func newEnv(t *testing.T, tweak func(*Config)) *env {
 	t.Helper()
 	e := &env{pki: newPKI(t), dns: startDNS(t)}
-	e.tlsBackend = startHTTPBackend(t, backendIP, e.pki, "tls-backend")
+	tlsLn, canaryLn := listenSamePort(t, backendIP, canaryIP)
+	e.tlsBackend = serveHTTPBackend(t, tlsLn, e.pki, "tls-backend")
+	e.canary = serveCanary(t, canaryLn)
 	e.httpBackend = startHTTPBackend(t, backendIP, nil, "http-backend")
 	e.legacy = startHTTPBackend(t, backend2IP, e.pki, "legacy-backend")
 	e.tcpBackend = startHTTPBackend(t, backend2IP, nil, "tcp-backend")
-	e.canary = startCanary(t, netip.AddrPortFrom(canaryIP, e.tlsBackend.Port()))
 
 	e.dns.set("www.example.test", 60, backendIP)
 	e.dns.set("a.b.example.test", 60, backendIP)

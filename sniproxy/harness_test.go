@@ -143,10 +143,11 @@ func newPKI(t *testing.T) *testPKI {
 // startHTTPBackend serves body on ip (TLS when pki is set) and returns its address.
 func startHTTPBackend(t *testing.T, ip netip.Addr, pki *testPKI, body string) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
-	if err != nil {
-		t.Fatalf("backend listen: %v", err)
-	}
+	return serveHTTPBackend(t, listen(t, netip.AddrPortFrom(ip, 0)), pki, body)
+}
+
+// serveHTTPBackend serves body on ln (TLS when pki is set) and returns its address.
+func serveHTTPBackend(t *testing.T, ln net.Listener, pki *testPKI, body string) netip.AddrPort {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s host=%s\n", body, r.Host)
 	})}
@@ -158,6 +159,33 @@ func startHTTPBackend(t *testing.T, ip netip.Addr, pki *testPKI, body string) ne
 	}
 	t.Cleanup(func() { srv.Close() })
 	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+// listen listens on ap (port 0: a free one).
+func listen(t *testing.T, ap netip.AddrPort) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", ap.String())
+	if err != nil {
+		t.Fatalf("listen on %s: %v", ap, err)
+	}
+	return ln
+}
+
+// listenSamePort listens on a and b at one port. A free port on a may be taken on b, by a
+// listener or by a connection's local end (test processes running side by side), so ports are
+// tried until one is free on both.
+func listenSamePort(t *testing.T, a, b netip.Addr) (net.Listener, net.Listener) {
+	t.Helper()
+	for range 100 {
+		la := listen(t, netip.AddrPortFrom(a, 0))
+		lb, err := net.Listen("tcp", net.JoinHostPort(b.String(), portOf(la.Addr())))
+		if err == nil {
+			return la, lb
+		}
+		la.Close()
+	}
+	t.Fatalf("no port free on both %s and %s in 100 tries", a, b)
+	return nil, nil
 }
 
 // canary listens where the proxy must never connect and counts connections.
@@ -192,10 +220,10 @@ func serveTCP(tb testing.TB, ip netip.Addr, handle func(net.Conn)) netip.AddrPor
 
 func startCanary(t *testing.T, ap netip.AddrPort) *canary {
 	t.Helper()
-	ln, err := net.Listen("tcp", ap.String())
-	if err != nil {
-		t.Fatalf("canary listen on %s: %v", ap, err)
-	}
+	return serveCanary(t, listen(t, ap))
+}
+
+func serveCanary(t *testing.T, ln net.Listener) *canary {
 	c := &canary{addr: netip.MustParseAddrPort(ln.Addr().String())}
 	go func() {
 		for {
