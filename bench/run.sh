@@ -7,7 +7,8 @@
 # Environment: ROUNDS (4: each target once in every position) rounds of every measurement (the
 # report shows medians), DUR (4) seconds per wrk/h2load run, BULK_MB (1024) size of the bulk
 # download, IDLE_N (9000) idle connections (bounded by the 20000 open-file limit: a proxy holds 2
-# sockets per connection).
+# sockets per connection), NGINX_HALF_CLOSE (0; 1 runs nginx with proxy_half_close on, which relays
+# half-closes as vsoc and HAProxy do instead of closing both sides when one ends).
 # Needs: nginx, libnginx-mod-stream, haproxy, wrk, nghttp2-client (h2load), curl, openssl.
 #
 # The SNI name is "localhost": wrk takes the SNI from the URL host and "localhost" resolves to
@@ -20,6 +21,7 @@ ROUNDS=${ROUNDS:-4}
 DUR=${DUR:-4}
 BULK_MB=${BULK_MB:-1024}
 IDLE_N=${IDLE_N:-9000}
+NGINX_HALF_CLOSE=${NGINX_HALF_CLOSE:-0}
 CONNS=${CONNS:-32}
 
 BACKEND_PORT=29443
@@ -91,6 +93,8 @@ EOF
 ./vsoc-sniproxy --config vsoc.yaml --watch-interval 0 2>vsoc.log & VSOC_PID=$!; PIDS+=($VSOC_PID)
 
 # --- nginx stream with ssl_preread, 2 workers
+half_close=off
+[ "$NGINX_HALF_CLOSE" = 1 ] && half_close=on
 cat >nginx-proxy.conf <<EOF
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 2;
@@ -109,10 +113,12 @@ stream {
 		ssl_preread on;
 		proxy_pass \$upstream;
 		proxy_connect_timeout 5s;
+		proxy_half_close $half_close;
 	}
 }
 EOF
 nginx -p "$OUT" -c "$OUT/nginx-proxy.conf" & NGINX_PID=$!; PIDS+=($NGINX_PID)
+echo "bench: nginx runs with proxy_half_close $half_close"
 
 # --- HAProxy with req.ssl_sni, 2 threads
 cat >haproxy.cfg <<EOF
