@@ -86,6 +86,11 @@ type Config struct {
 	// written in batches, so that the proxy pays no write per connection. Shutdown writes them
 	// all; a crash loses at most this much. Zero means DefaultAuditFlush.
 	AuditFlush Duration `json:"auditFlush,omitempty"`
+	// Splice moves bulk transfers from socket to socket with splice(2), through a pipe, instead
+	// of reading them into the proxy's buffer and writing them out. Off by default: on the hosts
+	// measured, splicing between loopback TCP sockets was slower than copying (README, "Speed");
+	// like HAProxy's "option splice-auto", it is for hosts where measurements say otherwise.
+	Splice bool `json:"splice,omitempty"`
 }
 
 // Listener is one accepting socket.

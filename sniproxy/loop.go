@@ -61,6 +61,7 @@ type relayConn struct {
 	out     [2]bool        // side i's socket is watched for EPOLLOUT
 	missed  [2]bool        // side i may have input the loop has not read (while deciding or connecting)
 	bulk    [2]bool        // side i sends in bulk: its input is spliced without a read first
+	splice  bool           // bulk input may be spliced (Config.Splice)
 	copied  [2]int64
 	closed  bool
 	slot    int // in the loop's conns

@@ -19,62 +19,76 @@ import (
 
 // TestRelayFullDuplexUnderBackpressure sends 16 MiB through an echo backend while the client
 // does not read for a while, so both directions fill the socket buffers and the loop has to
-// hold what it read until the other side takes it again. Every byte must come back in order.
+// hold what it read until the other side takes it again. Every byte must come back in order,
+// whether the relay copies (the default) or splices.
 func TestRelayFullDuplexUnderBackpressure(t *testing.T) {
-	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
-	srv, audit := startProxy(t, tcpOnlyConfig(backend, 10*time.Second))
-	c, err := net.Dial("tcp", srv.Addr("raw").String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	for _, splice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("splice=%v", splice), func(t *testing.T) {
+			backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
+			cfg := tcpOnlyConfig(backend, 10*time.Second)
+			cfg.Splice = splice
+			srv, audit := startProxy(t, cfg)
+			c, err := net.Dial("tcp", srv.Addr("raw").String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
 
-	payload := make([]byte, 16<<20)
-	rng := rand.NewChaCha8([32]byte{7})
-	rng.Read(payload)
-	writeErr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(payload)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		writeErr <- err
-	}()
-	time.Sleep(300 * time.Millisecond) // every buffer on the way fills up meanwhile
-	echoed, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("reading the echo: %v", err)
-	}
-	if err := <-writeErr; err != nil {
-		t.Fatalf("writing: %v", err)
-	}
-	if len(echoed) != len(payload) || sha256.Sum256(echoed) != sha256.Sum256(payload) {
-		t.Fatalf("echo differs: %d bytes back of %d", len(echoed), len(payload))
-	}
-	r := audit.waitFor(t, map[string]any{"listener": "raw", "decision": "allow"})
-	if r["bytes_up"].(float64) != float64(len(payload)) || r["bytes_down"].(float64) != float64(len(payload)) {
-		t.Fatalf("audit bytes %v/%v, want %d both ways", r["bytes_up"], r["bytes_down"], len(payload))
-	}
-	if _, ok := r["error"]; ok {
-		t.Fatalf("a clean relay audited an error: %v", r)
-	}
-	// Most of a bulk transfer is spliced: it never crosses the proxy's memory.
-	if spliced := counterValue(t, srv, "vsoc_sniproxy_spliced_bytes_total"); spliced < float64(len(payload)) {
-		t.Fatalf("%.0f of %d bytes spliced, want most of both directions", spliced, 2*len(payload))
+			payload := make([]byte, 16<<20)
+			rng := rand.NewChaCha8([32]byte{7})
+			rng.Read(payload)
+			writeErr := make(chan error, 1)
+			go func() {
+				_, err := c.Write(payload)
+				if err == nil {
+					err = c.(*net.TCPConn).CloseWrite()
+				}
+				writeErr <- err
+			}()
+			time.Sleep(300 * time.Millisecond) // every buffer on the way fills up meanwhile
+			echoed, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("reading the echo: %v", err)
+			}
+			if err := <-writeErr; err != nil {
+				t.Fatalf("writing: %v", err)
+			}
+			if len(echoed) != len(payload) || sha256.Sum256(echoed) != sha256.Sum256(payload) {
+				t.Fatalf("echo differs: %d bytes back of %d", len(echoed), len(payload))
+			}
+			r := audit.waitFor(t, map[string]any{"listener": "raw", "decision": "allow"})
+			if r["bytes_up"].(float64) != float64(len(payload)) || r["bytes_down"].(float64) != float64(len(payload)) {
+				t.Fatalf("audit bytes %v/%v, want %d both ways", r["bytes_up"], r["bytes_down"], len(payload))
+			}
+			if _, ok := r["error"]; ok {
+				t.Fatalf("a clean relay audited an error: %v", r)
+			}
+			spliced := counterValue(t, srv, "vsoc_sniproxy_spliced_bytes_total")
+			switch {
+			case !splice && spliced != 0:
+				t.Fatalf("%.0f bytes spliced with splicing off", spliced)
+			case splice && spliced < float64(len(payload)):
+				// Most of a bulk transfer is spliced: it never crosses the proxy's memory.
+				t.Fatalf("%.0f of %d bytes spliced, want most of both directions", spliced, 2*len(payload))
+			}
+		})
 	}
 }
 
-// TestBulkDownloadIsSpliced downloads 64 MiB through the proxy. After the first full buffer the
-// transfer stays in bulk mode, so the kernel moves nearly all of it from socket to socket; a relay
-// that read each wake-up's data into its buffer first copied about a quarter through user space.
+// TestBulkDownloadIsSpliced downloads 64 MiB through the proxy with splicing on. After the first
+// full buffer the transfer stays in bulk mode, so the kernel moves nearly all of it from socket
+// to socket; a relay that read each wake-up's data into its buffer first copied about a quarter
+// through user space.
 func TestBulkDownloadIsSpliced(t *testing.T) {
 	const size = 64 << 20
 	backend := serveTCP(t, backendIP, func(c net.Conn) {
 		io.Copy(c, io.LimitReader(zeroReader{}, size))
 		c.Close()
 	})
-	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	cfg := tcpOnlyConfig(backend, time.Minute)
+	cfg.Splice = true
+	srv, _ := startProxy(t, cfg)
 	c, err := net.Dial("tcp", srv.Addr("raw").String())
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 			return
 		}
 		// Bulk data: the kernel moves the rest, and what comes next, without copies.
-		if n >= bulkRound && !c.holding(i) && l.splice(c, i) {
+		if c.splice && n >= bulkRound && !c.holding(i) && l.splice(c, i) {
 			return
 		}
 		if n < len(l.buf) && !toEnd {

@@ -332,7 +332,7 @@ func (s *Server) admit(meters *listenerMeters, fd int, peer netip.AddrPort) *rel
 		*ss = session{s: s, snap: snap, l: l, rec: rec}
 		c := &a.relay
 		*c = relayConn{fd: [2]int{fd, -1}, hs: ss, hsTimeout: int64(snap.cfg.Timeouts.Handshake.Std()),
-			idle: int64(snap.cfg.Timeouts.Idle.Std()), done: ss}
+			idle: int64(snap.cfg.Timeouts.Idle.Std()), splice: snap.cfg.Splice, done: ss}
 		if l.Protocol == ProtocolTCP {
 			// Nothing to read first: the listener's static mapping decides.
 			c.hs, c.dial = nil, ss.decideTCP()
