@@ -87,9 +87,10 @@ type Config struct {
 	// all; a crash loses at most this much. Zero means DefaultAuditFlush.
 	AuditFlush Duration `json:"auditFlush,omitempty"`
 	// Splice moves bulk transfers from socket to socket with splice(2), through a pipe, instead
-	// of reading them into the proxy's buffer and writing them out. Off by default: on the hosts
-	// measured, splicing between loopback TCP sockets was slower than copying (README, "Speed");
-	// like HAProxy's "option splice-auto", it is for hosts where measurements say otherwise.
+	// of reading them into the proxy's buffer and writing them out. Off by default: on the host
+	// measured, splicing between TCP sockets was slower than copying (figures in the README's
+	// vsoc-sniproxy section); like HAProxy's "option splice-auto", it is for hosts where
+	// measurements say otherwise.
 	Splice bool `json:"splice,omitempty"`
 }
 
