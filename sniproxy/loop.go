@@ -481,7 +481,6 @@ func (l *eventLoop) accept(a *acceptor) {
 		if len(l.acceptPauses) > 0 {
 			delete(l.acceptPauses, a)
 		}
-		rawSetNoDelay(fd) // as Go's net does for accepted connections; a failure changes only latency
 		if c := a.admit(fd, peer); c != nil {
 			l.register(c)
 		}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -339,4 +340,45 @@ func epollRegistration(t *testing.T, epfd, fd int) (uint32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// TestRelayedSocketsHaveNoDelay checks that both sockets of a relay have Nagle's algorithm off,
+// so that an SSH keystroke is not held back: the upstream's is set when it is made, the client's
+// is inherited from the listening socket.
+func TestRelayedSocketsHaveNoDelay(t *testing.T) {
+	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
+	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	c, err := net.Dial("tcp", srv.Addr("raw").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The echo proves the relay is up, both sockets in place.
+	if _, err := c.Write([]byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var fds [][2]int
+	var mu sync.Mutex
+	srv.relays.onEveryLoop(func(l *eventLoop) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, rc := range l.conns {
+			fds = append(fds, rc.fd)
+		}
+	})
+	if len(fds) != 1 {
+		t.Fatalf("%d relays, want 1", len(fds))
+	}
+	for side, fd := range fds[0] {
+		v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+		if err != nil {
+			t.Fatalf("%s socket: %v", sideNames[side], err)
+		}
+		if v == 0 {
+			t.Errorf("%s socket has TCP_NODELAY off", sideNames[side])
+		}
+	}
 }

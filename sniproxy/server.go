@@ -261,6 +261,12 @@ func (s *Server) bind(name, address string) (*acceptor, net.Addr, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("taking over the socket: %w", err)
 	}
+	// Accepted sockets inherit TCP_NODELAY from their listening socket (Linux copies the option
+	// when it clones the socket), which saves a setsockopt per connection.
+	if err := rawSetNoDelay(fd); err != nil {
+		rawClose(fd)
+		return nil, nil, fmt.Errorf("setsockopt TCP_NODELAY on the listening socket: %w", err)
+	}
 	meters := s.metrics.forListener(name)
 	acc := &acceptor{
 		fd:    fd,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -176,6 +177,7 @@ func TestBinaryReloadsAndDrains(t *testing.T) {
 	writeFile(t, cfgPath, configFor(oldBackend, auditPath))
 
 	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "100ms")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") })
 	logs, logsDone := startLogged(t, cmd)
 
 	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
@@ -219,6 +221,10 @@ func TestBinaryReloadsAndDrains(t *testing.T) {
 	// Admin endpoint answers.
 	if out, err := exec.Command("curl", "-sS", "--max-time", "5", "http://"+admin+"/readyz").CombinedOutput(); err != nil || !strings.Contains(string(out), "ready (config generation 3)") {
 		t.Fatalf("/readyz: %v %s", err, out)
+	}
+	// The binary collects garbage at GOGC 400 when the environment does not say otherwise.
+	if out, err := exec.Command("curl", "-sS", "--max-time", "5", "http://"+admin+"/metrics").CombinedOutput(); err != nil || !strings.Contains(string(out), "\ngo_gc_gogc_percent 400\n") {
+		t.Fatalf("/metrics does not report GOGC 400: %v\n%s", err, out)
 	}
 
 	// SIGTERM drains: the held connection is closed at the 2s deadline and the process exits 0.

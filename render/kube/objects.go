@@ -41,6 +41,11 @@ const (
 	nonRootID = 65532
 	// zoneKey spreads the proxy replicas across availability zones.
 	zoneKey = "topology.kubernetes.io/zone"
+	// proxyMemoryLimitMiB is the proxy container's memory limit. The Go runtime is asked to keep
+	// within three quarters of it (GOMEMLIMIT): the proxy collects garbage rarely (GOGC 400) and
+	// would otherwise grow its heap towards the limit under load, and the rest belongs to the
+	// kernel's socket buffers, which are charged to the same cgroup.
+	proxyMemoryLimitMiB = 256
 )
 
 // The pod-security admission labels: the proxy's namespace only admits pods
@@ -165,6 +170,7 @@ func deployment(customer string, replicas int32, listeners []compiler.Listener) 
 							PeriodSeconds:    5,
 							FailureThreshold: 2,
 						},
+						Env: []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: strconv.Itoa(proxyMemoryLimitMiB*3/4) + "MiB"}},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{
 								corev1.ResourceCPU:    resource.MustParse("100m"),
@@ -172,7 +178,7 @@ func deployment(customer string, replicas int32, listeners []compiler.Listener) 
 							},
 							Limits: corev1.ResourceList{
 								corev1.ResourceCPU:    resource.MustParse("1"),
-								corev1.ResourceMemory: resource.MustParse("256Mi"),
+								corev1.ResourceMemory: resource.MustParse(strconv.Itoa(proxyMemoryLimitMiB) + "Mi"),
 							},
 						},
 						SecurityContext: &corev1.SecurityContext{
