@@ -225,21 +225,7 @@ func TestHeadWithEndOfStream(t *testing.T) {
 // sleeping goroutine waiting for the runtime to preempt it (10 ms at a time).
 func TestIdleLoopGivesItsProcessorBack(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
-	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
-	c, err := net.Dial("tcp", srv.Addr("raw").String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	echo := make([]byte, 4)
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, echo); err != nil || string(echo) != "ping" {
-		t.Fatalf("echo %q: %v", echo, err)
-	}
+	startEchoRelay(t)
 	time.Sleep(3 * busyWait) // the loop is idle now, with an open connection
 
 	const sleeps = 50
@@ -346,20 +332,7 @@ func epollRegistration(t *testing.T, epfd, fd int) (uint32, bool) {
 // so that an SSH keystroke is not held back: the upstream's is set when it is made, the client's
 // is inherited from the listening socket.
 func TestRelayedSocketsHaveNoDelay(t *testing.T) {
-	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
-	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
-	c, err := net.Dial("tcp", srv.Addr("raw").String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	// The echo proves the relay is up, both sockets in place.
-	if _, err := c.Write([]byte("k")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
+	srv := startEchoRelay(t)
 	var fds [][2]int
 	var mu sync.Mutex
 	srv.relays.onEveryLoop(func(l *eventLoop) {
@@ -381,4 +354,26 @@ func TestRelayedSocketsHaveNoDelay(t *testing.T) {
 			t.Errorf("%s socket has TCP_NODELAY off", sideNames[side])
 		}
 	}
+}
+
+// startEchoRelay starts a proxy in front of an echo backend and opens one connection through it,
+// which stays open until the test ends; an echo proves the relay is up, both sockets in place.
+func startEchoRelay(t *testing.T) *Server {
+	t.Helper()
+	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
+	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	c, err := net.Dial("tcp", srv.Addr("raw").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	echo := make([]byte, 4)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, echo); err != nil || string(echo) != "ping" {
+		t.Fatalf("echo %q: %v", echo, err)
+	}
+	return srv
 }
