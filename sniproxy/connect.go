@@ -33,9 +33,18 @@ func (l *eventLoop) connectNext(c *relayConn) {
 			continue
 		}
 		c.fd[sideUpstream] = fd
-		if err := l.watch(c, sideUpstream, true); err != nil {
+		sent, err := l.sendEarly(c)
+		if err != nil {
+			c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
+			continue
+		}
+		if err := l.watch(c, sideUpstream, sent == nil); err != nil {
 			c.dialErr = err
 			continue
+		}
+		if sent != nil {
+			l.established(c, sent, 0)
+			return
 		}
 		c.dialDeadline = l.now + int64(c.dial.timeout)
 		return
@@ -62,6 +71,34 @@ func (l *eventLoop) connected(c *relayConn, events uint32) {
 			return
 		}
 	}
+	l.established(c, c.dial.replay, events)
+}
+
+// sendEarly writes the client's first bytes upstream right after connect(2): on loopback and
+// other fast paths the handshake is complete by then, and the write saves waiting for the loop to
+// hear that the socket is writable. It returns what is still to send (not nil) once the write
+// went, nil while the socket is still connecting, or the error that ended the attempt. CONNECT
+// clients are answered only once connected, and have sent nothing before, so they always wait.
+func (l *eventLoop) sendEarly(c *relayConn) ([]byte, error) {
+	replay := c.dial.replay
+	if len(replay) == 0 || len(c.dial.greeting) > 0 {
+		return nil, nil
+	}
+	n, err := rawWrite(c.fd[sideUpstream], replay)
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	c.copied[sideClient] += int64(n)
+	return replay[n:], nil
+}
+
+// established starts relaying on a connected upstream: the greeting goes to the client, what is
+// left of the client's first bytes (replay) goes upstream, then what either side sent meanwhile.
+// events are what epoll reported for the upstream's socket (0 when it connected at once).
+func (l *eventLoop) established(c *relayConn, replay []byte, events uint32) {
 	d := c.dial
 	c.dial, c.dialErr = nil, nil
 	c.lastActive = l.now
@@ -72,8 +109,10 @@ func (l *eventLoop) connected(c *relayConn, events uint32) {
 			return
 		}
 	}
-	c.pending[sideClient] = d.replay
-	if (len(d.replay) == 0 || l.flush(c, sideClient)) && c.missed[sideClient] {
+	if len(replay) > 0 {
+		c.pending[sideClient] = replay
+	}
+	if (len(replay) == 0 || l.flush(c, sideClient)) && c.missed[sideClient] {
 		l.pump(c, sideClient, true)
 	}
 	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 || c.missed[sideUpstream] {

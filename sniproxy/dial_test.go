@@ -68,14 +68,24 @@ func TestDialTimeout(t *testing.T) {
 	}
 	defer queued.Close()
 
-	e := newEnv(t, func(c *Config) { c.Timeouts.Dial = Duration(400 * time.Millisecond) })
-	start := time.Now()
-	status, _ := httpStatus(t, e, "connect", "CONNECT "+full.String()+" HTTP/1.1\r\n\r\n")
-	if d := time.Since(start); status != "HTTP/1.1 502 Bad Gateway" || d < 350*time.Millisecond || d > 5*time.Second {
-		t.Fatalf("CONNECT to a silent upstream: %q after %s, want 502 after about 400ms", status, d)
-	}
-	r := e.audit.waitFor(t, map[string]any{"listener": "connect", "decision": "error", "reason": "dial_failed", "target": full.String()})
-	if !strings.Contains(fmt.Sprint(r["error"]), "timeout") {
-		t.Fatalf("audit error does not say timeout: %v", r)
+	e := newEnv(t, func(c *Config) {
+		c.Timeouts.Dial = Duration(400 * time.Millisecond)
+		c.Static = append(c.Static, StaticMapping{Host: "silent.example.test", Listener: "http", Target: full})
+	})
+	// CONNECT sends nothing upstream before it is connected; HTTP tries to send the request head
+	// at once, which a connect still in progress refuses (EAGAIN).
+	for _, tc := range []struct{ listener, req string }{
+		{"connect", "CONNECT " + full.String() + " HTTP/1.1\r\n\r\n"},
+		{"http", "GET / HTTP/1.1\r\nHost: silent.example.test\r\n\r\n"},
+	} {
+		start := time.Now()
+		status, _ := httpStatus(t, e, tc.listener, tc.req)
+		if d := time.Since(start); status != "HTTP/1.1 502 Bad Gateway" || d < 350*time.Millisecond || d > 5*time.Second {
+			t.Fatalf("%s to a silent upstream: %q after %s, want 502 after about 400ms", tc.listener, status, d)
+		}
+		r := e.audit.waitFor(t, map[string]any{"listener": tc.listener, "decision": "error", "reason": "dial_failed", "target": full.String()})
+		if !strings.Contains(fmt.Sprint(r["error"]), "timeout") {
+			t.Fatalf("audit error does not say timeout: %v", r)
+		}
 	}
 }
