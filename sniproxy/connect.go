@@ -113,10 +113,10 @@ func (l *eventLoop) established(c *relayConn, replay []byte, events uint32) {
 		c.pending[sideClient] = replay
 	}
 	if (len(replay) == 0 || l.flush(c, sideClient)) && c.missed[sideClient] {
-		l.pump(c, sideClient, true)
+		l.pump(c, sideClient, untilError)
 	}
 	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 || c.missed[sideUpstream] {
-		l.pump(c, sideUpstream, true)
+		l.pump(c, sideUpstream, untilError)
 	}
 	c.missed = [2]bool{}
 }

@@ -30,17 +30,39 @@ func (l *eventLoop) handle(c *relayConn, i int, events uint32) {
 		if !l.flush(c, 1-i) {
 			return
 		}
-		l.pump(c, 1-i, true)
+		l.pump(c, 1-i, untilError)
 	}
-	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|failed) != 0 && !c.closed {
-		// A peer that closed may have sent its last bytes with the FIN: read to the end then.
-		l.pump(c, i, events&(unix.EPOLLRDHUP|failed) != 0)
+	if !input || c.closed {
+		return
+	}
+	switch {
+	case events&failed != 0:
+		l.pump(c, i, untilError)
+	case events&unix.EPOLLRDHUP != 0:
+		l.pump(c, i, untilFIN)
+	default:
+		l.pump(c, i, untilShortRead)
 	}
 }
 
-// pump moves what side i has sent to side 1-i until i has nothing more (EAGAIN, or a short read
-// unless toEnd), side 1-i stops taking data, or side i's stream ended.
-func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
+// readEnd is how pump knows it has read everything side i has sent so far.
+type readEnd uint8
+
+const (
+	// untilShortRead: a read that leaves room in the buffer took everything there was; the
+	// socket reports what comes next.
+	untilShortRead readEnd = iota
+	// untilFIN: epoll reported the peer's FIN. The kernel queues it behind the last bytes, so a
+	// short read took those and the stream has ended: a read returning 0 would only confirm it.
+	untilFIN
+	// untilError: read until EAGAIN, the end of the stream or an error. Whatever the socket
+	// reported while the relay was not reading (an error, a FIN) was reported once only.
+	untilError
+)
+
+// pump moves what side i has sent to side 1-i until i has nothing more (as until tells), side
+// 1-i stops taking data, or side i's stream ended.
+func (l *eventLoop) pump(c *relayConn, i int, until readEnd) {
 	for !c.closed && !c.holding(i) && !c.eof[i] {
 		if c.bulk[i] && l.splice(c, i) {
 			return
@@ -64,7 +86,10 @@ func (l *eventLoop) pump(c *relayConn, i int, toEnd bool) {
 		if c.splice && n >= bulkRound && !c.holding(i) && l.splice(c, i) {
 			return
 		}
-		if n < len(l.buf) && !toEnd {
+		if n < len(l.buf) && until != untilError {
+			if until == untilFIN && !c.holding(i) {
+				l.ended(c, i)
+			}
 			return
 		}
 	}
