@@ -92,7 +92,7 @@ type sideRef struct {
 	seq  uint32
 }
 
-// acceptor is a listening socket every loop accepts from: admit takes an accepted socket in (nil
+// acceptor is a listening socket one loop accepts from: admit takes an accepted socket in (nil
 // when it refused and closed it), failed hears of accept errors other than a vanished client.
 type acceptor struct {
 	fd     int
@@ -115,6 +115,12 @@ const acceptBatch = 32
 // fewer than GOMAXPROCS: the last P serves everything else (DNS lookups, timers, the admin port).
 // With GOMAXPROCS 1 the single loop shares its P: while it is busy, the rest of the process runs
 // when the runtime preempts it (every 10 ms).
+//
+// Every loop accepts on a listening socket of its own: a listener is a group of sockets bound
+// with SO_REUSEPORT, over which the kernel spreads new connections by a hash of their addresses.
+// With one socket watched by all loops, epoll wakes the first loop waiting, which accepts
+// everything pending: the connections a client opens at once all land on one loop, and a
+// keep-alive workload then runs on a single thread.
 type relayLoops struct {
 	loops []*eventLoop
 }
@@ -136,9 +142,13 @@ func startRelayLoops() (*relayLoops, error) {
 	return rl, nil
 }
 
-// listen makes every loop accept on a's socket.
-func (rl *relayLoops) listen(a *acceptor) {
-	rl.onEveryLoop(func(l *eventLoop) {
+// count is the number of loops; a listener has a socket for each.
+func (rl *relayLoops) count() int { return len(rl.loops) }
+
+// listen makes each loop accept on its own socket of a listener: loop i on accs[i].
+func (rl *relayLoops) listen(accs []*acceptor) {
+	rl.onEveryLoop(func(i int, l *eventLoop) {
+		a := accs[i]
 		l.seq++
 		l.track(a.fd, sideRef{acc: a, seq: l.seq})
 		if err := l.watchListener(a.fd); err != nil {
@@ -147,17 +157,18 @@ func (rl *relayLoops) listen(a *acceptor) {
 	})
 }
 
-// watchListener adds a listening socket to the loop's epoll set: level-triggered, so that a loop
-// that stops at acceptBatch is told again, and exclusive, so that a new connection wakes one
-// waiting loop rather than all of them.
+// watchListener adds a listening socket to the loop's epoll set, level-triggered: a loop that
+// stops at acceptBatch is told again.
 func (l *eventLoop) watchListener(fd int) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(fd), Pad: int32(l.sides[fd].seq)}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(l.sides[fd].seq)}
 	return rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 }
 
-// unlisten makes every loop stop accepting on a's socket, which may then be closed.
-func (rl *relayLoops) unlisten(a *acceptor) {
-	rl.onEveryLoop(func(l *eventLoop) {
+// unlisten makes each loop stop accepting on its socket of a listener; the sockets may then be
+// closed.
+func (rl *relayLoops) unlisten(accs []*acceptor) {
+	rl.onEveryLoop(func(i int, l *eventLoop) {
+		a := accs[i]
 		rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, a.fd, &unix.EpollEvent{})
 		if l.sides[a.fd].acc == a {
 			l.sides[a.fd] = sideRef{}
@@ -166,12 +177,12 @@ func (rl *relayLoops) unlisten(a *acceptor) {
 	})
 }
 
-// onEveryLoop runs fn on every loop's goroutine and waits for them.
-func (rl *relayLoops) onEveryLoop(fn func(*eventLoop)) {
+// onEveryLoop runs fn on every loop's goroutine (i is the loop's index) and waits for them.
+func (rl *relayLoops) onEveryLoop(fn func(i int, l *eventLoop)) {
 	var wg sync.WaitGroup
-	for _, l := range rl.loops {
+	for i, l := range rl.loops {
 		wg.Add(1)
-		if !l.request(func(l *eventLoop) { fn(l); wg.Done() }) {
+		if !l.request(func(l *eventLoop) { fn(i, l); wg.Done() }) {
 			wg.Done()
 		}
 	}
@@ -499,7 +510,8 @@ func (l *eventLoop) pauseAccept(a *acceptor, err error) {
 	pause := min(max(2*l.acceptPauses[a], minAcceptPause), maxAcceptPause)
 	l.acceptPauses[a] = pause
 	a.failed(err, pause)
-	// An exclusive registration cannot be modified, only removed and added again.
+	// The socket leaves the epoll set for the pause: its pending connections would report it
+	// ready at every wait.
 	rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, a.fd, &unix.EpollEvent{})
 	time.AfterFunc(pause, func() {
 		l.request(func(l *eventLoop) {

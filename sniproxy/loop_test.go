@@ -284,27 +284,57 @@ func TestSeveralLoopsRelay(t *testing.T) {
 	}
 }
 
-// TestListenersAreWatchedExclusively checks that every loop watches a listening socket with
-// EPOLLEXCLUSIVE, so that a new connection wakes one waiting loop instead of all of them. Which
-// loop wakes cannot be seen from outside; the kernel shows each registration's flags in the
-// epoll descriptor's fdinfo.
-func TestListenersAreWatchedExclusively(t *testing.T) {
+// TestEveryLoopAcceptsOnItsOwnSocket checks that each loop watches a listening socket of its own,
+// bound with SO_REUSEPORT, and that the kernel spreads connections over the loops: 48 connections
+// opened at once leave none of three loops without relays (all on one would happen with one socket
+// for all loops; by chance it happens about once in 10^8 runs).
+func TestEveryLoopAcceptsOnItsOwnSocket(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	backend := serveTCP(t, backendIP, func(c net.Conn) {})
+	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
 	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
 	srv.mu.Lock()
-	loops, listenerFD := srv.relays.loops, srv.listeners["raw"].acc.fd
+	loops, accs := srv.relays.loops, srv.listeners["raw"].accs
 	srv.mu.Unlock()
-	if len(loops) < 2 {
-		t.Fatalf("%d loops with GOMAXPROCS 4", len(loops))
+	if len(loops) != 3 || len(accs) != len(loops) {
+		t.Fatalf("%d loops and %d listening sockets with GOMAXPROCS 4, want 3 of each", len(loops), len(accs))
 	}
 	for i, l := range loops {
-		events, ok := epollRegistration(t, l.epfd, listenerFD)
-		if !ok {
-			t.Fatalf("loop %d does not watch the listening socket %d", i, listenerFD)
+		reuse, err := unix.GetsockoptInt(accs[i].fd, unix.SOL_SOCKET, unix.SO_REUSEPORT)
+		if err != nil || reuse == 0 {
+			t.Fatalf("listening socket %d: SO_REUSEPORT %d (%v)", i, reuse, err)
 		}
-		if events&unix.EPOLLEXCLUSIVE == 0 || events&unix.EPOLLIN == 0 {
-			t.Fatalf("loop %d watches the listening socket for events %#x, want EPOLLIN|EPOLLEXCLUSIVE", i, events)
+		for j, a := range accs {
+			events, ok := epollRegistration(t, l.epfd, a.fd)
+			if ok != (i == j) {
+				t.Fatalf("loop %d watches listening socket %d: %v, want %v", i, j, ok, i == j)
+			}
+			if ok && events&unix.EPOLLIN == 0 {
+				t.Fatalf("loop %d watches its listening socket for events %#x, want EPOLLIN", i, events)
+			}
+		}
+	}
+
+	const conns = 48
+	for range conns {
+		c, err := net.Dial("tcp", srv.Addr("raw").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		echo := make([]byte, 4)
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, echo); err != nil {
+			t.Fatalf("echo: %v", err)
+		}
+	}
+	relays := make([]int, len(loops))
+	srv.relays.onEveryLoop(func(i int, l *eventLoop) { relays[i] = len(l.conns) })
+	for i, n := range relays {
+		if n == 0 {
+			t.Fatalf("relays per loop %v: loop %d accepted none of %d connections", relays, i, conns)
 		}
 	}
 }
@@ -336,7 +366,7 @@ func TestRelayedSocketsHaveNoDelay(t *testing.T) {
 	srv := startEchoRelay(t)
 	var fds [][2]int
 	var mu sync.Mutex
-	srv.relays.onEveryLoop(func(l *eventLoop) {
+	srv.relays.onEveryLoop(func(_ int, l *eventLoop) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, rc := range l.conns {
@@ -404,7 +434,7 @@ func upstreamRegistrations(t *testing.T, srv *Server) []uint32 {
 	type registration struct{ epfd, fd int }
 	var regs []registration
 	var mu sync.Mutex
-	srv.relays.onEveryLoop(func(l *eventLoop) {
+	srv.relays.onEveryLoop(func(_ int, l *eventLoop) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, rc := range l.conns {

@@ -1,6 +1,9 @@
 package sniproxy
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
 	"unsafe"
@@ -165,4 +168,37 @@ func rawSplice(in, out, n int) (int, error) {
 		return 0, errno
 	}
 	return int(moved), nil
+}
+
+// listenReusePort returns a listening socket on address, bound with SO_REUSEPORT, and the
+// address it is bound to.
+func listenReusePort(address string) (int, net.Addr, error) {
+	// No TCP keep-alive: the idle timeout already reaps dead peers, and the setsockopt calls
+	// would be paid on every accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			return fmt.Errorf("setsockopt SO_REUSEPORT: %w", err)
+		}
+		return nil
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", address)
+	if err != nil {
+		return -1, nil, err
+	}
+	defer ln.Close()
+	fd, err := detach(ln.(*net.TCPListener))
+	if err != nil {
+		return -1, nil, fmt.Errorf("taking over the socket: %w", err)
+	}
+	// Accepted sockets inherit TCP_NODELAY from their listening socket (Linux copies the option
+	// when it clones the socket), which saves a setsockopt per connection.
+	if err := rawSetNoDelay(fd); err != nil {
+		rawClose(fd)
+		return -1, nil, fmt.Errorf("setsockopt TCP_NODELAY on the listening socket: %w", err)
+	}
+	return fd, ln.Addr(), nil
 }

@@ -69,9 +69,16 @@ type staticKey struct{ listener, host string }
 
 type boundListener struct {
 	name    string
-	address string   // as configured, e.g. ":8443"
-	addr    net.Addr // as bound
-	acc     *acceptor
+	address string      // as configured, e.g. ":8443"
+	addr    net.Addr    // as bound
+	accs    []*acceptor // a socket for each relay loop, in the loops' order
+}
+
+// close closes the listener's sockets.
+func (bl *boundListener) close() {
+	for _, a := range bl.accs {
+		rawClose(a.fd)
+	}
 }
 
 // New validates cfg and prepares a Server; Start binds the listeners.
@@ -222,14 +229,14 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 		if bl, ok := s.listeners[l.Name]; ok && sameBind(bl.address, l.Address) {
 			continue
 		}
-		acc, addr, err := s.bind(l.Name, l.Address)
+		bl, err := s.bind(l.Name, l.Address)
 		if err != nil {
 			for _, f := range fresh {
-				rawClose(f.acc.fd)
+				f.close()
 			}
 			return fmt.Errorf("listening on %s for listener %q: %w", l.Address, l.Name, err)
 		}
-		fresh = append(fresh, &boundListener{name: l.Name, address: l.Address, addr: addr, acc: acc})
+		fresh = append(fresh, bl)
 	}
 	s.current.Store(next)
 	for name, bl := range s.listeners {
@@ -240,48 +247,47 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 	}
 	for _, bl := range fresh {
 		s.listeners[bl.name] = bl
-		s.relays.listen(bl.acc)
+		s.relays.listen(bl.accs)
 		s.log.Info("listening", "listener", bl.name, "address", bl.addr.String())
 	}
 	return nil
 }
 
-// bind listens on address and takes the socket over from the net package: the event loops accept
-// on it, so accepted connections never enter the runtime's poller.
-func (s *Server) bind(name, address string) (*acceptor, net.Addr, error) {
-	// No TCP keep-alive: the idle timeout already reaps dead peers, and the setsockopt calls
-	// would be paid on every accepted connection.
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), "tcp", address)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ln.Close()
-	fd, err := detach(ln.(*net.TCPListener))
-	if err != nil {
-		return nil, nil, fmt.Errorf("taking over the socket: %w", err)
-	}
-	// Accepted sockets inherit TCP_NODELAY from their listening socket (Linux copies the option
-	// when it clones the socket), which saves a setsockopt per connection.
-	if err := rawSetNoDelay(fd); err != nil {
-		rawClose(fd)
-		return nil, nil, fmt.Errorf("setsockopt TCP_NODELAY on the listening socket: %w", err)
-	}
+// bind listens on address with a socket for each relay loop, and takes the sockets over from the
+// net package: the loops accept on them, so accepted connections never enter the runtime's poller.
+func (s *Server) bind(name, address string) (*boundListener, error) {
 	meters := s.metrics.forListener(name)
-	acc := &acceptor{
-		fd:    fd,
-		admit: func(fd int, peer netip.AddrPort) *relayConn { return s.admit(meters, fd, peer) },
-		failed: func(err error, retryIn time.Duration) {
-			s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
-		},
+	bl := &boundListener{name: name, address: address}
+	for range s.relays.count() {
+		// Once the first socket has its port (the configured one, or one the kernel chose for
+		// port 0), the others join it there.
+		at := address
+		if bl.addr != nil {
+			at = bl.addr.String()
+		}
+		fd, addr, err := listenReusePort(at)
+		if err != nil {
+			bl.close()
+			return nil, err
+		}
+		if bl.addr == nil {
+			bl.addr = addr
+		}
+		bl.accs = append(bl.accs, &acceptor{
+			fd:    fd,
+			admit: func(fd int, peer netip.AddrPort) *relayConn { return s.admit(meters, fd, peer) },
+			failed: func(err error, retryIn time.Duration) {
+				s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
+			},
+		})
 	}
-	return acc, ln.Addr(), nil
+	return bl, nil
 }
 
 // unbind stops accepting on a listener and closes it. Callers hold s.mu.
 func (s *Server) unbind(bl *boundListener) {
-	s.relays.unlisten(bl.acc)
-	rawClose(bl.acc.fd)
+	s.relays.unlisten(bl.accs)
+	bl.close()
 	s.log.Info("listener closed", "listener", bl.name, "address", bl.address)
 }
 
