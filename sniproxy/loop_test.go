@@ -285,13 +285,12 @@ func TestSeveralLoopsRelay(t *testing.T) {
 }
 
 // TestEveryLoopAcceptsOnItsOwnSocket checks that each loop watches a listening socket of its own,
-// bound with SO_REUSEPORT, and that the kernel spreads connections over the loops: 48 connections
-// opened at once leave none of three loops without relays (all on one would happen with one socket
-// for all loops; by chance it happens about once in 10^8 runs).
+// bound with SO_REUSEPORT, and that the kernel spreads connections over the loops: 49 connections
+// leave none of three loops without relays. With one socket for all loops they all land on one;
+// with the kernel's hash, a loop gets none about once in 10^8 runs.
 func TestEveryLoopAcceptsOnItsOwnSocket(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
-	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	srv := startEchoRelay(t)
 	srv.mu.Lock()
 	loops, accs := srv.relays.loops, srv.listeners["raw"].accs
 	srv.mu.Unlock()
@@ -316,19 +315,7 @@ func TestEveryLoopAcceptsOnItsOwnSocket(t *testing.T) {
 
 	const conns = 48
 	for range conns {
-		c, err := net.Dial("tcp", srv.Addr("raw").String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		echo := make([]byte, 4)
-		if _, err := c.Write([]byte("ping")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, echo); err != nil {
-			t.Fatalf("echo: %v", err)
-		}
+		pingThrough(t, srv)
 	}
 	relays := make([]int, len(loops))
 	srv.relays.onEveryLoop(func(i int, l *eventLoop) { relays[i] = len(l.conns) })
@@ -458,6 +445,14 @@ func startEchoRelay(t *testing.T) *Server {
 	t.Helper()
 	backend := serveTCP(t, backendIP, func(c net.Conn) { io.Copy(c, c) })
 	srv, _ := startProxy(t, tcpOnlyConfig(backend, time.Minute))
+	pingThrough(t, srv)
+	return srv
+}
+
+// pingThrough opens a connection to the raw listener of a proxy in front of an echo backend, and
+// sees an echo come back through it; the connection stays open until the test ends.
+func pingThrough(t *testing.T, srv *Server) {
+	t.Helper()
 	c, err := net.Dial("tcp", srv.Addr("raw").String())
 	if err != nil {
 		t.Fatal(err)
@@ -471,5 +466,4 @@ func startEchoRelay(t *testing.T) *Server {
 	if _, err := io.ReadFull(c, echo); err != nil || string(echo) != "ping" {
 		t.Fatalf("echo %q: %v", echo, err)
 	}
-	return srv
 }
