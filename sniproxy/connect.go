@@ -39,6 +39,10 @@ func (l *eventLoop) connectNext(c *relayConn) {
 			continue
 		}
 		if err := l.watch(c, sideUpstream, sent == nil); err != nil {
+			if sent != nil {
+				// This target has the client's first bytes: no other one can take over.
+				c.tried = len(c.dial.targets)
+			}
 			c.dialErr = err
 			continue
 		}
