@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -351,19 +350,11 @@ func epollRegistration(t *testing.T, epfd, fd int) (uint32, bool) {
 // is inherited from the listening socket.
 func TestRelayedSocketsHaveNoDelay(t *testing.T) {
 	srv := startEchoRelay(t)
-	var fds [][2]int
-	var mu sync.Mutex
-	srv.relays.onEveryLoop(func(_ int, l *eventLoop) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, rc := range l.conns {
-			fds = append(fds, rc.fd)
-		}
-	})
-	if len(fds) != 1 {
-		t.Fatalf("%d relays, want 1", len(fds))
+	relays := openRelays(srv)
+	if len(relays) != 1 {
+		t.Fatalf("%d relays, want 1", len(relays))
 	}
-	for side, fd := range fds[0] {
+	for side, fd := range relays[0].fd {
 		v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
 		if err != nil {
 			t.Fatalf("%s socket: %v", sideNames[side], err)
@@ -418,25 +409,36 @@ func TestFirstBytesGoUpstreamAtConnect(t *testing.T) {
 
 // upstreamRegistrations returns the events each relay's upstream socket is registered for.
 func upstreamRegistrations(t *testing.T, srv *Server) []uint32 {
-	type registration struct{ epfd, fd int }
-	var regs []registration
-	var mu sync.Mutex
-	srv.relays.onEveryLoop(func(_ int, l *eventLoop) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, rc := range l.conns {
-			regs = append(regs, registration{l.epfd, rc.fd[sideUpstream]})
-		}
-	})
 	var events []uint32
-	for _, r := range regs {
-		ev, ok := epollRegistration(t, r.epfd, r.fd)
+	for _, r := range openRelays(srv) {
+		ev, ok := epollRegistration(t, r.epfd, r.fd[sideUpstream])
 		if !ok {
-			t.Fatalf("upstream socket %d is not in its loop's epoll set", r.fd)
+			t.Fatalf("upstream socket %d is not in its loop's epoll set", r.fd[sideUpstream])
 		}
 		events = append(events, ev)
 	}
 	return events
+}
+
+// openRelay is a relay's two sockets and the epoll instance of the loop that serves it.
+type openRelay struct {
+	epfd int
+	fd   [2]int
+}
+
+// openRelays lists the relays of every loop, loop by loop.
+func openRelays(srv *Server) []openRelay {
+	perLoop := make([][]openRelay, srv.relays.count())
+	srv.relays.onEveryLoop(func(i int, l *eventLoop) {
+		for _, rc := range l.conns {
+			perLoop[i] = append(perLoop[i], openRelay{l.epfd, rc.fd})
+		}
+	})
+	var all []openRelay
+	for _, rs := range perLoop {
+		all = append(all, rs...)
+	}
+	return all
 }
 
 // startEchoRelay starts a proxy in front of an echo backend and opens one connection through it,
