@@ -57,7 +57,7 @@ func (l *eventLoop) connectNext(c *relayConn) {
 		c.dialErr = errors.New("no address to dial")
 	}
 	if len(c.dial.failure) > 0 {
-		rawWrite(c.fd[sideClient], c.dial.failure) // best effort: the client is closed right after
+		rawSend(c.fd[sideClient], c.dial.failure) // best effort: the client is closed right after
 	}
 	l.finish(c, nil)
 }
@@ -88,7 +88,7 @@ func (l *eventLoop) sendEarly(c *relayConn) ([]byte, error) {
 	if len(replay) == 0 || len(c.dial.greeting) > 0 {
 		return nil, nil
 	}
-	n, err := rawWrite(c.fd[sideUpstream], replay)
+	n, err := rawSend(c.fd[sideUpstream], replay)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return nil, nil
@@ -108,7 +108,7 @@ func (l *eventLoop) established(c *relayConn, replay []byte, events uint32) {
 	c.lastActive = l.now
 	if len(d.greeting) > 0 {
 		// A fresh socket's send buffer takes a few dozen bytes whole.
-		if n, err := rawWrite(c.fd[sideClient], d.greeting); err != nil || n != len(d.greeting) {
+		if n, err := rawSend(c.fd[sideClient], d.greeting); err != nil || n != len(d.greeting) {
 			l.finish(c, fmt.Errorf("answering the client: %d of %d bytes written: %v", n, len(d.greeting), err))
 			return
 		}

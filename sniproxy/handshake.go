@@ -85,7 +85,7 @@ func (l *eventLoop) act(c *relayConn, next nextStep) {
 		l.connectNext(c)
 	default:
 		if len(next.answer) > 0 {
-			rawWrite(c.fd[sideClient], next.answer) // best effort: the client is closed right after
+			rawSend(c.fd[sideClient], next.answer) // best effort: the client is closed right after
 		}
 		l.finish(c, nil)
 	}

@@ -17,7 +17,7 @@ import (
 var errIdle = errors.New("idle timeout")
 
 const (
-	// loopBufferSize is the buffer one read(2) fills; a loop shares it between all its relays,
+	// loopBufferSize is the buffer one recv(2) fills; a loop shares it between all its relays,
 	// so an idle connection holds no buffer at all.
 	loopBufferSize = 64 << 10
 	loopMaxEvents  = 256
@@ -108,7 +108,7 @@ const acceptBatch = 32
 // go) through the connect to their upstream and the relay, on event loops instead of goroutines
 // per connection: a goroutine parks and wakes for every message, which costs more than the
 // message, and keeps a stack for every idle connection. A loop waits in epoll(7) for all its
-// connections at once and moves bytes with read(2)/write(2) through one shared buffer.
+// connections at once and moves bytes with recv(2)/send(2) through one shared buffer.
 //
 // While it is busy, a loop waits in epoll_wait without telling the runtime, so that it keeps its
 // P and an event wakes its thread directly, as in a C event loop. That is why there is one loop

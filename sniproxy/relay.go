@@ -241,7 +241,7 @@ func (l *eventLoop) putPipe(c *relayConn, i int) {
 // stream, unix.EAGAIN when nothing is there now, or a read error.
 func (l *eventLoop) readOnce(fd int) (int, error) {
 	for {
-		n, err := rawRead(fd, l.buf)
+		n, err := rawRecv(fd, l.buf)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -303,7 +303,7 @@ func (l *eventLoop) flush(c *relayConn, i int) bool {
 // false when the relay failed and was closed.
 func (l *eventLoop) write(c *relayConn, i int, data []byte) ([]byte, bool) {
 	for len(data) > 0 {
-		n, err := rawWrite(c.fd[1-i], data)
+		n, err := rawSend(c.fd[1-i], data)
 		switch {
 		case err == unix.EINTR:
 			continue

@@ -1,0 +1,55 @@
+package sniproxy
+
+import (
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSendToResetPeerRaisesNoSignal(t *testing.T) {
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	local, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := detach(local.(*net.TCPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rawClose(fd)
+
+	// Closing with a zero linger time resets the connection.
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close()
+	var sendErr error
+	for deadline := time.Now().Add(5 * time.Second); sendErr != unix.EPIPE; {
+		if time.Now().After(deadline) {
+			t.Fatalf("sends to the reset peer never failed with EPIPE; last error %v", sendErr)
+		}
+		_, sendErr = rawSend(fd, []byte("x"))
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-sigpipe:
+		t.Fatal("a send to a reset peer raised SIGPIPE")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
