@@ -33,21 +33,21 @@ func (l *eventLoop) connectNext(c *relayConn) {
 			continue
 		}
 		c.fd[sideUpstream] = fd
-		sent, err := l.sendEarly(c)
+		rest, sent, err := l.sendEarly(c)
 		if err != nil {
 			c.dialErr = fmt.Errorf("connecting to %s: %w", c.target, err)
 			continue
 		}
-		if err := l.watch(c, sideUpstream, sent == nil); err != nil {
-			if sent != nil {
+		if err := l.watch(c, sideUpstream, !sent); err != nil {
+			if sent {
 				// This target has the client's first bytes: no other one can take over.
 				c.tried = len(c.dial.targets)
 			}
 			c.dialErr = err
 			continue
 		}
-		if sent != nil {
-			l.established(c, sent, 0)
+		if sent {
+			l.established(c, rest, 0)
 			return
 		}
 		c.dialDeadline = l.now + int64(c.dial.timeout)
@@ -80,23 +80,23 @@ func (l *eventLoop) connected(c *relayConn, events uint32) {
 
 // sendEarly writes the client's first bytes upstream right after connect(2): on loopback and
 // other fast paths the handshake is complete by then, and the write saves waiting for the loop to
-// hear that the socket is writable. It returns what is still to send (not nil) once the write
-// went, nil while the socket is still connecting, or the error that ended the attempt. CONNECT
-// clients are answered only once connected, and have sent nothing before, so they always wait.
-func (l *eventLoop) sendEarly(c *relayConn) ([]byte, error) {
+// hear that the socket is writable. sent says whether the write went (rest is what it left), not
+// while the socket is still connecting; err is what ended the attempt. CONNECT clients are
+// answered only once connected, and have sent nothing before, so they always wait.
+func (l *eventLoop) sendEarly(c *relayConn) (rest []byte, sent bool, err error) {
 	replay := c.dial.replay
 	if len(replay) == 0 || len(c.dial.greeting) > 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	n, err := rawSend(c.fd[sideUpstream], replay)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
-		return nil, nil
+		return nil, false, nil
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	}
 	c.copied[sideClient] += int64(n)
-	return replay[n:], nil
+	return replay[n:], true, nil
 }
 
 // established starts relaying on a connected upstream: the greeting goes to the client, what is

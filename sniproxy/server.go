@@ -257,6 +257,10 @@ func (s *Server) reconcileListeners(next *snapshot) error {
 // net package: the loops accept on them, so accepted connections never enter the runtime's poller.
 func (s *Server) bind(name, address string) (*boundListener, error) {
 	meters := s.metrics.forListener(name)
+	admit := func(fd int, peer netip.AddrPort) *relayConn { return s.admit(meters, fd, peer) }
+	failed := func(err error, retryIn time.Duration) {
+		s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
+	}
 	bl := &boundListener{name: name, address: address}
 	for range s.relays.count() {
 		// Once the first socket has its port (the configured one, or one the kernel chose for
@@ -273,13 +277,7 @@ func (s *Server) bind(name, address string) (*boundListener, error) {
 		if bl.addr == nil {
 			bl.addr = addr
 		}
-		bl.accs = append(bl.accs, &acceptor{
-			fd:    fd,
-			admit: func(fd int, peer netip.AddrPort) *relayConn { return s.admit(meters, fd, peer) },
-			failed: func(err error, retryIn time.Duration) {
-				s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
-			},
-		})
+		bl.accs = append(bl.accs, &acceptor{fd: fd, admit: admit, failed: failed})
 	}
 	return bl, nil
 }
