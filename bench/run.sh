@@ -8,7 +8,8 @@
 # report shows medians), DUR (4) seconds per wrk/h2load run, BULK_MB (1024) size of the bulk
 # download, IDLE_N (9000) idle connections (bounded by the 20000 open-file limit: a proxy holds 2
 # sockets per connection), NGINX_HALF_CLOSE (0; 1 runs nginx with proxy_half_close on, which relays
-# half-closes as vsoc and HAProxy do instead of closing both sides when one ends).
+# half-closes as vsoc and HAProxy do instead of closing both sides when one ends), VSOC_GOMAXPROCS
+# (unset; the GOMAXPROCS vsoc-sniproxy starts with: 1 runs one relay loop, as in the rendered pod).
 # Needs: nginx, libnginx-mod-stream, haproxy, wrk, nghttp2-client (h2load), curl, openssl.
 #
 # The SNI name is "localhost": wrk takes the SNI from the URL host and "localhost" resolves to
@@ -22,6 +23,7 @@ DUR=${DUR:-4}
 BULK_MB=${BULK_MB:-1024}
 IDLE_N=${IDLE_N:-9000}
 NGINX_HALF_CLOSE=${NGINX_HALF_CLOSE:-0}
+VSOC_GOMAXPROCS=${VSOC_GOMAXPROCS:-}
 CONNS=${CONNS:-32}
 
 BACKEND_PORT=29443
@@ -90,7 +92,8 @@ resolvers: ["$DNS_ADDR"]
 maxConnections: 15000
 audit: $OUT/vsoc-audit.jsonl
 EOF
-./vsoc-sniproxy --config vsoc.yaml --watch-interval 0 2>vsoc.log & VSOC_PID=$!; PIDS+=($VSOC_PID)
+env ${VSOC_GOMAXPROCS:+GOMAXPROCS=$VSOC_GOMAXPROCS} ./vsoc-sniproxy --config vsoc.yaml --watch-interval 0 2>vsoc.log &
+VSOC_PID=$!; PIDS+=($VSOC_PID)
 
 # --- nginx stream with ssl_preread, 2 workers
 half_close=off
@@ -149,6 +152,9 @@ wait_port() {
 	exit 1
 }
 for t in direct vsoc nginx haproxy; do wait_port "${PORT[$t]}"; done
+# Every relay loop accepts on a listening socket of its own.
+loops=$(awk -v port=":$(printf '%04X' "${PORT[vsoc]}")" '$4 == "0A" && substr($2, length($2) - 4) == port' /proc/net/tcp | wc -l)
+echo "bench: vsoc-sniproxy runs $loops relay loop(s)${VSOC_GOMAXPROCS:+ (GOMAXPROCS=$VSOC_GOMAXPROCS)}"
 
 # Sanity: every target serves the backend.
 for t in direct vsoc nginx haproxy; do
