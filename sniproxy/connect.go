@@ -80,9 +80,10 @@ func (l *eventLoop) connected(c *relayConn, events uint32) {
 
 // sendEarly writes the client's first bytes upstream right after connect(2): on loopback and
 // other fast paths the handshake is complete by then, and the write saves waiting for the loop to
-// hear that the socket is writable. sent says whether the write went (rest is what it left), not
-// while the socket is still connecting; err is what ended the attempt. CONNECT clients are
-// answered only once connected, and have sent nothing before, so they always wait.
+// hear that the socket is writable. Once the write went, sent is true and rest is what it left;
+// sent is false while the socket is still connecting or when nothing goes early; err is what
+// ended the attempt. CONNECT clients are answered only once connected, and have sent nothing
+// before, so they always wait.
 func (l *eventLoop) sendEarly(c *relayConn) (rest []byte, sent bool, err error) {
 	replay := c.dial.replay
 	if len(replay) == 0 || len(c.dial.greeting) > 0 {
