@@ -2,7 +2,7 @@
 # Installs the real programs the tests drive (DESIGN §6) when they are
 # missing: sshd and nc for the proxy's CONNECT test, curl/openssl as clients,
 # ssh -G for the rendered SSH config, prlimit to run the proxy short of file
-# descriptors, nginx/HAProxy/wrk/h2load as benchmark peers. Go-built parts (kube-apiserver, etcd, CoreDNS, the NetworkPolicy
+# descriptors, strace to count the relay's system calls, nginx/HAProxy/wrk/h2load as benchmark peers. Go-built parts (kube-apiserver, etcd, CoreDNS, the NetworkPolicy
 # oracle) are built by the tests themselves into .cache/.
 set -euo pipefail
 
@@ -19,6 +19,7 @@ check haproxy haproxy
 check wrk wrk
 check h2load nghttp2-client
 check prlimit util-linux
+check strace strace
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
 # nc must be the OpenBSD one: only it speaks `-X connect`.
 if command -v nc >/dev/null 2>&1 && ! nc -h 2>&1 | grep -q -- '-X proxy_protocol'; then
