@@ -182,18 +182,28 @@ cpu_ticks() {
 	for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
 	echo "$t"
 }
+HZ=$(getconf CLK_TCK)
+# cpu_start TARGET: starts counting the proxy's CPU (nothing for direct).
+cpu_start() {
+	CPU_PIDS=$(proxy_pids "$1")
+	[ -z "$CPU_PIDS" ] || CPU0=$(cpu_ticks "$CPU_PIDS")
+}
+# cpu_record TARGET METRIC UNIT WORK: records the proxy's CPU since cpu_start per unit of WORK,
+# in UNIT per second of CPU (1e6: µs).
+cpu_record() {
+	[ -n "$CPU_PIDS" ] || return 0
+	local c1
+	c1=$(cpu_ticks "$CPU_PIDS")
+	record "$1" "$2" "$(awk -v c=$((c1 - CPU0)) -v hz="$HZ" -v unit="$3" -v work="$4" 'BEGIN{printf "%.2f", c * unit / hz / work}')"
+}
 # wrk_measure TARGET METRIC CPU_METRIC WRK_ARGS...: records requests/s and, for proxies, CPU µs per request.
 wrk_measure() {
-	local t=$1 metric=$2 cpu_metric=$3 pids c0 c1 out
+	local t=$1 metric=$2 cpu_metric=$3 out
 	shift 3
-	pids=$(proxy_pids "$t")
-	[ -n "$pids" ] && c0=$(cpu_ticks "$pids")
+	cpu_start "$t"
 	out=$(wrk "$@")
 	record "$t" "$metric" "$(echo "$out" | awk '/Requests\/sec/{print $2}')"
-	if [ -n "$pids" ]; then
-		c1=$(cpu_ticks "$pids")
-		record "$t" "$cpu_metric" "$(echo "$out" | awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/requests in/{printf "%.2f", c * 1e6 / hz / $1}')"
-	fi
+	cpu_record "$t" "$cpu_metric" 1e6 "$(echo "$out" | awk '/requests in/{print $1}')"
 }
 
 # Each measurement runs for the four targets back to back, in an order that rotates every round,
@@ -203,8 +213,10 @@ for round in $(seq "$ROUNDS"); do
 	shift_by=$(((round - 1) % ${#TARGETS[@]}))
 	order=("${TARGETS[@]:shift_by}" "${TARGETS[@]:0:shift_by}")
 	for t in "${order[@]}"; do
+		cpu_start "$t"
 		bps=$(curl -sk -o /dev/null -w '%{speed_download}' "https://localhost:${PORT[$t]}/bulk.bin")
 		record "$t" bulk_MBps "$(awk -v b="$bps" 'BEGIN{printf "%.1f", b/1e6}')"
+		cpu_record "$t" bulk_cpu_ms_per_GiB 1e3 "$(awk -v mb="$BULK_MB" 'BEGIN{print mb / 1024}')"
 	done
 	for t in "${order[@]}"; do
 		wrk_measure "$t" newconn_rps newconn_cpu_us -t2 -c"$CONNS" -d"${DUR}s" -H 'Connection: close' "https://localhost:${PORT[$t]}/small"
@@ -213,8 +225,10 @@ for round in $(seq "$ROUNDS"); do
 		wrk_measure "$t" keepalive_rps keepalive_cpu_us -t2 -c"$CONNS" -d"${DUR}s" "https://localhost:${PORT[$t]}/small"
 	done
 	for t in "${order[@]}"; do
-		rps=$(h2load -t2 -c"$CONNS" -m8 -D"$DUR" "https://localhost:${PORT[$t]}/small" 2>/dev/null | awk '/^finished in/{gsub(",","",$4); print $4}')
-		record "$t" h2_rps "$rps"
+		cpu_start "$t"
+		out=$(h2load -t2 -c"$CONNS" -m8 -D"$DUR" "https://localhost:${PORT[$t]}/small" 2>/dev/null)
+		record "$t" h2_rps "$(echo "$out" | awk '/^finished in/{gsub(",","",$4); print $4}')"
+		cpu_record "$t" h2_cpu_us 1e6 "$(echo "$out" | awk '/^requests:/{print $6}')"
 	done
 	echo "bench: round $round done (order: ${order[*]})"
 done

@@ -235,8 +235,10 @@ func runReport(args []string) error {
 		{"newconn_rps", "new TLS connections/s (wrk, Connection: close)", false, true},
 		{"keepalive_rps", "keep-alive requests/s (wrk, HTTP/1.1)", false, true},
 		{"h2_rps", "keep-alive requests/s (h2load, HTTP/2)", false, true},
+		{"bulk_cpu_ms_per_GiB", "proxy CPU per GiB of bulk (ms)", true, false},
 		{"newconn_cpu_us", "proxy CPU per new connection (µs)", true, false},
 		{"keepalive_cpu_us", "proxy CPU per keep-alive request (µs)", true, false},
+		{"h2_cpu_us", "proxy CPU per HTTP/2 request (µs)", true, false},
 		{"idle_kib_per_conn", "KiB per idle proxied connection", true, false},
 	}
 	targets := []string{"direct", "vsoc", "nginx", "haproxy"}
