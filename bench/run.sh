@@ -183,6 +183,7 @@ cpu_ticks() {
 	echo "$t"
 }
 HZ=$(getconf CLK_TCK)
+BULK_GIB=$(awk -v mb="$BULK_MB" 'BEGIN{print mb / 1024}')
 # cpu_start TARGET: starts counting the proxy's CPU (nothing for direct).
 cpu_start() {
 	CPU_PIDS=$(proxy_pids "$1")
@@ -216,7 +217,7 @@ for round in $(seq "$ROUNDS"); do
 		cpu_start "$t"
 		bps=$(curl -sk -o /dev/null -w '%{speed_download}' "https://localhost:${PORT[$t]}/bulk.bin")
 		record "$t" bulk_MBps "$(awk -v b="$bps" 'BEGIN{printf "%.1f", b/1e6}')"
-		cpu_record "$t" bulk_cpu_ms_per_GiB 1e3 "$(awk -v mb="$BULK_MB" 'BEGIN{print mb / 1024}')"
+		cpu_record "$t" bulk_cpu_ms_per_GiB 1e3 "$BULK_GIB"
 	done
 	for t in "${order[@]}"; do
 		wrk_measure "$t" newconn_rps newconn_cpu_us -t2 -c"$CONNS" -d"${DUR}s" -H 'Connection: close' "https://localhost:${PORT[$t]}/small"

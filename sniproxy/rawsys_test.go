@@ -16,21 +16,7 @@ func TestSendToResetPeerRaisesNoSignal(t *testing.T) {
 	signal.Notify(sigpipe, syscall.SIGPIPE)
 	defer signal.Stop(sigpipe)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	local, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := detach(local.(*net.TCPConn))
+	peer, fd, err := loopbackPair()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func relayLastBytesWithFIN() (int, error) {
 }
 
 // loopbackPair connects two TCP sockets on loopback: a net.Conn, and the other end as a
-// non-blocking descriptor of its own, as the loop takes them.
+// non-blocking descriptor of its own (detached, as the loop takes them).
 func loopbackPair() (net.Conn, int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -147,16 +147,7 @@ func loopbackPair() (net.Conn, int, error) {
 		return nil, 0, err
 	}
 	defer accepted.Close()
-	f, err := accepted.(*net.TCPConn).File()
-	if err != nil {
-		dialed.Close()
-		return nil, 0, err
-	}
-	defer f.Close()
-	fd, err := unix.Dup(int(f.Fd()))
-	if err == nil {
-		err = unix.SetNonblock(fd, true)
-	}
+	fd, err := detach(accepted.(*net.TCPConn))
 	if err != nil {
 		dialed.Close()
 		return nil, 0, fmt.Errorf("taking the accepted socket: %w", err)
