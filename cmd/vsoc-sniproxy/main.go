@@ -42,9 +42,29 @@ func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(400)
 	}
-	if err := newRootCommand().Execute(); err != nil {
-		os.Exit(1)
+	os.Exit(exitCode(newRootCommand().Execute(), os.Stderr))
+}
+
+// reportedError is a failure of a run that has been reported already (a located config error, or
+// the logged reason the proxy stopped): exit status 1.
+type reportedError struct{ err error }
+
+func (e reportedError) Error() string { return e.err.Error() }
+func (e reportedError) Unwrap() error { return e.err }
+
+// exitCode is the process's exit status for what the command returned: 0, 1 for a reported
+// failure, 2 for a usage error (cobra's: an unknown flag, a missing --config, an argument), which
+// is printed here with where to look for the usage.
+func exitCode(err error, stderr io.Writer) int {
+	var reported reportedError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &reported):
+		return 1
 	}
+	fmt.Fprintf(stderr, "vsoc-sniproxy: %v\nRun 'vsoc-sniproxy --help' for usage.\n", err)
+	return 2
 }
 
 func newRootCommand() *cobra.Command {
@@ -63,7 +83,7 @@ func newRootCommand() *cobra.Command {
 			if checkOnly {
 				if _, err := sniproxy.LoadConfig(configPath); err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
-					return err
+					return reportedError{err}
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", configPath)
 				return nil
@@ -71,7 +91,7 @@ func newRootCommand() *cobra.Command {
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			if err := run(cmd.Context(), logger, configPath, watchInterval); err != nil {
 				logger.Error("exiting", "error", err.Error())
-				return err
+				return reportedError{err}
 			}
 			return nil
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -273,8 +274,8 @@ func TestCheckFlagReportsLocatedErrors(t *testing.T) {
 	cfgPath := filepath.Join(t.TempDir(), "proxy.yaml")
 	writeFile(t, cfgPath, "listeners:\n  - {name: ssh, address: \":3128\", protocol: connect, upstreamPort: 443}\n")
 	out, err := exec.Command(bin, "--check", "--config", cfgPath).CombinedOutput()
-	if err == nil {
-		t.Fatalf("--check accepted an invalid config:\n%s", out)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("--check on an invalid config: %v, want exit status 1\n%s", err, out)
 	}
 	if want := cfgPath + ":2:68: listeners[0].upstreamPort: not used by protocol connect"; !strings.Contains(string(out), want) {
 		t.Fatalf("--check output %q, want %q", out, want)
@@ -282,6 +283,33 @@ func TestCheckFlagReportsLocatedErrors(t *testing.T) {
 	writeFile(t, cfgPath, "listeners:\n  - {name: https, address: \":8443\", protocol: tls, upstreamPort: 443}\n")
 	if out, err := exec.Command(bin, "--check", "--config", cfgPath).CombinedOutput(); err != nil || !strings.Contains(string(out), ": ok") {
 		t.Fatalf("--check on a valid config: %v\n%s", err, out)
+	}
+}
+
+// TestUsageErrorsSayWhatIsWrong: a mistake on the command line is reported, with where to find
+// the usage, and exits with status 2 (1 is for a bad config file).
+func TestUsageErrorsSayWhatIsWrong(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, `required flag(s) "config" not set`},
+		{[]string{"--check"}, `required flag(s) "config" not set`},
+		{[]string{"--config", "proxy.yaml", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--config", "proxy.yaml", "extra"}, `unknown command "extra"`},
+		{[]string{"--config", "proxy.yaml", "--watch-interval", "soon"}, `invalid argument "soon"`},
+	} {
+		cmd := newRootCommand()
+		cmd.SetArgs(tc.args)
+		var stderr bytes.Buffer
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if code := exitCode(cmd.Execute(), &stderr); code != 2 {
+			t.Errorf("%q: exit status %d, want 2", tc.args, code)
+		}
+		if msg := stderr.String(); !strings.Contains(msg, tc.want) || !strings.Contains(msg, "vsoc-sniproxy --help") {
+			t.Errorf("%q printed %q, want %q and a pointer to --help", tc.args, msg, tc.want)
+		}
 	}
 }
 
