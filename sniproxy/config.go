@@ -209,10 +209,17 @@ func fieldErr(path, hint, format string, args ...any) *FieldError {
 	return &FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Hint: hint}
 }
 
-// metadataAddrs are the cloud instance-metadata endpoints; no allowed destination may contain them.
-var metadataAddrs = [...]netip.Addr{
-	netip.AddrFrom4([4]byte{169, 254, 169, 254}),
-	netip.MustParseAddr("fd00:ec2::254"),
+// neverDestinations are addresses no allowed destination and no static target may contain,
+// whatever the config says: the cloud instance-metadata endpoints, and the unspecified addresses,
+// to which connect(2) reaches the proxy's own host.
+var neverDestinations = [...]struct {
+	addr netip.Addr
+	hint string
+}{
+	{netip.AddrFrom4([4]byte{169, 254, 169, 254}), "the instance-metadata endpoint must never be reachable through the proxy"},
+	{netip.MustParseAddr("fd00:ec2::254"), "the instance-metadata endpoint must never be reachable through the proxy"},
+	{netip.IPv4Unspecified(), "a connection to it reaches the proxy's own host"},
+	{netip.IPv6Unspecified(), "a connection to it reaches the proxy's own host"},
 }
 
 // Validate checks c and returns the first problem as a *FieldError naming the offending field.
@@ -221,7 +228,7 @@ func (c *Config) Validate() error {
 		return fieldErr("listeners", "declare at least one listener, e.g. {name: https, address: \":8443\", protocol: tls, upstreamPort: 443}", "no listener")
 	}
 	byName := make(map[string]Listener, len(c.Listeners))
-	byAddr := make(map[string]string, len(c.Listeners))
+	binds := make([]namedBind, 0, len(c.Listeners))
 	for i, l := range c.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
 		if !isLabel(l.Name) {
@@ -231,13 +238,14 @@ func (c *Config) Validate() error {
 			return fieldErr(p+".name", "listener names must be unique", "duplicate listener name %q", l.Name)
 		}
 		byName[l.Name] = l
-		if err := validateBindAddress(l.Address); err != nil {
+		b, err := parseBindAddr(l.Address)
+		if err != nil {
 			return fieldErr(p+".address", "use [host]:port, e.g. \":8443\" or \"0.0.0.0:8443\"", "%v", err)
 		}
-		if other, dup := byAddr[l.Address]; dup && !strings.HasSuffix(l.Address, ":0") {
-			return fieldErr(p+".address", "each listener needs its own address", "address %q already used by listener %q", l.Address, other)
+		if other, clash := clashingBind(binds, b); clash {
+			return fieldErr(p+".address", "each listener needs a port of its own (a wildcard host such as \":8443\" takes the port on every address)", "address %q overlaps %q of listener %q", l.Address, other.address, other.name)
 		}
-		byAddr[l.Address] = l.Name
+		binds = append(binds, namedBind{l.Name, l.Address, b})
 		switch l.Protocol {
 		case ProtocolTLS, ProtocolHTTP:
 			// Without an upstream port the listener serves its static mappings only.
@@ -276,6 +284,11 @@ func (c *Config) Validate() error {
 		}
 		if !s.Target.IsValid() || s.Target.Port() == 0 {
 			return fieldErr(p+".target", "an \"ip:port\" with a non-zero port, e.g. \"10.1.2.3:8443\"", "invalid target %q", s.Target)
+		}
+		for _, never := range neverDestinations {
+			if s.Target.Addr().Unmap() == never.addr {
+				return fieldErr(p+".target", never.hint, "target %q is %s", s.Target, never.addr)
+			}
 		}
 		k := staticKey{s.Listener, s.Host}
 		if statics[k] {
@@ -318,9 +331,9 @@ func (c *Config) Validate() error {
 		if pfx.Bits() == 0 {
 			return fieldErr(p, "list the customer's remote subnets instead", "%q allows every address", pfx)
 		}
-		for _, m := range metadataAddrs {
-			if pfx.Contains(m) {
-				return fieldErr(p, "the instance-metadata endpoint must never be reachable through the proxy; narrow the prefix", "%q contains %s", pfx, m)
+		for _, never := range neverDestinations {
+			if pfx.Contains(never.addr) {
+				return fieldErr(p, never.hint+"; narrow the prefix", "%q contains %s", pfx, never.addr)
 			}
 		}
 	}
@@ -352,11 +365,12 @@ func (c *Config) Validate() error {
 		return fieldErr("dnsCache.maxEntries", "omit it for the default of "+strconv.Itoa(DefaultDNSCacheEntries), "negative")
 	}
 	if c.Admin != "" {
-		if err := validateBindAddress(c.Admin); err != nil {
+		b, err := parseBindAddr(c.Admin)
+		if err != nil {
 			return fieldErr("admin", "use [host]:port, e.g. \":9090\"", "%v", err)
 		}
-		if other, dup := byAddr[c.Admin]; dup && !strings.HasSuffix(c.Admin, ":0") {
-			return fieldErr("admin", "give the admin endpoint its own port", "address %q already used by listener %q", c.Admin, other)
+		if other, clash := clashingBind(binds, b); clash {
+			return fieldErr("admin", "give the admin endpoint its own port", "address %q overlaps %q of listener %q", c.Admin, other.address, other.name)
 		}
 	}
 	return nil
@@ -371,20 +385,56 @@ func indexOfListener(ls []Listener, name string) int {
 	return -1
 }
 
-func validateBindAddress(addr string) error {
+// bindAddr is a listening address as the kernel sees it: its host, the zero Addr for a wildcard
+// ("", 0.0.0.0 or ::, which Go binds dual-stack, on every address), and its port (0: one the
+// kernel picks).
+type bindAddr struct {
+	host netip.Addr
+	port uint16
+}
+
+func parseBindAddr(addr string) (bindAddr, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("invalid address %q: %w", addr, err)
+		return bindAddr{}, fmt.Errorf("invalid address %q: %w", addr, err)
 	}
+	var b bindAddr
 	if host != "" {
-		if _, err := netip.ParseAddr(host); err != nil {
-			return fmt.Errorf("invalid address %q: host must be an IP literal or empty", addr)
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return bindAddr{}, fmt.Errorf("invalid address %q: host must be an IP literal or empty", addr)
+		}
+		if !ip.IsUnspecified() {
+			b.host = ip.Unmap()
 		}
 	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("invalid address %q: port %q is not a number in 0..65535", addr, port)
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return bindAddr{}, fmt.Errorf("invalid address %q: port %q is not a number in 0..65535", addr, port)
 	}
-	return nil
+	b.port = uint16(p)
+	return b, nil
+}
+
+// overlaps reports whether a and b would take the same port on some address. The listeners bind
+// with SO_REUSEPORT, so the kernel would not refuse the second one: it would share the first's
+// connections between the two.
+func (a bindAddr) overlaps(b bindAddr) bool {
+	return a.port != 0 && a.port == b.port && (!a.host.IsValid() || !b.host.IsValid() || a.host == b.host)
+}
+
+type namedBind struct {
+	name, address string
+	bind          bindAddr
+}
+
+func clashingBind(binds []namedBind, b bindAddr) (namedBind, bool) {
+	for _, other := range binds {
+		if other.bind.overlaps(b) {
+			return other, true
+		}
+	}
+	return namedBind{}, false
 }
 
 func validatePattern(pat string) error {

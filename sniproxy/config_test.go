@@ -107,7 +107,15 @@ func TestLoadConfigErrorsAreLocated(t *testing.T) {
 		{"syntax", "listeners: []\n\tallow: []\n", ":2:1: found character that cannot start any token (hint: fix the YAML syntax)"},
 		{"tcp without static", strings.Replace(minimalConfig, "allow:", "  - {name: raw, address: \":9000\", protocol: tcp}\nallow:", 1), "listeners[2]: tcp listener \"raw\" has no static mapping"},
 		{"static on unknown listener", minimalConfig + "static: [{host: a.acme.internal, listener: nope, target: \"10.20.0.9:443\"}]\n", ":7:44: static[0].listener: no listener named \"nope\""},
-		{"duplicate address", strings.Replace(minimalConfig, `":3128"`, `":8443"`, 1), "listeners[1].address: address \":8443\" already used by listener \"https\""},
+		{"duplicate address", strings.Replace(minimalConfig, `":3128"`, `":8443"`, 1), "listeners[1].address: address \":8443\" overlaps \":8443\" of listener \"https\""},
+		// Go binds a wildcard host dual-stack on every address, and with SO_REUSEPORT the kernel
+		// would share the port's connections between the two listeners.
+		{"wildcard spelled differently", strings.Replace(minimalConfig, `":3128"`, `"0.0.0.0:8443"`, 1), "listeners[1].address: address \"0.0.0.0:8443\" overlaps \":8443\" of listener \"https\""},
+		{"address inside a wildcard", strings.Replace(minimalConfig, `":3128"`, `"[::1]:08443"`, 1), "overlaps \":8443\" of listener \"https\""},
+		{"admin on a listener's port", minimalConfig + "admin: \"127.0.0.1:3128\"\n", ":7:8: admin: address \"127.0.0.1:3128\" overlaps \":3128\" of listener \"ssh\""},
+		{"local host reachable", strings.Replace(minimalConfig, "10.20.0.0/16", "0.0.0.0/1", 1), "contains 0.0.0.0 (hint: a connection to it reaches the proxy's own host"},
+		{"static target is the metadata endpoint", minimalConfig + "static: [{host: a.acme.internal, listener: https, target: \"[::ffff:169.254.169.254]:80\"}]\n", ":7:59: static[0].target: target \"[::ffff:169.254.169.254]:80\" is 169.254.169.254"},
+		{"static target is this host", minimalConfig + "static: [{host: a.acme.internal, listener: https, target: \"0.0.0.0:22\"}]\n", "static[0].target: target \"0.0.0.0:22\" is 0.0.0.0"},
 		{"empty", "", "empty config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -292,9 +292,9 @@ func (s *Server) unbind(bl *boundListener) {
 // sameBind reports whether two configured addresses are the same bind, so that a listener whose
 // address is written differently is not rebound.
 func sameBind(a, b string) bool {
-	ah, ap, err1 := net.SplitHostPort(a)
-	bh, bp, err2 := net.SplitHostPort(b)
-	return err1 == nil && err2 == nil && ap == bp && ap != "0" && (ah == bh || (ah == "" || ah == "0.0.0.0" || ah == "::") && (bh == "" || bh == "0.0.0.0" || bh == "::"))
+	ab, err1 := parseBindAddr(a)
+	bb, err2 := parseBindAddr(b)
+	return err1 == nil && err2 == nil && ab.port != 0 && ab == bb
 }
 
 // decision of a connection, as audited.
