@@ -81,3 +81,68 @@ func parseClientHello(head []byte, readErr error, capture *tls.Config) (string, 
 	}
 	return "", fmt.Errorf("reading ClientHello: %w", err)
 }
+
+// helloFraming follows the TLS record layer (RFC 8446 §5.1) over what a client has sent, to tell
+// when its ClientHello can be whole. crypto/tls parses the hello, from the start, at every try: a
+// client that sends its hello a few bytes at a time would otherwise have it parsed again at every
+// read, and a few slow clients could keep an event loop busy. It reads only the record headers and
+// the handshake message's length; whatever it does not expect makes it ready, so that crypto/tls
+// reports the problem.
+type helloFraming struct {
+	next     int     // offset of the next record header
+	gathered int     // handshake bytes in the whole records so far
+	msgHead  [4]byte // the handshake message's type and 24-bit length, once gathered
+	msgLen   int     // 4 + the handshake message's length, once known
+	done     bool    // ready once, ready for good
+}
+
+const (
+	recordTypeHandshake  = 22
+	handshakeClientHello = 1
+	maxPlaintext         = 16 << 10 // the largest record fragment (RFC 8446 §5.1)
+	maxHandshakeMessage  = 64 << 10 // the largest handshake message crypto/tls reads
+)
+
+// ready reports whether crypto/tls might finish with head; when it reports false crypto/tls
+// surely needs more bytes. head is what the client has sent so far: each call sees the bytes of
+// the previous one and more, and the framing resumes where it stopped.
+func (f *helloFraming) ready(head []byte) bool {
+	if !f.done {
+		f.done = f.advance(head)
+	}
+	return f.done
+}
+
+// advance follows the records of head from where the previous call stopped.
+func (f *helloFraming) advance(head []byte) bool {
+	for f.msgLen == 0 || f.gathered < f.msgLen {
+		if len(head) < f.next+5 {
+			return false
+		}
+		hdr := head[f.next : f.next+5]
+		n := int(hdr[3])<<8 | int(hdr[4])
+		if hdr[0] != recordTypeHandshake || hdr[1] != 3 || n == 0 || n > maxPlaintext {
+			return true
+		}
+		end := f.next + 5 + n
+		if len(head) < end {
+			return false // crypto/tls reads a whole record before it looks inside
+		}
+		frag := head[f.next+5 : end]
+		if f.gathered < len(f.msgHead) {
+			copy(f.msgHead[f.gathered:], frag)
+		}
+		f.gathered += len(frag)
+		f.next = end
+		if f.msgLen == 0 && f.gathered >= len(f.msgHead) {
+			if f.msgHead[0] != handshakeClientHello {
+				return true
+			}
+			f.msgLen = 4 + (int(f.msgHead[1])<<16 | int(f.msgHead[2])<<8 | int(f.msgHead[3]))
+			if f.msgLen-4 > maxHandshakeMessage {
+				return true
+			}
+		}
+	}
+	return true
+}

@@ -60,7 +60,11 @@ type Config struct {
 	// wildcard, a longer wildcard suffix beats a shorter one, and on equal specificity Deny wins.
 	Allow []string `json:"allow,omitempty"`
 	// Deny carves exceptions out of Allow with the same pattern syntax (e.g. allow "*.example.com",
-	// deny "vault.example.com").
+	// deny "vault.example.com"). Names are checked once per connection (the SNI, the first
+	// request's Host, the CONNECT authority); what the client says inside it afterwards (a later
+	// request's Host, the Host of the requests inside TLS) is not seen. A denied name served at
+	// the same address and port as an allowed one is therefore reachable through the allowed
+	// name: only AllowedDestinations keep an address out of reach.
 	Deny []string `json:"deny,omitempty"`
 	// Static mappings are matched first, by exact host on their listener, and dial a fixed target.
 	Static []StaticMapping `json:"static,omitempty"`

@@ -436,12 +436,14 @@ func TestHTTPListenerAnswersRefusals(t *testing.T) {
 		{"http", "GET / HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n", "HTTP/1.1 403 Forbidden", "destination_forbidden"},
 		{"http", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400 Bad Request", "bad_request"},
 		{"http", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request", "bad_request"},
+		// Larger than maxRequestHead, though it arrives whole.
+		{"http", "GET / HTTP/1.1\r\nHost: www.example.test\r\nX-Pad: " + strings.Repeat("x", 40<<10) + "\r\n\r\n", "HTTP/1.1 400 Bad Request", "bad_request"},
 		{"http", "CONNECT www.example.test:443 HTTP/1.1\r\n\r\n", "HTTP/1.1 405 Method Not Allowed", "connect_not_served"},
 		{"connect", "GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n", "HTTP/1.1 405 Method Not Allowed", "not_connect"},
 		{"connect", "CONNECT nope.other.test:22 HTTP/1.1\r\n\r\n", "HTTP/1.1 403 Forbidden", "not_allowed"},
 	} {
 		if got, _ := httpStatus(t, e, tc.listener, tc.req); got != tc.status {
-			t.Errorf("%s %q: status %q, want %q", tc.listener, tc.req, got, tc.status)
+			t.Errorf("%s %.80q: status %q, want %q", tc.listener, tc.req, got, tc.status)
 		}
 		e.audit.waitFor(t, map[string]any{"listener": tc.listener, "decision": "refuse", "reason": tc.reason})
 	}

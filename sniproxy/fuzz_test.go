@@ -2,6 +2,7 @@ package sniproxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"strings"
@@ -39,7 +40,25 @@ func FuzzClientHello(f *testing.F) {
 		if soFar, err := parseClientHello(data, nil, capture); err == nil && soFar != name {
 			t.Fatalf("server name %q so far, %q at the end", soFar, name)
 		}
+		checkHelloFraming(t, data, capture)
 	})
+}
+
+// checkHelloFraming follows data as it arrives in pieces: the framing, resuming where it stopped,
+// says what it says over the whole prefix, and it holds nothing back that crypto/tls could finish.
+func checkHelloFraming(t *testing.T, data []byte, capture *tls.Config) {
+	var resumed helloFraming
+	for n := 0; n < len(data); n += 1 + len(data)/5 {
+		var fresh helloFraming
+		prefix := data[:n+1]
+		ready := resumed.ready(prefix)
+		if ready != fresh.ready(prefix) {
+			t.Fatalf("after %d bytes, resumed framing says ready=%v, fresh framing %v", len(prefix), ready, !ready)
+		}
+		if _, err := parseClientHello(prefix, nil, capture); !ready && !errors.Is(err, errNeedMore) {
+			t.Fatalf("held back after %d bytes, but crypto/tls says %v", len(prefix), err)
+		}
+	}
 }
 
 func FuzzHostHead(f *testing.F) {
@@ -78,10 +97,11 @@ func FuzzConnectHead(f *testing.F) {
 }
 
 func checkRequestHead(t *testing.T, data []byte) {
-	head, err := splitRequestHead(data, io.EOF)
+	head, _, err := splitRequestHead(data, io.EOF, 0)
 	if errors.Is(err, errNeedMore) {
 		t.Fatalf("asks for more bytes from a client that sends no more: %v", err)
 	}
+	checkHeadInPieces(t, data)
 	if err != nil {
 		return
 	}
@@ -105,5 +125,22 @@ func checkRequestHead(t *testing.T, data []byte) {
 	}
 	if rh.connect && !bytes.HasPrefix(head, []byte("CONNECT ")) {
 		t.Fatalf("non-CONNECT head parsed as CONNECT")
+	}
+}
+
+// checkHeadInPieces splits data as it might arrive: a search that resumes where the previous one
+// stopped finds what a search of the whole prefix finds.
+func checkHeadInPieces(t *testing.T, data []byte) {
+	searched := 0
+	for n := 1; n <= len(data); n += 1 + n/3 {
+		head, now, err := splitRequestHead(data[:n], nil, searched)
+		fresh, _, freshErr := splitRequestHead(data[:n], nil, 0)
+		if !bytes.Equal(head, fresh) || (err == nil) != (freshErr == nil) {
+			t.Fatalf("after %d bytes, resumed search gives %q, %v; fresh search %q, %v", n, head, err, fresh, freshErr)
+		}
+		if !errors.Is(err, errNeedMore) {
+			return
+		}
+		searched = now
 	}
 }

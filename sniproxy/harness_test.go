@@ -42,7 +42,14 @@ type dnsServer struct {
 	addr    netip.AddrPort
 	mu      sync.Mutex
 	records map[string]dnsAnswer
+	// failing holds the names and query types answered with SERVFAIL.
+	failing map[dnsQuestion]bool
 	queries atomic.Int64
+}
+
+type dnsQuestion struct {
+	name  string
+	qtype uint16
 }
 
 type dnsAnswer struct {
@@ -56,7 +63,7 @@ func startDNS(t testing.TB) *dnsServer {
 	if err != nil {
 		t.Fatalf("dns listen: %v", err)
 	}
-	d := &dnsServer{addr: netip.MustParseAddrPort(pc.LocalAddr().String()), records: map[string]dnsAnswer{}}
+	d := &dnsServer{addr: netip.MustParseAddrPort(pc.LocalAddr().String()), records: map[string]dnsAnswer{}, failing: map[dnsQuestion]bool{}}
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(d.serve)}
 	started := make(chan struct{})
 	srv.NotifyStartedFunc = func() { close(started) }
@@ -72,6 +79,13 @@ func (d *dnsServer) set(name string, ttl uint32, addrs ...netip.Addr) {
 	d.records[dns.Fqdn(name)] = dnsAnswer{addrs: addrs, ttl: ttl}
 }
 
+// fail makes the server answer queries of qtype for name with SERVFAIL.
+func (d *dnsServer) fail(name string, qtype uint16) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failing[dnsQuestion{dns.Fqdn(name), qtype}] = true
+}
+
 func (d *dnsServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 	d.queries.Add(1)
 	resp := new(dns.Msg)
@@ -79,8 +93,14 @@ func (d *dnsServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	d.mu.Lock()
 	ans, ok := d.records[strings.ToLower(q.Name)]
+	failing := d.failing[dnsQuestion{strings.ToLower(q.Name), q.Qtype}]
 	d.mu.Unlock()
-	if !ok {
+	switch {
+	case failing:
+		resp.Rcode = dns.RcodeServerFailure
+		w.WriteMsg(resp)
+		return
+	case !ok:
 		resp.Rcode = dns.RcodeNameError
 	}
 	for _, a := range ans.addrs {
@@ -344,6 +364,34 @@ func clientHelloBytes(tb testing.TB, serverName string) []byte {
 	}
 	c2.Close()
 	return append(hdr, body...)
+}
+
+// fragmentedHello returns a ClientHello for serverName grown by a padding extension (RFC 7685) of
+// padding bytes, its handshake message cut into records of at most recordSize bytes, as a client
+// may send a large hello (post-quantum key shares) and as RFC 8446 §5.1 allows.
+func fragmentedHello(tb testing.TB, serverName string, padding, recordSize int) []byte {
+	tb.Helper()
+	msg := clientHelloBytes(tb, serverName)[5:]
+	body := msg[4:]
+	// legacy_version and random, then session_id, cipher_suites and compression_methods, each
+	// after its length; then the extensions' length.
+	at := 2 + 32
+	at += 1 + int(body[at])
+	at += 2 + (int(body[at])<<8 | int(body[at+1]))
+	at += 1 + int(body[at])
+	extLen := int(body[at])<<8 | int(body[at+1]) + 4 + padding
+	body[at], body[at+1] = byte(extLen>>8), byte(extLen)
+	body = append(body, 0x00, 0x15, byte(padding>>8), byte(padding))
+	body = append(body, make([]byte, padding)...)
+	msg = append([]byte{1, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
+	var records []byte
+	for len(msg) > 0 {
+		n := min(len(msg), recordSize)
+		records = append(records, recordTypeHandshake, 3, 1, byte(n>>8), byte(n))
+		records = append(records, msg[:n]...)
+		msg = msg[n:]
+	}
+	return records
 }
 
 // httpStatus sends req to a listener of e and returns the status line and the whole answer.

@@ -30,20 +30,23 @@ func badRequest(format string, args ...any) error {
 
 // splitRequestHead returns the HTTP request head at the start of b (what the client has sent so
 // far; readErr says why it sends no more, nil while it may), up to and including its blank line;
-// errNeedMore while b ends before it.
-func splitRequestHead(b []byte, readErr error) ([]byte, error) {
-	if end := headEnd(b, 0); end >= 0 {
-		return b[:end], nil
+// errNeedMore while b ends before it. searched is how far earlier calls, with a shorter b, have
+// looked for the blank line; the search resumes there, and the new value is returned.
+func splitRequestHead(b []byte, readErr error, searched int) (head []byte, nowSearched int, err error) {
+	window := b[:min(len(b), maxRequestHead)]
+	// The blank line may have begun in the last two bytes searched.
+	if end := headEnd(window, max(0, searched-2)); end >= 0 {
+		return b[:end], len(window), nil
 	}
 	switch {
 	case len(b) > maxRequestHead:
-		return nil, badRequest("request head larger than %d bytes", maxRequestHead)
+		return nil, len(window), badRequest("request head larger than %d bytes", maxRequestHead)
 	case readErr == nil:
-		return nil, errNeedMore
+		return nil, len(window), errNeedMore
 	case readErr == io.EOF:
-		return nil, badRequest("connection closed before the end of the request head")
+		return nil, len(window), badRequest("connection closed before the end of the request head")
 	}
-	return nil, fmt.Errorf("reading request head: %w", readErr)
+	return nil, len(window), fmt.Errorf("reading request head: %w", readErr)
 }
 
 // headEnd returns the index just past the blank line ending a request head ("\n\n" or

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 func TestNamePolicy(t *testing.T) {
@@ -118,5 +120,37 @@ func TestResolverFallsBackToTheNextServer(t *testing.T) {
 	addrs, err := r.lookup(context.Background(), "www.example.test")
 	if err != nil || len(addrs) != 1 {
 		t.Fatalf("lookup with a dead first server: %v %v", addrs, err)
+	}
+}
+
+// TestResolverKeepsWhatOneQueryAnswered: with IPv6 destinations the proxy asks for A and AAAA
+// records. A failed AAAA query does not fail a name whose A query answered; that answer is cached
+// for partialTTL only, so the AAAA query is soon asked again. Both failing fails the lookup.
+func TestResolverKeepsWhatOneQueryAnswered(t *testing.T) {
+	d := startDNS(t)
+	d.set("www.example.test", 3600, backendIP)
+	d.fail("www.example.test", dns.TypeAAAA)
+	d.set("down.example.test", 3600, backendIP)
+	d.fail("down.example.test", dns.TypeA)
+	d.fail("down.example.test", dns.TypeAAAA)
+	now := time.Now()
+	r := newResolver(resolverOptions{servers: []netip.AddrPort{d.addr}, wantV4: true, wantV6: true, timeout: time.Second, maxTTL: time.Hour, maxEntries: 10})
+	r.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	addrs, err := r.lookup(ctx, "www.example.test")
+	if err != nil || len(addrs) != 1 || addrs[0] != backendIP {
+		t.Fatalf("A answered, AAAA failed: %v %v, want [%s]", addrs, err, backendIP)
+	}
+	now = now.Add(partialTTL - time.Second)
+	if _, ok := r.cached("www.example.test"); !ok {
+		t.Fatalf("the answer is not cached within partialTTL")
+	}
+	now = now.Add(2 * time.Second)
+	if _, ok := r.cached("www.example.test"); ok {
+		t.Fatalf("an answer with a failed query is cached past partialTTL (the A record's TTL is an hour)")
+	}
+	if _, err := r.lookup(ctx, "down.example.test"); err == nil || !strings.Contains(err.Error(), "SERVFAIL") {
+		t.Fatalf("both queries failed: %v, want the SERVFAIL", err)
 	}
 }

@@ -1,6 +1,7 @@
 package sniproxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,9 +113,14 @@ func (r *resolver) cached(name string) ([]netip.Addr, bool) {
 }
 
 // query asks the servers for A (and AAAA when IPv6 destinations exist) records and caches the
-// answer for the smallest TTL seen, capped at maxTTL.
+// answer for the smallest TTL seen, capped at maxTTL. As with the Go and glibc resolvers, one
+// query's failure does not fail the lookup when the other answered with addresses; that answer is
+// kept for partialTTL at most, so that the failed query is soon asked again.
 func (r *resolver) query(ctx context.Context, name string) ([]netip.Addr, error) {
-	var addrs []netip.Addr
+	var (
+		addrs    []netip.Addr
+		firstErr error
+	)
 	ttl := r.maxTTL
 	types := make([]uint16, 0, 2)
 	if r.wantV4 {
@@ -126,21 +132,30 @@ func (r *resolver) query(ctx context.Context, name string) ([]netip.Addr, error)
 	for _, qtype := range types {
 		got, minTTL, err := r.exchange(ctx, name, qtype)
 		if err != nil {
-			return nil, err
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
 		addrs = append(addrs, got...)
 		if len(got) > 0 && minTTL < ttl {
 			ttl = minTTL
 		}
 	}
-	if len(addrs) == 0 {
+	switch {
+	case len(addrs) == 0 && firstErr != nil:
+		return nil, firstErr
+	case len(addrs) == 0:
 		return nil, fmt.Errorf("resolving %s: %w", name, errNoAddress)
+	case firstErr != nil:
+		ttl = min(ttl, partialTTL)
 	}
 	if ttl > 0 && r.maxEntries > 0 {
 		r.store(name, addrs, r.now().Add(ttl))
 	}
 	return addrs, nil
 }
+
+// partialTTL bounds how long an answer is cached when one of its queries failed.
+const partialTTL = 5 * time.Second
 
 func (r *resolver) store(name string, addrs []netip.Addr, expires time.Time) {
 	r.mu.Lock()

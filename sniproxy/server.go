@@ -306,11 +306,13 @@ const (
 
 // connRecord is what the audit line and metrics say about one connection.
 type connRecord struct {
-	start     time.Time
-	listener  string
-	meters    *listenerMeters
-	client    netip.AddrPort
-	name      string
+	start    time.Time
+	listener string
+	meters   *listenerMeters
+	client   netip.AddrPort
+	name     string
+	// port is the one the client asked for (CONNECT's, or the Host header's, if any); the Host
+	// listener dials its upstream port whatever the Host says, and target is what was dialled.
 	port      uint16
 	target    netip.AddrPort
 	decision  string
@@ -370,6 +372,10 @@ type session struct {
 	snap *snapshot
 	l    Listener
 	rec  *connRecord
+	// What decide has learnt from the head so far, so that each read costs only its own bytes:
+	// the TLS records seen, or how far the blank line ending a request head was looked for.
+	hello    helloFraming
+	searched int
 }
 
 // finished audits the connection and gives its slot back.
@@ -406,6 +412,9 @@ func (ss *session) decide(head []byte, readErr error) (nextStep, bool) {
 	)
 	switch l.Protocol {
 	case ProtocolTLS:
+		if readErr == nil && len(head) <= maxRecorded && !ss.hello.ready(head) {
+			return nextStep{}, false
+		}
 		name, err := parseClientHello(head, readErr, ss.s.capture)
 		if errors.Is(err, errNeedMore) {
 			return nextStep{}, false
@@ -422,7 +431,8 @@ func (ss *session) decide(head []byte, readErr error) (nextStep, bool) {
 		}
 		rec.name, port, replay = norm, l.UpstreamPort, head
 	case ProtocolHTTP, ProtocolConnect:
-		reqHead, err := splitRequestHead(head, readErr)
+		reqHead, searched, err := splitRequestHead(head, readErr, ss.searched)
+		ss.searched = searched
 		if errors.Is(err, errNeedMore) {
 			return nextStep{}, false
 		}
