@@ -65,6 +65,26 @@ func TestRoute53RecordsEqualTheDNSRecords(t *testing.T) {
 	}
 }
 
+// An existing output folder is replaced only when it holds the folders
+// OutputFolders names: they must be where the targets write.
+func TestOutputFoldersAreWhereTheTargetsWrite(t *testing.T) {
+	files, err := render.All(fleettest.SamplePlan(t), render.Targets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tops []string
+	for name := range files {
+		top, _, _ := strings.Cut(name, "/")
+		if !slices.Contains(tops, top) {
+			tops = append(tops, top)
+		}
+	}
+	slices.Sort(tops)
+	if diff := cmp.Diff(render.OutputFolders(), tops); diff != "" {
+		t.Fatalf("OutputFolders differs from the folders the targets write (-OutputFolders +written):\n%s", diff)
+	}
+}
+
 // The proxy's Service names AWS resources the customer stack creates (its
 // subnets and the load balancer's security group) by their Name tags: a
 // rename on one side must fail here, not in the Load Balancer Controller.

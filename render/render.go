@@ -6,12 +6,15 @@ package render
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -109,6 +112,9 @@ func checkRelative(name string) error {
 // writer, 2.8-3.4 s with two.
 func Write(out string, files Files) error {
 	out = filepath.Clean(out)
+	if err := checkReplaceable(out); err != nil {
+		return err
+	}
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", parent, err)
@@ -138,6 +144,33 @@ func Write(out string, files Files) error {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	return swap(staging, out)
+}
+
+// checkReplaceable refuses to replace out unless it is missing, a symlink (the link is
+// replaced, never what it points to), or a folder that holds only folders a build writes: an -o
+// naming the input folder, its parent or a home folder would otherwise delete it.
+func checkReplaceable(out string) error {
+	fi, err := os.Lstat(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("checking %s: %w", out, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil
+	case !fi.IsDir():
+		return fmt.Errorf("refusing to replace %s: it is a file, not the output of a build (hint: choose another output folder with -o)", out)
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", out, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !slices.Contains(OutputFolders(), e.Name()) {
+			return fmt.Errorf("refusing to replace %s: it holds %s, which a build does not write, and a build replaces the folder as a whole (hint: choose another output folder with -o, or empty this one first)", out, e.Name())
+		}
+	}
+	return nil
 }
 
 // parallel runs the n tasks on GOMAXPROCS workers, each with its own task

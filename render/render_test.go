@@ -12,7 +12,7 @@ import (
 
 func TestWriteReplacesTheWholeFolder(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	if err := Write(out, Files{"aws/a.json": []byte("1"), "stale/x": []byte("old")}); err != nil {
+	if err := Write(out, Files{"aws/a.json": []byte("1"), "ssh/stale": []byte("old")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := Write(out, Files{"aws/a.json": []byte("2"), "dns/Corefile": []byte("c")}); err != nil {
@@ -21,12 +21,49 @@ func TestWriteReplacesTheWholeFolder(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(out, "aws", "a.json")); err != nil || string(b) != "2" {
 		t.Fatalf("aws/a.json = %q, %v; want the new content", b, err)
 	}
-	if _, err := os.Stat(filepath.Join(out, "stale", "x")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(out, "ssh", "stale")); !os.IsNotExist(err) {
 		t.Fatalf("a file of the previous build survived: %v", err)
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".out.new-*"))
 	if len(leftovers) != 0 {
 		t.Fatalf("staging folders left behind: %v", leftovers)
+	}
+}
+
+// TestWriteRefusesWhatIsNotABuild: an output folder given by mistake (the input folder, its
+// parent, a file) is left as it is, since a build replaces the whole folder.
+func TestWriteRefusesWhatIsNotABuild(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "customers")
+	file := filepath.Join(dir, "notes.txt")
+	empty := filepath.Join(dir, "empty")
+	for _, p := range []string{input, empty} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{filepath.Join(input, "documentation.cue"), file} {
+		if err := os.WriteFile(p, []byte("keep"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for out, want := range map[string]string{
+		input: "it holds documentation.cue, which a build does not write",
+		dir:   "it holds customers, which a build does not write",
+		file:  "it is a file, not the output of a build",
+	} {
+		err := Write(out, Files{"aws/a.json": []byte("new")})
+		if err == nil || !strings.Contains(err.Error(), "refusing to replace "+out+": "+want) || !strings.Contains(err.Error(), "hint: ") {
+			t.Errorf("Write(%s) = %v, want a refusal saying %q with a hint", out, err, want)
+		}
+	}
+	for _, p := range []string{filepath.Join(input, "documentation.cue"), file} {
+		if b, err := os.ReadFile(p); err != nil || string(b) != "keep" {
+			t.Fatalf("%s holds %q, %v after the refused writes; want it untouched", p, b, err)
+		}
+	}
+	if err := Write(empty, Files{"aws/a.json": []byte("new")}); err != nil {
+		t.Fatalf("an empty folder is not replaced: %v", err)
 	}
 }
 

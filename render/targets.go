@@ -18,3 +18,7 @@ func Targets() []Target {
 		{Name: "ssh", Render: ssh.Render},
 	}
 }
+
+// OutputFolders are the folders at the top of a build's output, one per target. An existing
+// output folder is replaced only when it holds nothing else (see Write).
+func OutputFolders() []string { return []string{"aws", "dns", "kube", "proxy", "ssh"} }
