@@ -193,6 +193,19 @@ func TestStrictAboutWhatTheServiceRejects(t *testing.T) {
 	apiError(t, err, "ChangeSetNotFound", "nope")
 }
 
+// A name the service would refuse when creating the resource is refused with the change set:
+// here the Resolver rule name vsoc rendered before names were fitted to Resolver's limit.
+func TestRefusesNamesTheServiceRefuses(t *testing.T) {
+	e := newEnv(t)
+	const name = "vsoc-customer-stadtwerke-bielefeld-forward-stadtwerke-bielefeld.de"
+	body := `{"Resources":{"Rule":{"Type":"AWS::Route53Resolver::ResolverRule","Properties":{"DomainName":"stadtwerke-bielefeld.de","RuleType":"FORWARD","Name":"` + name + `"}}}}`
+	_, err := e.createChangeSet(t.Context(), "s", "cs", body, types.ChangeSetTypeCreate)
+	apiError(t, err, "ValidationError", "Resources.Rule.Properties.Name: \""+name+"\" is 66 characters, more than the service's limit of 64")
+
+	fitted := strings.Replace(body, name, "vsoc-customer-stadtwerke-bielefeld-forward-stadtwerke-b-d867df7d", 1)
+	e.create(t, "s", fitted)
+}
+
 func TestReplacementComesFromTheSpecification(t *testing.T) {
 	e := newEnv(t)
 	e.create(t, "s", vpcTemplate)

@@ -22,7 +22,7 @@ func (c *customer) resolver() {
 		for _, proto := range []string{"udp", "tcp"} {
 			egress = append(egress, props{
 				"CidrIp":      host.String(),
-				"Description": "DNS (" + proto + ") to the customer's server " + server.String(),
+				"Description": "DNS (" + proto + ") to the customer DNS server " + server.String(),
 				"FromPort":    dnsPort,
 				"IpProtocol":  proto,
 				"ToPort":      dnsPort,
@@ -31,7 +31,7 @@ func (c *customer) resolver() {
 		targets = append(targets, props{"Ip": server.String(), "Port": strconv.Itoa(dnsPort)})
 	}
 	c.t.add(group, "AWS::EC2::SecurityGroup", props{
-		"GroupDescription":    "vsoc Resolver endpoint of " + c.owner + ": DNS to the customer's servers only",
+		"GroupDescription":    "vsoc Resolver endpoint of " + c.owner + ": DNS to the customer DNS servers only",
 		"SecurityGroupEgress": egress,
 		"Tags":                c.tags("resolver"),
 		"VpcId":               ref(customerVpc),
@@ -48,22 +48,22 @@ func (c *customer) resolver() {
 	c.t.add(endpoint, "AWS::Route53Resolver::ResolverEndpoint", props{
 		"Direction":        "OUTBOUND",
 		"IpAddresses":      addresses,
-		"Name":             c.name("outbound"),
+		"Name":             resolverName(c.plan.StackName, "outbound"),
 		"SecurityGroupIds": []any{ref(group)},
 		"Tags":             c.tags("resolver"),
 	})
 	for _, domain := range c.plan.Customer.DNS.Domains {
-		rule := logicalID("ResolverRule", domain)
+		rule, name := logicalID("ResolverRule", domain), resolverRuleName(c.plan.StackName, domain)
 		c.t.add(rule, "AWS::Route53Resolver::ResolverRule", props{
 			"DomainName":         domain,
-			"Name":               c.name("forward-" + domain),
+			"Name":               name,
 			"ResolverEndpointId": getAtt(endpoint, "ResolverEndpointId"),
 			"RuleType":           "FORWARD",
-			"Tags":               c.tags("forward-" + domain),
+			"Tags":               tags(c.owner, name),
 			"TargetIps":          targets,
 		})
 		c.t.add(logicalID("ResolverRuleAssociation", domain), "AWS::Route53Resolver::ResolverRuleAssociation", props{
-			"Name":           c.name("forward-" + domain),
+			"Name":           name,
 			"ResolverRuleId": getAtt(rule, "ResolverRuleId"),
 			"VPCId":          ref(customerVpc),
 		})

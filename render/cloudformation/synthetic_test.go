@@ -16,6 +16,20 @@ import (
 // every other one a Route 53 Resolver endpoint, as a real fleet mixes them.
 func syntheticPlan(t testing.TB, n int) *compiler.Plan {
 	t.Helper()
+	return planFleet(t, syntheticFleet(n))
+}
+
+func planFleet(t testing.TB, fleet *compiler.Fleet) *compiler.Plan {
+	t.Helper()
+	plan, err := compiler.NewPlan(fleet)
+	if err != nil {
+		t.Fatalf("planning the synthetic fleet: %v", err)
+	}
+	return plan
+}
+
+// syntheticFleet is the fleet syntheticPlan plans.
+func syntheticFleet(n int) *compiler.Fleet {
 	hub := &compiler.Hub{
 		Region:            "eu-central-1",
 		CIDR:              "100.64.0.0/16",
@@ -70,11 +84,7 @@ func syntheticPlan(t testing.TB, n int) *compiler.Plan {
 		}
 		fleet.Customers = append(fleet.Customers, c)
 	}
-	plan, err := compiler.NewPlan(fleet)
-	if err != nil {
-		t.Fatalf("planning the synthetic fleet: %v", err)
-	}
-	return plan
+	return fleet
 }
 
 // BenchmarkRender10000 renders the templates of a 10,000-customer fleet. Besides wall time it

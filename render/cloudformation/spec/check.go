@@ -412,6 +412,7 @@ func (c *stackCheck) checkResource(id string, v any) {
 		}
 	}
 	c.object(props, def.Properties, def, typeName, path+".Properties")
+	c.checkTextLimits(typeName, props, path+".Properties")
 }
 
 func (c *stackCheck) checkDependsOn(id string, v any, path string) {

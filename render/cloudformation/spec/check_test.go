@@ -161,6 +161,33 @@ func TestCheckCatchesEachFault(t *testing.T) {
 			"customer-acme", "Resources.Logs.Properties.RetentionInDays", `"42" is not an allowed value`},
 		{"not an allowed value in an Fn::If branch", func(c, _ obj) { props(c, "Logs")["RetentionInDays"] = obj{"Fn::If": []any{"IsProd", 365, 31}} },
 			"customer-acme", "Resources.Logs.Properties.RetentionInDays.Fn::If[2]", `"31" is not an allowed value`},
+		{"Resolver rule name with a domain's dots", func(c, _ obj) {
+			resources(c)["Rule"] = obj{"Type": "AWS::Route53Resolver::ResolverRule", "Properties": obj{
+				"DomainName": "acme.de", "RuleType": "FORWARD", "Name": "vsoc-customer-acme-forward-acme.de",
+			}}
+		}, "customer-acme", "Resources.Rule.Properties.Name", "has characters the service refuses"},
+		{"Resolver rule association name over 64 characters", func(c, _ obj) {
+			resources(c)["Association"] = obj{"Type": "AWS::Route53Resolver::ResolverRuleAssociation", "Properties": obj{
+				"ResolverRuleId": "rslvr-rr-1", "VPCId": obj{"Ref": "Vpc"}, "Name": strings.Repeat("a", 65),
+			}}
+		}, "customer-acme", "Resources.Association.Properties.Name", "is 65 characters, more than the service's limit of 64"},
+		{"Resolver endpoint name of digits only", func(c, _ obj) {
+			resources(c)["Endpoint"] = obj{"Type": "AWS::Route53Resolver::ResolverEndpoint", "Properties": obj{
+				"Direction": "OUTBOUND", "IpAddresses": []any{obj{"SubnetId": obj{"Ref": "SubnetA"}}},
+				"SecurityGroupIds": []any{"sg-1"}, "Name": "12345",
+			}}
+		}, "customer-acme", "Resources.Endpoint.Properties.Name", "is only digits"},
+		{"apostrophe in a security group rule's description", func(c, _ obj) {
+			resources(c)["Sg"] = obj{"Type": "AWS::EC2::SecurityGroup", "Properties": obj{
+				"GroupDescription": "resolver", "VpcId": obj{"Ref": "Vpc"},
+				"SecurityGroupEgress": []any{obj{"CidrIp": "10.0.0.53/32", "IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "Description": "the customer's DNS"}},
+			}}
+		}, "customer-acme", "Resources.Sg.Properties.SecurityGroupEgress[0].Description", "has characters the service refuses"},
+		{"log group name with a space", func(c, _ obj) { props(c, "Logs")["LogGroupName"] = "/vsoc/flow logs" },
+			"customer-acme", "Resources.Logs.Properties.LogGroupName", "has characters the service refuses"},
+		{"tag value over 256 characters", func(c, _ obj) {
+			props(c, "Vpc")["Tags"] = []any{obj{"Key": "Name", "Value": strings.Repeat("v", 257)}}
+		}, "customer-acme", "Resources.Vpc.Properties.Tags[0].Value", "tag value is 257 characters, more than the limit of 256"},
 		{"list function where a string goes", func(c, _ obj) { props(c, "Vpc")["CidrBlock"] = obj{"Fn::GetAZs": ""} },
 			"customer-acme", "Resources.Vpc.Properties.CidrBlock", "expects a single value, but Fn::GetAZs returns a list"},
 		{"list parameter where a string goes", func(c, _ obj) { props(c, "Vpc")["CidrBlock"] = obj{"Ref": "AzsToUse"} },

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agnivade/levenshtein"
 
@@ -179,6 +180,11 @@ func (c *stackCheck) tag(v any, path string) {
 	for _, k := range []string{"Key", "Value"} {
 		if _, present := m[k]; !present {
 			c.problem(path, "tag without %s", k)
+		}
+	}
+	for k, max := range map[string]int{"Key": maxTagKeyChars, "Value": maxTagValueChars} {
+		if s, ok := m[k].(string); ok && utf8.RuneCountInString(s) > max {
+			c.problem(path+"."+k, "tag %s is %d characters, more than the limit of %d", strings.ToLower(k), utf8.RuneCountInString(s), max)
 		}
 	}
 }
