@@ -10,6 +10,18 @@ package vsoc.lib
 # The shared address space every VSOC range is allocated from.
 shared_space := "100.64.0.0/10"
 
+# Special-purpose ranges (RFC 6890 and the IANA registry) where no network can
+# sit behind a VPN: an address there means a host to itself, its link, a
+# multicast group or nothing at all. Remote subnets (VSOC003) must avoid them;
+# they are also part of what is not public unicast (VSOC010).
+not_a_network := {
+	"0.0.0.0/8": "\"this network\" (RFC 1122)",
+	"127.0.0.0/8": "loopback",
+	"169.254.0.0/16": "link-local (instance metadata)",
+	"224.0.0.0/4": "multicast",
+	"240.0.0.0/4": "reserved (and broadcast)",
+}
+
 dns_label(s) if vsoc.dns_label(s)
 
 # A lower-case DNS name of at least two labels.
@@ -69,6 +81,15 @@ earlier_own(other, name, i) if {
 	other.customer == name
 	other.index > i
 }
+
+# What a name gives a CloudFormation logical ID (render/cloudformation's
+# logicalID): every run of letters and digits starts with a capital, everything
+# else is dropped, so gw-1 and gw1, or a-b.example and a.b.example, give the
+# same ID, which one stack cannot hold twice.
+logical_id(name) := concat("", [capitalized |
+	some part in regex.split(`[^A-Za-z0-9]+`, name)
+	capitalized := concat("", [upper(substring(part, 0, 1)), substring(part, 1, -1)])
+])
 
 # Whether a list holds a value twice: one comprehension, so that the pairwise
 # search for the duplicate only runs when there is one.

@@ -1,12 +1,16 @@
 # METADATA
-# title: remote subnets stay out of the VSOC's address space
+# title: remote subnets are real networks outside the VSOC's address space
 # description: |-
 #   A customer's remote subnets are the networks behind the Site-to-Site VPN. The
 #   customer VPC routes them to the virtual private gateway, so a remote subnet that
 #   overlaps the customer's own VPC, the hub, another customer's VPC, the Client VPN
 #   pool or anything in 100.64.0.0/10 (from which the VSOC allocates) would capture
-#   or shadow VSOC traffic. Remote subnets MAY overlap other customers' remote
-#   subnets: they are never routed into the hub.
+#   or shadow VSOC traffic. They are also the only addresses the proxy may dial, so
+#   none may overlap a range where no network can be behind a VPN: "this network"
+#   (0.0.0.0/8), loopback, link-local (169.254.169.254 is the instance metadata
+#   endpoint), multicast, reserved and broadcast; the proxy's configuration refuses
+#   them. Remote subnets MAY overlap other customers' remote subnets: they are never
+#   routed into the hub.
 # custom:
 #   hint: list the customer's real networks behind the VPN (RFC 1918 ranges), outside 100.64.0.0/10
 package vsoc.rules.vsoc003
@@ -36,6 +40,21 @@ violation contains v if {
 	v := {
 		"path": ["vpn", "remoteSubnets", i],
 		"message": sprintf("remote subnet %s overlaps %s, the shared address space VSOC ranges come from", [s, lib.shared_space]),
+	}
+}
+
+violation contains v if {
+	some i, s in input.customer.vpn.remoteSubnets
+	lib.valid_prefix(s)
+	ranges := [sprintf("the %s range %s", [what, r]) |
+		some r, what in lib.not_a_network
+		vsoc.prefix_overlaps(s, r)
+	]
+	count(ranges) > 0
+	v := {
+		"path": ["vpn", "remoteSubnets", i],
+		"message": sprintf("remote subnet %s overlaps %s, where no network behind a VPN can be", [s, lib.enumerate(ranges)]),
+		"hint": "list the customer's real networks behind the VPN (RFC 1918 ranges), never loopback, link-local, multicast, reserved or 0.0.0.0/8",
 	}
 }
 

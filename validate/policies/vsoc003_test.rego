@@ -27,3 +27,23 @@ test_malformed if {
 	fx.paths(vsoc003.violation) == {["vpn", "remoteSubnets", 0]} with input as fx.customer_input({"vpn": {"remoteSubnets": ["10.20.0.1/16"]}})
 		with vsoc.cidr_conflicts as fx.no_conflicts
 }
+
+test_no_network_behind_a_vpn if {
+	every s in ["169.254.0.0/16", "169.254.169.254/32", "127.0.0.0/8", "0.0.0.0/1", "0.0.0.0/7", "224.0.0.0/24", "240.0.0.0/4", "255.255.255.255/32"] {
+		fx.paths(vsoc003.violation) == {["vpn", "remoteSubnets", 0]} with input as fx.customer_input({"vpn": {"remoteSubnets": [s]}})
+			with vsoc.cidr_conflicts as fx.no_conflicts
+	}
+	vs := vsoc003.violation with input as fx.customer_input({"vpn": {"remoteSubnets": ["10.20.0.0/16", "128.0.0.0/1"]}})
+		with vsoc.cidr_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["vpn", "remoteSubnets", 1]}
+	some v in vs
+	contains(v.message, "169.254.0.0/16, the multicast range 224.0.0.0/4, the reserved (and broadcast) range 240.0.0.0/4")
+	contains(v.hint, "RFC 1918")
+}
+
+test_networks_next_to_special_ranges if {
+	every s in ["172.16.0.0/12", "192.168.0.0/16", "1.0.0.0/8", "126.0.0.0/8", "192.0.0.0/3", "169.253.0.0/16", "223.255.255.0/24"] {
+		count(vsoc003.violation) == 0 with input as fx.customer_input({"vpn": {"remoteSubnets": [s]}})
+			with vsoc.cidr_conflicts as fx.no_conflicts
+	}
+}

@@ -7,7 +7,9 @@
 #   a.example.com, in one customer or two) the more specific zone silently wins, so
 #   a customer's names would go to another customer's proxy. A domain equal to or
 #   under the hub domain would hijack the hub's own records. Domains are lower-case
-#   DNS names of at least two labels.
+#   DNS names of at least two labels, and one customer's domains differ in more than
+#   dots and hyphens: each zone's CloudFormation logical ID keeps only the letters
+#   and digits (a-b.example and a.b.example both give HostedZoneABExample).
 # custom:
 #   hint: declare each domain once in the whole fleet, and never a domain inside another one
 package vsoc.rules.vsoc008
@@ -34,6 +36,22 @@ violation contains v if {
 	]
 	count(others) > 0
 	v := {"path": ["dns", "domains", i], "message": sprintf("domain %s %s", [d, lib.enumerate(others)])}
+}
+
+violation contains v if {
+	domains := input.customer.dns.domains
+	count(domains) > 1
+	some i, d in domains
+	some j, other in domains
+	j < i
+	other != d
+	lib.dns_name(d)
+	lib.logical_id(other) == lib.logical_id(d)
+	v := {
+		"path": ["dns", "domains", i],
+		"message": sprintf("domain %s gives the same CloudFormation logical ID (HostedZone%s) as %s (dns.domains[%d])", [d, lib.logical_id(d), other, j]),
+		"hint": "the customer's stack cannot hold both zones: domains that differ only in dots and hyphens are one name to CloudFormation",
+	}
 }
 
 violation contains v if {

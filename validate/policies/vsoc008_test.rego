@@ -30,3 +30,11 @@ test_malformed if {
 		with vsoc.domain_conflicts as fx.no_conflicts
 	fx.paths(vsoc008.violation) == {["domain"]} with input as fx.hub_input({"domain": "vsoc_net"})
 }
+
+test_one_logical_id if {
+	vs := vsoc008.violation with input as fx.customer_input({"dns": {"domains": ["a-b.example", "a.b.example", "ab.example"]}})
+		with vsoc.domain_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["dns", "domains", 1]}
+	some v in vs
+	contains(v.message, "(HostedZoneABExample) as a-b.example (dns.domains[0])")
+}

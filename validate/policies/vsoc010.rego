@@ -12,13 +12,12 @@ package vsoc.rules.vsoc010
 
 import data.vsoc.lib
 
-# Special-purpose ranges (RFC 6890 and the IANA registry) that are not public unicast.
-special := {
-	"0.0.0.0/8": "\"this network\" (RFC 1122)",
+# Special-purpose ranges (RFC 6890 and the IANA registry) that are not public
+# unicast: the ones that are no network at all, and the private, shared,
+# documentation and protocol ranges.
+special := object.union(lib.not_a_network, {
 	"10.0.0.0/8": "private (RFC 1918)",
 	"100.64.0.0/10": "shared address space (RFC 6598)",
-	"127.0.0.0/8": "loopback",
-	"169.254.0.0/16": "link-local",
 	"172.16.0.0/12": "private (RFC 1918)",
 	"192.0.0.0/24": "IETF protocol assignments",
 	"192.0.2.0/24": "documentation (TEST-NET-1)",
@@ -27,9 +26,7 @@ special := {
 	"198.18.0.0/15": "benchmarking (RFC 2544)",
 	"198.51.100.0/24": "documentation (TEST-NET-2)",
 	"203.0.113.0/24": "documentation (TEST-NET-3)",
-	"224.0.0.0/4": "multicast",
-	"240.0.0.0/4": "reserved (and broadcast)",
-}
+})
 
 violation contains v if {
 	some i, g in input.customer.vpn.gateways

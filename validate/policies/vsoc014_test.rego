@@ -31,3 +31,45 @@ test_unique_gateways if {
 		with vsoc.gateway_conflicts as fx.no_conflicts
 	fx.paths(vsoc014.violation) == {["vpn", "gateways", 0, "address"]} with input as fx.customer_input({}) with vsoc.gateway_conflicts as beta_has_it
 }
+
+test_gateway_names_one_logical_id if {
+	vs := vsoc014.violation with input as fx.customer_input({"vpn": {"gateways": [
+		{"name": "gw-1", "address": "62.176.249.5", "asn": 65000},
+		{"name": "gw1", "address": "62.176.249.6", "asn": 65000},
+		{"name": "gw-2", "address": "62.176.249.7", "asn": 65000},
+		{"name": "g-w2", "address": "62.176.249.8", "asn": 65000},
+	]}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["vpn", "gateways", 1, "name"]}
+	some v in vs
+	contains(v.message, "(CustomerGatewayGw1) as gw-1 (vpn.gateways[0])")
+	contains(v.hint, "hyphens")
+
+	# The same name twice is one violation: the name is already used.
+	same := vsoc014.violation with input as fx.customer_input({"vpn": {"gateways": [
+		{"name": "gw", "address": "62.176.249.5", "asn": 65000},
+		{"name": "gw", "address": "62.176.249.6", "asn": 65000},
+	]}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+	count(same) == 1
+}
+
+test_address_hints_fit if {
+	vs := vsoc014.violation with input as fx.customer_input({}) with vsoc.gateway_conflicts as beta_has_it
+	some v in vs
+	contains(v.hint, "VPN device")
+	not contains(v.hint, "lower-case")
+}
+
+test_areas_are_label_values if {
+	every area in ["tools", "Tools_2", "a.b-c", "x"] {
+		count(vsoc014.violation) == 0 with input as fx.customer_input({"cluster": {"namespaces": {"tools": {"area": area}}}})
+			with vsoc.gateway_conflicts as fx.no_conflicts
+	}
+	every area in ["my tools", "", "-tools", "tools.", "tööls", too_long_area] {
+		fx.paths(vsoc014.violation) == {["cluster", "namespaces", "tools", "area"]} with input as fx.customer_input({"cluster": {"namespaces": {"tools": {"area": area}}}})
+			with vsoc.gateway_conflicts as fx.no_conflicts
+	}
+}
+
+too_long_area := concat("", ["a" | some _ in numbers.range(1, 64)])
