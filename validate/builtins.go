@@ -78,6 +78,8 @@ func builtins() []builtin {
 			types.NewFunction(ownerArgs, list), cidrConflictsBuiltin),
 		fn3("vsoc.domain_conflicts", "the fleet's domains equal to, above or below a domain: [{owner, customer, index, domain, relation}]",
 			types.NewFunction(ownerArgs, list), domainConflictsBuiltin),
+		fn3("vsoc.kkp_zone_conflicts", "the fleet's KKP endpoints outside their customer's domains (each a zone of its own) equal to, above or below a name: [{owner, customer, index (0 ui, 1 api), endpoint, relation}]",
+			types.NewFunction(ownerArgs, list), kkpZoneConflictsBuiltin),
 		fn3("vsoc.gateway_conflicts", "the fleet's other customer gateways with an address: [{owner, customer, index}]",
 			types.NewFunction(ownerArgs, list), gatewayConflictsBuiltin),
 	}
@@ -303,13 +305,13 @@ func underAnyBuiltin(_ rego.BuiltinContext, name, domains *ast.Term) (*ast.Term,
 	if !ok {
 		return nil, fmt.Errorf("domains: expected an array, got %s", ast.ValueName(domains.Value))
 	}
-	found := false
+	var ds []string
 	list.Foreach(func(t *ast.Term) {
-		if d, ok := t.Value.(ast.String); ok && (n == string(d) || strings.HasSuffix(n, "."+string(d))) {
-			found = true
+		if d, ok := t.Value.(ast.String); ok {
+			ds = append(ds, string(d))
 		}
 	})
-	return ast.BooleanTerm(found), nil
+	return ast.BooleanTerm(underAny(n, ds)), nil
 }
 
 // isDNSLabel: 1-63 lower-case letters, digits and hyphens, not starting or
@@ -381,9 +383,22 @@ func domainConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *as
 		return nil, err
 	}
 	var out []*ast.Term
-	for _, r := range idx.domainConflicts(s, self) {
+	for _, r := range idx.domains.conflicts(s, self) {
 		out = append(out, obj("owner", r.Label, "customer", r.Customer, "index", r.Index,
 			"domain", r.name, "relation", r.Relation))
+	}
+	return ast.ArrayTerm(out...), nil
+}
+
+func kkpZoneConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
+	idx, s, self, err := conflictArgs(bctx, "vsoc.kkp_zone_conflicts", "endpoint", value, customer, index)
+	if err != nil {
+		return nil, err
+	}
+	var out []*ast.Term
+	for _, r := range idx.kkpZones.conflicts(s, self) {
+		out = append(out, obj("owner", r.Label, "customer", r.Customer, "index", r.Index,
+			"endpoint", r.name, "relation", r.Relation))
 	}
 	return ast.ArrayTerm(out...), nil
 }

@@ -16,9 +16,18 @@ import (
 type fleetIndex struct {
 	cidrs        []cidrEntry // sorted by first address, then prefix length
 	cidrByPrefix map[netip.Prefix][]int
-	domains      []domainEntry // sorted by reversed-label key
-	domainByName map[string][]int
-	gateways     map[netip.Addr][]owner
+	domains      nameIndex // the hub's and the customers' domains
+	// kkpZones are the KKP endpoints outside their customer's domains: the
+	// DNS renderer gives each a hosted zone of its own.
+	kkpZones nameIndex
+	gateways map[netip.Addr][]owner
+}
+
+// nameIndex holds DNS names for the question which of them are equal to, above
+// or below a name.
+type nameIndex struct {
+	entries []domainEntry // sorted by reversed-label key
+	byName  map[string][]int
 }
 
 // owner says who declared an indexed value: a customer's i-th value, or the
@@ -45,13 +54,14 @@ type domainEntry struct {
 func newFleetIndex(f *compiler.Fleet) *fleetIndex {
 	idx := &fleetIndex{
 		cidrByPrefix: map[netip.Prefix][]int{},
-		domainByName: map[string][]int{},
+		domains:      nameIndex{byName: map[string][]int{}},
+		kkpZones:     nameIndex{byName: map[string][]int{}},
 		gateways:     map[netip.Addr][]owner{},
 	}
 	if h := f.Hub; h != nil {
 		idx.addCIDR(h.CIDR, owner{Index: 0, Label: "the hub"})
 		idx.addCIDR(h.ClientVPN.ClientCIDR, owner{Index: 1, Label: "the Client VPN pool"})
-		idx.addDomain(h.Domain, owner{Index: 0, Label: "the hub domain"})
+		idx.domains.add(h.Domain, owner{Index: 0, Label: "the hub domain"})
 	}
 	for _, c := range f.Customers {
 		label := "customer " + c.Name
@@ -59,7 +69,12 @@ func newFleetIndex(f *compiler.Fleet) *fleetIndex {
 			idx.addCIDR(s, owner{Customer: c.Name, Index: i, Label: label})
 		}
 		for i, d := range c.DNS.Domains {
-			idx.addDomain(d, owner{Customer: c.Name, Index: i, Label: label})
+			idx.domains.add(d, owner{Customer: c.Name, Index: i, Label: label})
+		}
+		for i, e := range []string{c.KKP.Endpoints.UI, c.KKP.Endpoints.API} {
+			if e != "" && !underAny(normalizeDomain(e), c.DNS.Domains) {
+				idx.kkpZones.add(e, owner{Customer: c.Name, Index: i, Label: label})
+			}
 		}
 		for i, g := range c.VPN.Gateways {
 			if a, err := netip.ParseAddr(g.Address); err == nil {
@@ -76,10 +91,8 @@ func newFleetIndex(f *compiler.Fleet) *fleetIndex {
 	for i, e := range idx.cidrs {
 		idx.cidrByPrefix[e.prefix] = append(idx.cidrByPrefix[e.prefix], i)
 	}
-	slices.SortFunc(idx.domains, func(a, b domainEntry) int { return strings.Compare(a.key, b.key) })
-	for i, e := range idx.domains {
-		idx.domainByName[e.name] = append(idx.domainByName[e.name], i)
-	}
+	idx.domains.sort()
+	idx.kkpZones.sort()
 	return idx
 }
 
@@ -92,12 +105,20 @@ func (idx *fleetIndex) addCIDR(s string, o owner) {
 	idx.cidrs = append(idx.cidrs, cidrEntry{prefix: p.Masked(), text: s, owner: o})
 }
 
-func (idx *fleetIndex) addDomain(s string, o owner) {
+func (n *nameIndex) add(s string, o owner) {
 	name := normalizeDomain(s)
 	if name == "" {
 		return
 	}
-	idx.domains = append(idx.domains, domainEntry{name: name, key: reverseLabels(name), owner: o})
+	n.entries = append(n.entries, domainEntry{name: name, key: reverseLabels(name), owner: o})
+}
+
+// sort readies the index for questions, once every name is added.
+func (n *nameIndex) sort() {
+	slices.SortFunc(n.entries, func(a, b domainEntry) int { return strings.Compare(a.key, b.key) })
+	for i, e := range n.entries {
+		n.byName[e.name] = append(n.byName[e.name], i)
+	}
 }
 
 // cidrConflicts returns every indexed range overlapping s except the one
@@ -153,10 +174,10 @@ type domainRelation struct {
 	Relation string // "same", "inside" (the asked one is inside it) or "contains"
 }
 
-// domainConflicts returns the indexed domains equal to s, above it or below
-// it, except the one declared by self. Ancestors are found by walking s's
-// label boundaries; descendants are contiguous in reversed-label order.
-func (idx *fleetIndex) domainConflicts(s string, self owner) []domainRelation {
+// conflicts returns the indexed names equal to s, above it or below it,
+// except the one declared by self. Ancestors are found by walking s's label
+// boundaries; descendants are contiguous in reversed-label order.
+func (n *nameIndex) conflicts(s string, self owner) []domainRelation {
 	name := normalizeDomain(s)
 	if name == "" {
 		return nil
@@ -167,8 +188,8 @@ func (idx *fleetIndex) domainConflicts(s string, self owner) []domainRelation {
 		if first {
 			relation = "same"
 		}
-		for _, i := range idx.domainByName[suffix] {
-			out = append(out, domainRelation{idx.domains[i], relation})
+		for _, i := range n.byName[suffix] {
+			out = append(out, domainRelation{n.entries[i], relation})
 		}
 		dot := strings.IndexByte(suffix, '.')
 		if dot < 0 {
@@ -177,10 +198,10 @@ func (idx *fleetIndex) domainConflicts(s string, self owner) []domainRelation {
 		suffix = suffix[dot+1:]
 	}
 	below := reverseLabels(name) + "."
-	start, _ := slices.BinarySearchFunc(idx.domains, below, func(e domainEntry, k string) int {
+	start, _ := slices.BinarySearchFunc(n.entries, below, func(e domainEntry, k string) int {
 		return strings.Compare(e.key, k)
 	})
-	for _, e := range idx.domains[start:] {
+	for _, e := range n.entries[start:] {
 		if !strings.HasPrefix(e.key, below) {
 			break
 		}
@@ -213,6 +234,13 @@ func (idx *fleetIndex) gatewayConflicts(s string, self owner) []owner {
 		return cmp.Compare(a.Index, b.Index)
 	})
 	return out
+}
+
+// underAny reports whether name is one of the domains or below one of them.
+func underAny(name string, domains []string) bool {
+	return slices.ContainsFunc(domains, func(d string) bool {
+		return name == d || strings.HasSuffix(name, "."+d)
+	})
 }
 
 func normalizeDomain(s string) string {

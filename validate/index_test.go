@@ -105,13 +105,13 @@ func TestFleetIndexMatchesPairwise(t *testing.T) {
 			}
 		}
 		var got []string
-		for _, rel := range idx.domainConflicts(q.d, q.owner) {
+		for _, rel := range idx.domains.conflicts(q.d, q.owner) {
 			got = append(got, fmt.Sprintf("%s/%d %s", rel.Customer, rel.Index, rel.Relation))
 		}
 		slices.Sort(want)
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
-			t.Fatalf("domainConflicts(%s, %v):\n got %v\nwant %v", q.d, q.owner, got, want)
+			t.Fatalf("domains.conflicts(%s, %v):\n got %v\nwant %v", q.d, q.owner, got, want)
 		}
 	}
 
@@ -130,6 +130,26 @@ func TestFleetIndexMatchesPairwise(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("gatewayConflicts(%s): got %v, want %v", c.VPN.Gateways[0].Address, got, want)
 		}
+	}
+}
+
+// Only the KKP endpoints outside their customer's domains get a zone of their
+// own, so only they are indexed as zones.
+func TestKKPZonesAreTheEndpointsOutsideOwnDomains(t *testing.T) {
+	acme := &compiler.Customer{Name: "acme"}
+	acme.DNS.Domains = []string{"acme.example"}
+	acme.KKP.Endpoints.UI = "kkp.acme.example"
+	acme.KKP.Endpoints.API = "API.kkp-acme.example"
+	idx := newFleetIndex(&compiler.Fleet{Customers: []*compiler.Customer{acme}})
+	var got []string
+	for _, r := range idx.kkpZones.conflicts("kkp-acme.example", owner{Index: -1}) {
+		got = append(got, fmt.Sprintf("%s/%d %s %s", r.Customer, r.Index, r.name, r.Relation))
+	}
+	if want := []string{"acme/1 api.kkp-acme.example contains"}; !slices.Equal(got, want) {
+		t.Errorf("kkpZones.conflicts(kkp-acme.example) = %v, want %v", got, want)
+	}
+	if got := idx.kkpZones.conflicts("kkp.acme.example", owner{Index: -1}); len(got) != 0 {
+		t.Errorf("kkp.acme.example is under acme's own domain, yet indexed as a zone: %v", got)
 	}
 }
 

@@ -1,0 +1,115 @@
+# METADATA
+# title: KKP endpoints are names of the customer's own
+# description: |-
+#   The hub publishes a customer's KKP endpoints (kkp.endpoints.ui and .api) as names
+#   that resolve to that customer's proxy: under one of the customer's domains the
+#   proxy wildcard or a record of that zone answers them; outside them each gets a
+#   Route 53 private hosted zone of its own. So an endpoint is a lower-case DNS name
+#   of at least two labels (a single label such as "com" would become a zone for a
+#   whole top-level domain), and is neither equal to, inside nor containing another
+#   customer's domain, the hub domain or another customer's KKP endpoint: those
+#   names belong to someone else, and a zone above them would take their names over.
+#   Under the customer's first domain an endpoint must not be the name of one of the
+#   customer's published services, which resolves to the service instead.
+# custom:
+#   hint: use a name under one of the customer's own dns.domains, e.g. kkp.<domain>
+package vsoc.rules.vsoc018
+
+import data.vsoc.lib
+
+endpoints := {k: e |
+	some k in ["ui", "api"]
+	e := input.customer.kkp.endpoints[k]
+	e != ""
+}
+
+# Which of the fleet index's entries an endpoint is: 0 for ui, 1 for api.
+endpoint_index := {"ui": 0, "api": 1}
+
+# The rule's hint with the customer's own domains (the schema requires one;
+# the default keeps a fleet built without it from hiding a violation).
+default own_domains_hint := "use a name under one of the customer's own dns.domains, e.g. kkp.<domain>"
+
+own_domains_hint := sprintf("use a name under one of the customer's own dns.domains (%s), e.g. kkp.%s", [
+	concat(", ", input.customer.dns.domains),
+	input.customer.dns.domains[0],
+])
+
+malformed_hint(e) := sprintf("write it in lower case: %s", [lower(e)]) if {
+	lib.dns_name(lower(e))
+} else := own_domains_hint
+
+violation contains v if {
+	some k, e in endpoints
+	not lib.dns_name(e)
+	v := {
+		"path": ["kkp", "endpoints", k],
+		"message": sprintf("KKP %s endpoint %s is not a lower-case DNS name of at least two labels", [k, e]),
+		"hint": malformed_hint(e),
+	}
+}
+
+violation contains v if {
+	c := input.customer
+	some k, e in endpoints
+	lib.dns_name(e)
+	others := [describe_domain(o) |
+		some o in vsoc.domain_conflicts(e, c.name, -1)
+		o.customer != c.name
+		not answered_by_own_zone(e, o.domain)
+	]
+	count(others) > 0
+	v := {
+		"path": ["kkp", "endpoints", k],
+		"message": sprintf("KKP %s endpoint %s %s", [k, e, lib.enumerate(others)]),
+		"hint": own_domains_hint,
+	}
+}
+
+# Outside the customer's domains an endpoint is a zone of its own, which no
+# other customer's endpoint zone may equal or nest with. (Inside them, any
+# such clash is the other endpoint's, reported above from its side.)
+violation contains v if {
+	c := input.customer
+	some k, e in endpoints
+	lib.dns_name(e)
+	not lib.under_any(e, c.dns.domains)
+	others := [sprintf("%s %s's KKP endpoint %s", [relation[o.relation], o.owner, o.endpoint]) |
+		some o in vsoc.kkp_zone_conflicts(e, c.name, endpoint_index[k])
+		o.customer != c.name
+	]
+	count(others) > 0
+	v := {
+		"path": ["kkp", "endpoints", k],
+		"message": sprintf("KKP %s endpoint %s %s", [k, e, lib.enumerate(others)]),
+		"hint": own_domains_hint,
+	}
+}
+
+violation contains v if {
+	c := input.customer
+	some k, e in endpoints
+	some name, _ in c.services
+	e == sprintf("%s.%s", [name, c.dns.domains[0]])
+	v := {
+		"path": ["kkp", "endpoints", k],
+		"message": sprintf("KKP %s endpoint %s is also the name of the customer's service %s, which resolves to the service's addresses, not to the proxy", [k, e, name]),
+		"hint": "give the endpoint a name of its own (e.g. kkp.<domain>), or rename the service",
+	}
+}
+
+# An own domain between the endpoint and a domain above it answers the
+# endpoint (the most specific zone does): the two domains' nesting is
+# VSOC008's to report, not the endpoint's.
+answered_by_own_zone(e, above) if {
+	some d in input.customer.dns.domains
+	d != above
+	lib.under_any(e, [d])
+	lib.under_any(d, [above])
+}
+
+relation := {"same": "is also", "inside": "is inside", "contains": "contains"}
+
+describe_domain(o) := sprintf("%s the hub domain %s", [relation[o.relation], o.domain]) if {
+	o.customer == ""
+} else := sprintf("%s %s's domain %s", [relation[o.relation], o.owner, o.domain])

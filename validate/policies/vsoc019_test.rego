@@ -1,0 +1,31 @@
+package vsoc.rules.vsoc019_test
+
+import data.vsoc.fixtures as fx
+import data.vsoc.rules.vsoc019
+
+test_names_of_their_own if {
+	count(vsoc019.violation) == 0 with input as fx.customer_input({"services": {"proxies": {"addresses": ["100.68.1.1"]}}, "cluster": {"namespaces": {"kubeflow": {"area": "ml"}, "defaults": {"area": "x"}}}})
+	count(vsoc019.violation) == 0 with input as fx.customer_input({"name": "hubble"})
+	count(vsoc019.violation) == 0 with input as fx.hub_input({})
+}
+
+test_customer_named_hub if {
+	vs := vsoc019.violation with input as fx.customer_input({"name": "hub"})
+	fx.paths(vs) == {[]}
+	some v in vs
+	contains(v.message, "kube/clusters/hub")
+}
+
+test_service_named_proxy if {
+	vs := vsoc019.violation with input as fx.customer_input({"services": {"proxy": {"addresses": ["100.68.1.1"]}}})
+	fx.paths(vs) == {["services", "proxy"]}
+	some v in vs
+	contains(v.message, "proxy.acme.example")
+}
+
+test_kubernetes_namespaces if {
+	every name in ["kube-system", "kube-public", "kube-node-lease", "default", "kube-flannel"] {
+		fx.paths(vsoc019.violation) == {["cluster", "namespaces", name]} with input as fx.customer_input({"cluster": {"namespaces": {name: {"area": "tools"}}}})
+		fx.paths(vsoc019.violation) == {["sharedServices", name]} with input as fx.hub_input({"sharedServices": {name: {"addresses": ["100.65.1.1"]}}})
+	}
+}
