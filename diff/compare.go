@@ -54,17 +54,20 @@ func (k Kind) Title() string {
 // hubName is the owner name of everything that is not one customer's.
 const hubName = "hub"
 
-// ownerIndex attributes a rendered file to the customer it is for, by the
-// customer's name or one of its domains appearing in the file's path
-// (aws/vsoc-customer-wobcom.template.json, proxy/wobcom.yaml,
-// dns/wobcom.de.zone); anything else is the hub's.
+// ownerIndex attributes a rendered file to the customer it is for, by where
+// the build puts it: aws/vsoc-customer-<name>.template.json,
+// dns/forward/<name>.server, dns/zones/<zone>.zone (the zone of a domain or
+// KKP endpoint of the customer), kube/clusters/<name>/…, proxy/<name>.yaml,
+// ssh/<name>.conf. Anything else is the hub's. Only the place in the layout
+// that names the customer is looked at: a customer may be called "zones" or
+// "clusters" like a folder.
 type ownerIndex struct {
 	inBase, inHead map[string]bool
-	domains        map[string]string // domain → customer
+	zones          map[string]string // domain or KKP endpoint → customer
 }
 
 func newOwnerIndex(base, head *compiler.Fleet) ownerIndex {
-	ix := ownerIndex{inBase: map[string]bool{}, inHead: map[string]bool{}, domains: map[string]string{}}
+	ix := ownerIndex{inBase: map[string]bool{}, inHead: map[string]bool{}, zones: map[string]string{}}
 	for _, f := range []*compiler.Fleet{base, head} {
 		if f == nil {
 			continue
@@ -75,8 +78,10 @@ func newOwnerIndex(base, head *compiler.Fleet) ownerIndex {
 		}
 		for _, c := range f.Customers {
 			in[c.Name] = true
-			for _, d := range c.DNS.Domains {
-				ix.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = c.Name
+			for _, z := range append(slices.Clone(c.DNS.Domains), c.KKP.Endpoints.UI, c.KKP.Endpoints.API) {
+				if z != "" {
+					ix.zones[strings.ToLower(strings.TrimSuffix(z, "."))] = c.Name
+				}
 			}
 		}
 	}
@@ -85,33 +90,37 @@ func newOwnerIndex(base, head *compiler.Fleet) ownerIndex {
 
 func (ix ownerIndex) known(name string) bool { return ix.inBase[name] || ix.inHead[name] }
 
-// owner returns the customer a file is for, or "" for the hub. The top
-// folder is the kind of artifact, never an owner.
+// owner returns the customer a file is for, or "" for the hub.
 func (ix ownerIndex) owner(path string) string {
-	segments := strings.Split(path, "/")[1:]
-	for _, seg := range segments {
-		if c := ix.domainIn(seg); c != "" {
-			return c
-		}
-		stem, _, _ := strings.Cut(seg, ".")
-		for _, candidate := range []string{seg, stem, strings.TrimPrefix(stem, compiler.StackName(""))} {
-			if ix.known(candidate) {
-				return candidate
-			}
-		}
+	parts := strings.Split(path, "/")
+	var named string
+	switch {
+	case len(parts) == 2 && parts[0] == "aws":
+		stack, _ := strings.CutSuffix(parts[1], ".template.json")
+		named, _ = strings.CutPrefix(stack, compiler.StackName(""))
+	case len(parts) == 2 && (parts[0] == "proxy" || parts[0] == "ssh"):
+		named, _, _ = strings.Cut(parts[1], ".")
+	case len(parts) == 3 && parts[0] == "dns" && parts[1] == "forward":
+		named, _ = strings.CutSuffix(parts[2], ".server")
+	case len(parts) == 3 && parts[0] == "dns" && parts[1] == "zones":
+		zone, _ := strings.CutSuffix(parts[2], ".zone")
+		return ix.zoneOwner(zone)
+	case len(parts) >= 3 && parts[0] == "kube" && parts[1] == "clusters":
+		named = parts[2]
+	}
+	if ix.known(named) {
+		return named
 	}
 	return ""
 }
 
-// domainIn finds the longest customer domain among the dot-separated label
-// runs of a path segment ("db.wobcom.de.zone" holds "wobcom.de").
-func (ix ownerIndex) domainIn(seg string) string {
-	labels := strings.Split(strings.ToLower(seg), ".")
-	for n := len(labels); n >= 2; n-- {
-		for i := 0; i+n <= len(labels); i++ {
-			if c, ok := ix.domains[strings.Join(labels[i:i+n], ".")]; ok {
-				return c
-			}
+// zoneOwner is the customer whose domain or KKP endpoint is zone, or the
+// closest one above it; "" when none is.
+func (ix ownerIndex) zoneOwner(zone string) string {
+	labels := strings.Split(strings.ToLower(zone), ".")
+	for i := range len(labels) - 1 {
+		if c, ok := ix.zones[strings.Join(labels[i:], ".")]; ok {
+			return c
 		}
 	}
 	return ""

@@ -84,9 +84,13 @@ func TestOwnerOfAFile(t *testing.T) {
 		c.DNS.Domains = domains
 		return c
 	}
+	wacker := cust("wacker", "wacker.com")
+	wacker.KKP.Endpoints.UI = "kkp.cube-ops.eu" // outside its domains: a zone of its own
+	// Customers may be called like a folder of the output.
 	ix := newOwnerIndex(
-		fleet(cust("wobcom", "wobcom.de"), cust("cube", "cube-shop.eu"), cust("old")),
-		fleet(cust("wobcom", "wobcom.de"), cust("cubebikes", "cube.eu"), cust("cube", "cube-shop.eu")),
+		fleet(cust("wobcom", "wobcom.de"), cust("cube", "cube-shop.eu"), cust("old"), cust("zones", "zones.example.org")),
+		fleet(cust("wobcom", "wobcom.de"), cust("cubebikes", "cube.eu"), cust("cube", "cube-shop.eu"), wacker,
+			cust("zones", "zones.example.org"), cust("clusters", "clusters.example.org"), cust("forward"), cust("base")),
 	)
 	for path, want := range map[string]string{
 		"aws/vsoc-customer-wobcom.template.json": "wobcom",
@@ -97,8 +101,19 @@ func TestOwnerOfAFile(t *testing.T) {
 		"kube/clusters/wobcom/rendered.yaml":     "wobcom",
 		"kube/base/deployment.yaml":              "",
 		"dns/zones/cube.eu.zone":                 "cubebikes", // the domain beats the customer named "cube"
-		"dns/db.wobcom.de":                       "wobcom",
+		"dns/zones/db.wobcom.de.zone":            "wobcom",
+		"dns/zones/kkp.cube-ops.eu.zone":         "wacker",
+		"dns/zones/clusters.example.org.zone":    "clusters",
+		"dns/zones/vsoc.kubermatic.com.zone":     "",
+		"dns/forward/forward.server":             "forward",
+		"dns/forward/wacker.server":              "wacker",
 		"dns/Corefile":                           "",
+		"kube/clusters/clusters/rendered.yaml":   "clusters",
+		"kube/clusters/base/kustomization.yaml":  "base",
+		"kube/clusters/wacker/resources.yaml":    "wacker",
+		"kube/clusters/hub/resources.yaml":       "",
+		"proxy/zones.yaml":                       "zones",
+		"aws/vsoc-customer-zones.template.json":  "zones",
 	} {
 		if got := ix.owner(path); got != want {
 			t.Errorf("owner(%s) = %q, want %q", path, got, want)
