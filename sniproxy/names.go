@@ -63,6 +63,12 @@ func parseIPLiteral(s string) (netip.Addr, bool) {
 	return addr.Unmap(), true
 }
 
+// Allows reports whether the name policy of c (Allow and Deny) routes the normalized name
+// dynamically, as the proxy decides it for a connection.
+func (c *Config) Allows(name string) bool {
+	return newNamePolicy(c.Allow, c.Deny).decide(name) == verdictAllow
+}
+
 // verdict of the name policy for one name.
 type verdict uint8
 

@@ -85,6 +85,14 @@ func Config(p *compiler.Plan, c *compiler.CustomerPlan) (*sniproxy.Config, error
 	for _, r := range c.Resolvers {
 		cfg.Resolvers = append(cfg.Resolvers, netip.AddrPortFrom(r, 53))
 	}
+	// DNS points every KKP endpoint at the proxy, so the proxy routes it even
+	// where no pattern does: outside the customer's domains (a zone of its
+	// own), or at a domain's apex, which "*.<domain>" does not match.
+	for _, endpoint := range []string{c.Customer.KKP.Endpoints.UI, c.Customer.KKP.Endpoints.API} {
+		if endpoint != "" && !cfg.Allows(endpoint) {
+			cfg.Allow = append(cfg.Allow, endpoint)
+		}
+	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: customer %s: the proxy would refuse its configuration: %w", where(p, modelPath(name, err)...), name, err)

@@ -102,6 +102,27 @@ func TestConfigOfWobcom(t *testing.T) {
 	}
 }
 
+// TestKKPEndpointsAreRouted: DNS points a customer's KKP endpoints at its proxy, so the proxy
+// routes them, also those no allow pattern covers: a name outside the customer's domains (a zone
+// of its own) and a domain's apex.
+func TestKKPEndpointsAreRouted(t *testing.T) {
+	plan := fleettest.SamplePlan(t)
+	c := fleettest.Customer(t, plan, "wobcom")
+	c.Customer.KKP.Endpoints = compiler.KKPEndpoints{UI: "kkp.wobcom-ops.io", API: "wobcom.de"}
+	cfg, err := Config(plan, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"*.wobcom.de", "kkp.wobcom-ops.io", "wobcom.de"}, cfg.Allow); diff != "" {
+		t.Errorf("allow (-want +got):\n%s", diff)
+	}
+	// One under the wildcard needs nothing more.
+	c.Customer.KKP.Endpoints = compiler.KKPEndpoints{UI: "kkp.wobcom.de"}
+	if cfg, err = Config(plan, c); err != nil || !slices.Equal(cfg.Allow, []string{"*.wobcom.de"}) {
+		t.Errorf("with an endpoint under *.wobcom.de: allow %q, %v; want the customer's patterns only", cfg.Allow, err)
+	}
+}
+
 func TestTCPStaticMappingHasNoHost(t *testing.T) {
 	plan := fleettest.SamplePlan(t)
 	cfg, err := Config(plan, fleettest.Customer(t, plan, "wacker"))
