@@ -238,7 +238,8 @@ func (a *Applier) listable() ([]schema.GroupVersionResource, map[schema.GroupVer
 
 // prune deletes vsoc's objects of this cluster that were not rendered:
 // namespaced ones first, then cluster-scoped ones, and namespaces last, only
-// when nothing vsoc does not manage is left in them.
+// when nothing vsoc does not manage is left in them. What vsoc may not list
+// is never deleted, nor a namespace it cannot see all of.
 func (a *Applier) prune(ctx context.Context, c Cluster, rendered map[objectKey]bool, dryRun bool, res *Result, progress io.Writer) error {
 	types, namespaced, err := a.listable()
 	if err != nil {
@@ -249,10 +250,15 @@ func (a *Applier) prune(ctx context.Context, c Cluster, rendered map[objectKey]b
 	var staleNamespaces []unstructured.Unstructured
 	for _, gvr := range types {
 		list, err := a.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
-				continue
-			}
+		switch {
+		case apierrors.IsForbidden(err):
+			// Not deleting is the safe side; a namespace holding objects of
+			// this type is then kept too (unmanagedIn).
+			fmt.Fprintf(progress, "%s: vsoc may not list %s: none of them is pruned\n", c.Name, gvr.GroupResource())
+			continue
+		case apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err):
+			continue
+		case err != nil:
 			return fmt.Errorf("listing %s labelled %s: %w", gvr.Resource, selector, err)
 		}
 		for _, item := range list.Items {
@@ -281,13 +287,13 @@ func (a *Applier) prune(ctx context.Context, c Cluster, rendered map[objectKey]b
 	}
 	for i := range staleNamespaces {
 		ns := &staleNamespaces[i]
-		foreign, err := a.unmanagedIn(ctx, ns.GetName(), types, namespaced)
+		why, err := a.unmanagedIn(ctx, ns.GetName(), types, namespaced)
 		if err != nil {
 			return err
 		}
-		if foreign != "" {
+		if why != "" {
 			res.Kept = append(res.Kept, keyOf(ns).String())
-			fmt.Fprintf(progress, "%s: %s no longer rendered but kept: it holds %s, which vsoc does not manage\n", c.Name, keyOf(ns), foreign)
+			fmt.Fprintf(progress, "%s: %s no longer rendered but kept: %s\n", c.Name, keyOf(ns), why)
 			continue
 		}
 		if err := a.delete(ctx, ns, dryRun); err != nil {
@@ -314,20 +320,23 @@ func (a *Applier) delete(ctx context.Context, obj *unstructured.Unstructured, dr
 	return nil
 }
 
-// unmanagedIn names an object in namespace that vsoc does not manage, or
-// returns "" when there is none. What Kubernetes puts in every namespace by
-// itself (the default service account, the root CA config map, events) and
-// objects owned by others do not count.
+// unmanagedIn says why namespace must be kept: it holds an object vsoc does
+// not manage, or objects vsoc may not list (deleting the namespace would
+// delete them unseen); "" when nothing keeps it. What Kubernetes puts in
+// every namespace by itself (the default service account, the root CA config
+// map, events) and objects owned by others do not count.
 func (a *Applier) unmanagedIn(ctx context.Context, namespace string, types []schema.GroupVersionResource, namespaced map[schema.GroupVersionResource]bool) (string, error) {
 	for _, gvr := range types {
 		if !namespaced[gvr] {
 			continue
 		}
 		list, err := a.dyn.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) || apierrors.IsForbidden(err) {
-				continue
-			}
+		switch {
+		case apierrors.IsForbidden(err):
+			return fmt.Sprintf("vsoc may not list its %s, which deleting it would delete too", gvr.GroupResource()), nil
+		case apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err):
+			continue
+		case err != nil:
 			return "", fmt.Errorf("listing %s in namespace %s: %w", gvr.Resource, namespace, err)
 		}
 		for _, item := range list.Items {
@@ -339,7 +348,7 @@ func (a *Applier) unmanagedIn(ctx context.Context, namespace string, types []sch
 				gvr.Resource == "configmaps" && item.GetName() == "kube-root-ca.crt":
 				continue
 			}
-			return fmt.Sprintf("%s %s", item.GetKind(), item.GetName()), nil
+			return fmt.Sprintf("it holds %s %s, which vsoc does not manage", item.GetKind(), item.GetName()), nil
 		}
 	}
 	return "", nil

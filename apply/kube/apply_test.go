@@ -9,9 +9,12 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/internal/testenv"
@@ -210,6 +213,72 @@ func TestApplyAndPruneAgainstKubeAPIServer(t *testing.T) {
 	if !slices.Equal(res.Configured, []string{"ServiceAccount vsoc-proxy/" + drifted.Name}) {
 		t.Errorf("configured %v, want the drifted service account", res.Configured)
 	}
+
+	// An identity that may not read secrets cannot tell whether a namespace
+	// no longer rendered is empty: it keeps it, and the secret lives.
+	withTools := cluster(t, renderFleet(t, map[string][2]string{"wobcom.cue": {`mla: area:          "observability"`, `tools: area: "observability"`}}), "wobcom")
+	if _, err := applier.Apply(ctx, withTools, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Secrets("tools").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-password"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	restricted, err := NewApplier(withoutSecrets(t, env.Config, client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = restricted.Apply(ctx, wobcom, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Kept, "Namespace tools") || slices.Contains(res.Pruned, "Namespace tools") {
+		t.Errorf("kept %v, pruned %v; want namespace tools kept (its secrets could not be listed)", res.Kept, res.Pruned)
+	}
+	if ns, err := client.CoreV1().Namespaces().Get(ctx, "tools", metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
+		t.Errorf("namespace tools is being deleted with a secret vsoc could not see: %v", err)
+	}
+}
+
+// withoutSecrets returns config for a user who may do everything with every
+// resource the server has except secrets, as a CI identity kept away from a
+// cluster's secrets is.
+func withoutSecrets(t *testing.T, admin *rest.Config, client kubernetes.Interface) *rest.Config {
+	t.Helper()
+	const user = "ci-without-secrets"
+	lists, err := client.Discovery().ServerPreferredResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}}
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rule := rbacv1.PolicyRule{APIGroups: []string{gv.Group}, Verbs: []string{"*"}}
+		for _, r := range l.APIResources {
+			if gv.Group != "" || r.Name != "secrets" {
+				rule.Resources = append(rule.Resources, r.Name)
+			}
+		}
+		if len(rule.Resources) > 0 {
+			role.Rules = append(role.Rules, rule)
+		}
+	}
+	if _, err := client.RbacV1().ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	config := rest.CopyConfig(admin)
+	config.Impersonate = rest.ImpersonationConfig{UserName: user}
+	return config
 }
 
 func boolValue(b *bool) bool { return b != nil && *b }
