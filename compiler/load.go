@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,9 +11,11 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -523,7 +526,62 @@ func fromCUEWithin(err error, file string, positions *Positions, strip int, pref
 	if len(out) == 0 {
 		out = LoadErrors{{Pos: Pos{File: file, Line: 1, Col: 1}, Message: err.Error()}}
 	}
+	return collapseChoices(out)
+}
+
+// collapseChoices turns CUE's report of a value that is none of the
+// literals a field allows ("N errors in empty disjunction:" and then
+// "conflicting values A and X" for each allowed A) into one error that lists
+// them. Other disjunction errors (a type, a bound) are kept as CUE gives them.
+func collapseChoices(errs LoadErrors) LoadErrors {
+	out := make(LoadErrors, 0, len(errs))
+	for i := 0; i < len(errs); i++ {
+		head := errs[i]
+		path, rest, _ := strings.Cut(head.Message, ": ")
+		var n int
+		if _, err := fmt.Sscanf(rest, "%d errors in empty disjunction:", &n); err != nil || i+n >= len(errs) {
+			out = append(out, head)
+			continue
+		}
+		value, choices, ok := literalChoices(head.Pos, path, errs[i+1:i+1+n])
+		if !ok {
+			out = append(out, head)
+			continue
+		}
+		out = append(out, LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: %s is not one of %s (hint: use one of them)", path, value, strings.Join(choices, ", "))})
+		i += n
+	}
 	return out
+}
+
+// choiceConflict is CUE's message for a value unified with one literal of a
+// disjunction: "conflicting values <literal> and <value>".
+var choiceConflict = regexp.MustCompile(`^conflicting values ("[^"]*"|-?[0-9.]+|true|false) and ("[^"]*"|-?[0-9.e+]+|true|false)$`)
+
+// literalChoices reads the allowed literals and the value from the errors of
+// one empty disjunction at pos and path; false when any of them is not a
+// conflict between literals there.
+func literalChoices(pos Pos, path string, conflicts LoadErrors) (string, []string, bool) {
+	var value string
+	choices := make([]string, 0, len(conflicts))
+	for _, c := range conflicts {
+		p, msg, _ := strings.Cut(c.Message, ": ")
+		m := choiceConflict.FindStringSubmatch(msg)
+		if c.Pos != pos || p != path || m == nil || (value != "" && m[2] != value) {
+			return "", nil, false
+		}
+		value = m[2]
+		choices = append(choices, m[1])
+	}
+	slices.SortFunc(choices, func(a, b string) int {
+		x, errX := strconv.ParseFloat(a, 64)
+		y, errY := strconv.ParseFloat(b, 64)
+		if errX == nil && errY == nil {
+			return cmp.Compare(x, y)
+		}
+		return strings.Compare(a, b)
+	})
+	return value, choices, true
 }
 
 func inSchemaOnly(e cueerrors.Error, file string) bool {
