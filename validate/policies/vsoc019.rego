@@ -8,9 +8,13 @@
 #   default and kube-* (kube-system, kube-public, kube-node-lease) are Kubernetes'
 #   own: vsoc fences every namespace it manages with a default-deny NetworkPolicy,
 #   which in kube-system would cut the cluster's pods off from CoreDNS; the same
-#   holds for the hub's shared services, each a namespace of the hub cluster.
+#   holds for the hub's shared services, each a namespace of the hub cluster. The
+#   proxy's network area (vsoc-proxy, or the area the customer declares the
+#   vsoc-proxy namespace in) is the proxy's alone: traffic within an area is
+#   allowed, so a namespace sharing it would reach the proxy's listener ports and
+#   through them the customer's remote subnets, a door kept for the operators.
 # custom:
-#   hint: choose another name; hub, proxy, default and kube-* are taken
+#   hint: choose another name; hub, proxy, default, kube-* and the proxy's area are taken
 package vsoc.rules.vsoc019
 
 # The hub cluster's folder and customer label (render/kube's HubCluster).
@@ -24,6 +28,12 @@ proxy_record := "proxy"
 default first_domain := "<domain>"
 
 first_domain := input.customer.dns.domains[0]
+
+# The proxy's network area: the one its namespace is declared in, else an area
+# of its own (render/kube's proxyArea).
+default proxy_area := "vsoc-proxy"
+
+proxy_area := input.customer.cluster.namespaces[input.facts.proxyNamespace].area
 
 violation contains v if {
 	input.customer.name == hub_cluster
@@ -51,6 +61,17 @@ violation contains v if {
 		"path": ["cluster", "namespaces", name],
 		"message": sprintf("namespace %s is Kubernetes' own: vsoc would fence it with a default-deny NetworkPolicy", [name]),
 		"hint": "declare only the customer's own namespaces: default and kube-* are left as Kubernetes configures them",
+	}
+}
+
+violation contains v if {
+	some name, ns in input.customer.cluster.namespaces
+	name != input.facts.proxyNamespace
+	ns.area == proxy_area
+	v := {
+		"path": ["cluster", "namespaces", name, "area"],
+		"message": sprintf("namespace %s: area %s is kept for the proxy, whose listener ports lead into the customer's networks", [name, ns.area]),
+		"hint": sprintf("put namespace %s in another area: the proxy's listener ports are for the operators only, and an area allows all traffic within it", [name]),
 	}
 }
 

@@ -29,3 +29,20 @@ test_kubernetes_namespaces if {
 		fx.paths(vsoc019.violation) == {["sharedServices", name]} with input as fx.hub_input({"sharedServices": {name: {"addresses": ["100.65.1.1"]}}})
 	}
 }
+
+test_namespace_in_the_proxy_area if {
+	vs := vsoc019.violation with input as fx.customer_input({"cluster": {"namespaces": {"foo": {"area": "vsoc-proxy"}}}})
+	fx.paths(vs) == {["cluster", "namespaces", "foo", "area"]}
+	some v in vs
+	contains(v.message, "kept for the proxy")
+}
+
+test_namespace_in_the_area_declared_for_the_proxy if {
+	declared := {"vsoc-proxy": {"area": "edge"}, "ingress": {"area": "edge"}, "tools": {"area": "vsoc-proxy"}}
+	fx.paths(vsoc019.violation) == {["cluster", "namespaces", "ingress", "area"]} with input as fx.customer_input({"cluster": {"namespaces": declared}})
+}
+
+test_proxy_namespace_in_its_own_area if {
+	count(vsoc019.violation) == 0 with input as fx.customer_input({"cluster": {"namespaces": {"vsoc-proxy": {"area": "vsoc-proxy"}}}})
+	count(vsoc019.violation) == 0 with input as fx.customer_input({"cluster": {"namespaces": {"vsoc-proxy": {"area": "edge"}, "mla": {"area": "observability"}}}})
+}
