@@ -363,12 +363,16 @@ func listenerPortsPatch(enc *fastyaml.Encoder, listeners []compiler.Listener) (s
 }
 
 // managedNamespaces are the customer's declared namespaces plus the proxy's,
-// sorted by name, each with a valid name and area.
+// sorted by name, each with a valid name and area, none but the proxy's in
+// the proxy's area.
 func managedNamespaces(p *compiler.Plan, c *compiler.CustomerPlan) ([]managedNamespace, error) {
 	declared := c.Customer.Cluster.Namespaces
 	out := make([]managedNamespace, 0, len(declared)+1)
-	if _, ok := declared[compiler.ProxyNamespace]; !ok {
-		out = append(out, managedNamespace{name: compiler.ProxyNamespace, area: proxyArea})
+	proxyNamespaceArea := proxyArea
+	if ns, ok := declared[compiler.ProxyNamespace]; ok {
+		proxyNamespaceArea = ns.Area
+	} else {
+		out = append(out, managedNamespace{name: compiler.ProxyNamespace, area: proxyArea, holdsProxy: true})
 	}
 	for _, name := range sortedKeys(declared) {
 		at := where(p, "customers", c.Customer.Name, "cluster", "namespaces", name)
@@ -379,7 +383,11 @@ func managedNamespaces(p *compiler.Plan, c *compiler.CustomerPlan) ([]managedNam
 		if errs := validation.IsValidLabelValue(area); len(errs) > 0 || area == "" {
 			return nil, fmt.Errorf("%s: customer %s: namespace %q: area %q is not a label value: %s (hint: letters, digits, '-', '_' and '.')", at, c.Customer.Name, name, area, strings.Join(errs, "; "))
 		}
-		out = append(out, managedNamespace{name: name, area: area})
+		if name != compiler.ProxyNamespace && area == proxyNamespaceArea {
+			return nil, fmt.Errorf("%s: customer %s: namespace %q: area %q is kept for the proxy (namespace %s), whose listener ports lead into the customer's networks and are for the operators only (hint: choose another area)",
+				at, c.Customer.Name, name, area, compiler.ProxyNamespace)
+		}
+		out = append(out, managedNamespace{name: name, area: area, holdsProxy: name == compiler.ProxyNamespace})
 	}
 	slices.SortFunc(out, func(a, b managedNamespace) int { return strings.Compare(a.name, b.name) })
 	return out, nil

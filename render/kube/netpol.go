@@ -23,13 +23,19 @@ import (
 var metadataService = netip.MustParsePrefix("169.254.169.254/32")
 
 // proxyArea is the network area of the proxy's namespace when the customer
-// does not put it in one: an area of its own, so that no workload gets to it
-// by sharing an area by accident.
+// does not put it in one. Whichever it is, the proxy's area is its own: an
+// area means traffic within it is allowed, and the proxy's listener ports
+// are the door to the customer's networks (managedNamespaces refuses another
+// namespace in it, baselinePolicies gives the proxy's namespace no area
+// policy).
 const proxyArea = "vsoc-proxy"
 
 // managedNamespace is a namespace vsoc creates and fences in.
 type managedNamespace struct {
 	name, area string
+	// holdsProxy marks the proxy's namespace, whose baseline admits no
+	// area and lets monitoring reach the admin port only.
+	holdsProxy bool
 }
 
 // networkPolicy is the common frame of every rendered policy.
@@ -79,7 +85,9 @@ func ipBlock(prefix netip.Prefix) (networkingv1.NetworkPolicyPeer, error) {
 
 // baselinePolicies are the policies of every managed namespace: deny by
 // default, DNS to kube-dns, the namespace itself, its area, and scraping by
-// the monitoring namespace.
+// the monitoring namespace. The proxy's namespace gets no area policy and
+// is scraped on the admin port only: any other allowance there would open
+// the listener ports, which proxyPolicies keeps for the operators.
 func baselinePolicies(ns managedNamespace, customer, monitoring string) []*networkingv1.NetworkPolicy {
 	all := map[string]string{}
 	deny := networkPolicy(ns.name, "vsoc-default-deny", customer, all, both...)
@@ -98,12 +106,16 @@ func baselinePolicies(ns managedNamespace, customer, monitoring string) []*netwo
 	sameNamespace.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: self}}
 	sameNamespace.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: self}}
 
-	sameArea := networkPolicy(ns.name, "vsoc-allow-same-area", customer, all, both...)
-	area := []networkingv1.NetworkPolicyPeer{areaPeer(ns.area)}
-	sameArea.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: area}}
-	sameArea.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: area}}
-
-	policies := []*networkingv1.NetworkPolicy{deny, dns, sameNamespace, sameArea}
+	policies := []*networkingv1.NetworkPolicy{deny, dns, sameNamespace}
+	// No other managed namespace is in the proxy's area, so a policy for it
+	// there would only admit a namespace labelled with the area outside vsoc.
+	if !ns.holdsProxy {
+		sameArea := networkPolicy(ns.name, "vsoc-allow-same-area", customer, all, both...)
+		area := []networkingv1.NetworkPolicyPeer{areaPeer(ns.area)}
+		sameArea.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: area}}
+		sameArea.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: area}}
+		policies = append(policies, sameArea)
+	}
 	if ns.name == monitoring {
 		// The monitoring namespace scrapes every pod of the cluster (and
 		// only pods: an empty namespaceSelector matches no external address).
@@ -114,7 +126,12 @@ func baselinePolicies(ns managedNamespace, customer, monitoring string) []*netwo
 		return append(policies, scrape)
 	}
 	monitor := networkPolicy(ns.name, "vsoc-allow-monitoring", customer, all, ingressOnly...)
-	monitor.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{namespacePeer(monitoring)}}}
+	scrape := networkingv1.NetworkPolicyIngressRule{From: []networkingv1.NetworkPolicyPeer{namespacePeer(monitoring)}}
+	if ns.holdsProxy {
+		// The proxy serves its metrics on the admin port.
+		scrape.Ports = []networkingv1.NetworkPolicyPort{port(compiler.AdminPort, corev1.ProtocolTCP)}
+	}
+	monitor.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{scrape}
 	return append(policies, monitor)
 }
 

@@ -115,8 +115,9 @@ func (w *world) contractAllows(from, to testenv.Endpoint, port int) bool {
 }
 
 // inCluster is the intended verdict between two pods of the cluster on a
-// TCP port: same namespace, same area, the monitoring namespace, or a
-// contract.
+// TCP port: same namespace, same area, a contract, or the monitoring
+// namespace — which in the proxy's namespace scrapes the admin port only,
+// since the listener ports lead into the customer's networks.
 func (w *world) inCluster(from, to testenv.Endpoint, port int) (bool, string) {
 	monitoring := w.c.Customer.Cluster.MonitoringNamespace
 	switch {
@@ -124,10 +125,12 @@ func (w *world) inCluster(from, to testenv.Endpoint, port int) (bool, string) {
 		return true, "same namespace"
 	case w.area(from.Namespace) == w.area(to.Namespace):
 		return true, "same network area " + w.area(to.Namespace)
-	case from.Namespace == monitoring:
-		return true, "monitoring scrapes"
 	case w.contractAllows(from, to, port):
 		return true, "contract"
+	case from.Namespace == monitoring && to.Namespace == compiler.ProxyNamespace:
+		return port == compiler.AdminPort, "monitoring scrapes the proxy's admin port and nothing else there"
+	case from.Namespace == monitoring:
+		return true, "monitoring scrapes"
 	}
 	return false, "different areas, no contract"
 }
@@ -197,8 +200,22 @@ func (w *world) build(others []*compiler.CustomerPlan) {
 			allowed, why := w.inCluster(from, to, 8080)
 			w.expect(fmt.Sprintf("%s workload -> %s workload", ns.name, other.name), from, to, 8080, "", allowed, why)
 		}
-		allowed, why = w.inCluster(w.workloads[ns.name], w.proxy, compiler.AdminPort)
-		w.expect(ns.name+" workload -> proxy admin port", w.workloads[ns.name], w.proxy, compiler.AdminPort, "", allowed, why)
+	}
+	// The proxy from inside the cluster: its listener ports are the door to
+	// the remote subnets, so no other namespace reaches them (monitoring
+	// scrapes the admin port).
+	clients := map[string]testenv.Endpoint{monitoring + " scraper": scraper}
+	for _, ns := range w.managed {
+		clients[ns.name+" workload"] = w.workloads[ns.name]
+	}
+	for _, who := range slices.Sorted(maps.Keys(clients)) {
+		from := clients[who]
+		allowed, why := w.inCluster(from, w.proxy, compiler.AdminPort)
+		w.expect(who+" -> proxy admin port", from, w.proxy, compiler.AdminPort, "", allowed, why)
+		for _, l := range c.Listeners {
+			allowed, why := w.inCluster(from, w.proxy, l.ContainerPort)
+			w.expect(fmt.Sprintf("%s -> proxy %s", who, l.Name), from, w.proxy, l.ContainerPort, "", allowed, why)
+		}
 	}
 	// Other customers: their VPC cannot reach this proxy, and this proxy
 	// cannot reach their remote subnets unless the customers share them.
@@ -216,13 +233,13 @@ func (w *world) build(others []*compiler.CustomerPlan) {
 	}
 }
 
-func (w *world) check(t *testing.T, manifests string) {
+func (w *world) check(t *testing.T, manifests ...string) {
 	t.Helper()
 	probes := make([]testenv.Probe, len(w.intents))
 	for i, in := range w.intents {
 		probes[i] = in.probe
 	}
-	verdicts := testenv.CheckReachability(t, []string{manifests}, probes)
+	verdicts := testenv.CheckReachability(t, manifests, probes)
 	allowed := 0
 	for i, v := range verdicts {
 		in := w.intents[i]
@@ -301,5 +318,42 @@ func TestMetadataServiceCarvedOut(t *testing.T) {
 	}
 	if _, err := ipBlock(netip.MustParsePrefix("169.254.169.254/32")); err == nil || !strings.Contains(err.Error(), "metadata") {
 		t.Errorf("169.254.169.254/32: err %v, want a refusal naming the metadata service", err)
+	}
+}
+
+// TestProxyAreaIsPrivate: the proxy's network area admits no other
+// namespace. A declared namespace in it is refused (TestBadInput); this
+// covers one labelled with the area by hand, outside vsoc, which must not
+// reach the proxy's ports nor be reached by the proxy.
+func TestProxyAreaIsPrivate(t *testing.T) {
+	p := fleettest.SamplePlan(t)
+	files := mustRender(t, p)
+	dir := t.TempDir()
+	for i := range p.Customers {
+		c := &p.Customers[i]
+		t.Run(c.Customer.Name, func(t *testing.T) {
+			w := newWorld(t, p, c)
+			area := w.area(compiler.ProxyNamespace)
+			rendered := filepath.Join(dir, c.Customer.Name+".yaml")
+			if err := os.WriteFile(rendered, files[ClusterDir(c.Customer.Name)+"/"+RenderedFile], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			const intruderNamespace = "intruder"
+			labelled := filepath.Join(dir, c.Customer.Name+"-intruder.yaml")
+			namespace := fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    %s: %s\n    %s: %s\n",
+				intruderNamespace, namespaceNameLabel, intruderNamespace, areaLabel, area)
+			if err := os.WriteFile(labelled, []byte(namespace), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			intruder := testenv.Endpoint{Namespace: intruderNamespace, Labels: map[string]string{"app": "workload"}, IP: addrAt(c.Subnets[0].CIDR, 80).String()}
+			why := "the proxy's area " + area + " is its own"
+			w.expect("intruder -> proxy admin port", intruder, w.proxy, compiler.AdminPort, "", false, why)
+			for _, l := range c.Listeners {
+				w.expect("intruder -> proxy "+l.Name, intruder, w.proxy, l.ContainerPort, "", false, why)
+			}
+			w.expect("proxy -> intruder", w.proxy, intruder, 8080, "", false, why)
+			w.expect("vsoc-proxy workload -> intruder", w.workloads[compiler.ProxyNamespace], intruder, 8080, "", false, why)
+			w.check(t, rendered, labelled)
+		})
 	}
 }

@@ -267,6 +267,20 @@ func TestBadInput(t *testing.T) {
 			wants: []string{"customers/wacker.cue:", `area "not an area"`, "hint:"},
 		},
 		{
+			name: "namespace in the proxy's own area",
+			plan: mutate(t, p, "wacker", func(c *compiler.Customer) {
+				c.Cluster.Namespaces["foo"] = compiler.Namespace{Area: proxyArea}
+			}),
+			wants: []string{"customers/wacker.cue:", `namespace "foo"`, `area "vsoc-proxy"`, "hint:"},
+		},
+		{
+			name: "namespace in the area the customer gave the proxy",
+			plan: mutate(t, p, "wobcom", func(c *compiler.Customer) {
+				c.Cluster.Namespaces["ingress"] = compiler.Namespace{Area: "edge"}
+			}),
+			wants: []string{"customers/wobcom.cue:", `namespace "ingress"`, `area "edge"`, "hint:"},
+		},
+		{
 			name:  "customer named like the hub's folder",
 			plan:  mutate(t, p, "documentation", func(c *compiler.Customer) { c.Name = HubCluster }),
 			wants: []string{`customer "hub"`, "hint: rename the customer"},
