@@ -2,6 +2,7 @@ package cfnlocal
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -40,14 +41,16 @@ func (s *Server) executeChangeSet(f form) (any, *apiError) {
 		s.setStackStatus(st, "UPDATE_IN_PROGRESS", "User Initiated")
 	}
 	s.wg.Add(1)
-	go s.playExecution(st, cs, policy)
+	go s.playExecution(st, cs, policy, maps.Clone(st.physicalIDs))
 	return nil, nil
 }
 
 // playExecution applies a change set resource by resource, one step each, as
 // stack events. A resource that fails (an injected fault, or an update the
-// stack policy denies) rolls the stack back to the template it had before.
-func (s *Server) playExecution(st *stack, cs *changeSet, policy *stackPolicy) {
+// stack policy denies), or an update that would change or remove an export
+// another stack imports, rolls the stack back to the template and physical
+// IDs (previousIDs) it had before.
+func (s *Server) playExecution(st *stack, cs *changeSet, policy *stackPolicy, previousIDs map[string]string) {
 	defer s.wg.Done()
 	creating := cs.kind == "CREATE"
 	var done []spec.Change // applied so far, undone in reverse on rollback
@@ -116,7 +119,16 @@ func (s *Server) playExecution(st *stack, cs *changeSet, policy *stackPolicy) {
 		if failed != nil && failed.Action == spec.Add {
 			done = append(done, *failed)
 		}
-		s.rollback(st, cs, done, failedID, creating)
+		s.rollback(st, cs, done, failedResourceReason(failedID, creating), creating, previousIDs)
+		return
+	}
+	// The outputs are updated once the resources are: only then is an
+	// export's new value known.
+	s.mu.Lock()
+	inUse := s.exportInUse(st, exportValues(st.template, previousIDs), exportValues(cs.template, st.physicalIDs))
+	s.mu.Unlock()
+	if inUse != "" {
+		s.rollback(st, cs, done, inUse, creating, previousIDs)
 		return
 	}
 	s.finish(st, cs, creating)
@@ -166,19 +178,25 @@ func (s *Server) finish(st *stack, cs *changeSet, creating bool) {
 	s.dropChangeSets(st, cs)
 }
 
-// rollback undoes what an execution applied, in reverse, and leaves the
-// stack with its previous template: UPDATE_ROLLBACK_COMPLETE, or
-// ROLLBACK_COMPLETE for a failed creation (which can then only be deleted).
-func (s *Server) rollback(st *stack, cs *changeSet, done []spec.Change, failedID string, creating bool) {
-	if !s.sleep() {
-		return
-	}
-	s.mu.Lock()
+// failedResourceReason is the service's status reason for a rollback that a
+// failed resource started.
+func failedResourceReason(logicalID string, creating bool) string {
 	verb := "update"
 	if creating {
 		verb = "create"
 	}
-	reason := fmt.Sprintf("The following resource(s) failed to %s: [%s]. Rollback requested by user.", verb, failedID)
+	return fmt.Sprintf("The following resource(s) failed to %s: [%s]. Rollback requested by user.", verb, logicalID)
+}
+
+// rollback undoes what an execution applied, in reverse, and leaves the
+// stack with its previous template and physical IDs: UPDATE_ROLLBACK_COMPLETE,
+// or ROLLBACK_COMPLETE for a failed creation (which can then only be
+// deleted). reason is the stack's status reason while it rolls back.
+func (s *Server) rollback(st *stack, cs *changeSet, done []spec.Change, reason string, creating bool, previousIDs map[string]string) {
+	if !s.sleep() {
+		return
+	}
+	s.mu.Lock()
 	if creating {
 		s.setStackStatus(st, "ROLLBACK_IN_PROGRESS", reason)
 	} else {
@@ -194,7 +212,6 @@ func (s *Server) rollback(st *stack, cs *changeSet, done []spec.Change, failedID
 		if ch.Action == spec.Add {
 			s.addEvent(st, ch.LogicalID, ch.Type, "DELETE_IN_PROGRESS", "")
 			s.addEvent(st, ch.LogicalID, ch.Type, "DELETE_COMPLETE", "")
-			delete(st.physicalIDs, ch.LogicalID)
 		} else {
 			s.addEvent(st, ch.LogicalID, ch.Type, "UPDATE_IN_PROGRESS", "")
 			s.addEvent(st, ch.LogicalID, ch.Type, "UPDATE_COMPLETE", "")
@@ -207,6 +224,7 @@ func (s *Server) rollback(st *stack, cs *changeSet, done []spec.Change, failedID
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cs.executionStatus = "EXECUTE_FAILED"
+	st.physicalIDs = previousIDs
 	if creating {
 		s.setStackStatus(st, "ROLLBACK_COMPLETE", "")
 	} else {

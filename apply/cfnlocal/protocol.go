@@ -349,3 +349,7 @@ type callerIdentityResult struct {
 	Account string `xml:"Account"`
 	Arn     string `xml:"Arn"`
 }
+
+type listImportsResult struct {
+	Imports []string `xml:"Imports>member"`
+}

@@ -303,5 +303,6 @@ func (s *Server) handlers() map[string]func(form) (any, *apiError) {
 		"GetStackPolicy":              s.getStackPolicy,
 		"UpdateTerminationProtection": s.updateTerminationProtection,
 		"DeleteStack":                 s.deleteStack,
+		"ListImports":                 s.listImports,
 	}
 }

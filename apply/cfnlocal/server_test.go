@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -325,5 +326,108 @@ func TestListensOnLoopbackOnly(t *testing.T) {
 	defer server.Close()
 	if _, err := server.ListenAddr("0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "not a loopback") {
 		t.Fatalf("err = %v, want a refusal of a non-loopback address", err)
+	}
+}
+
+// settle waits until no operation is in progress on the stack and returns its
+// status and the reasons of its stack-level events, oldest first.
+func (e *env) settle(t *testing.T, name string) (string, []string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, ok := e.server.Stack(name)
+		if !ok {
+			return "DELETE_COMPLETE", nil
+		}
+		if !strings.HasSuffix(st.Status, "_IN_PROGRESS") || st.Status == "REVIEW_IN_PROGRESS" {
+			var reasons []string
+			for _, ev := range st.Events {
+				if ev.LogicalID == name && ev.Reason != "" {
+					reasons = append(reasons, ev.Status+": "+ev.Reason)
+				}
+			}
+			return st.Status, reasons
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still %s", name, st.Status)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// update executes an UPDATE change set and waits until the stack settles.
+func (e *env) update(t *testing.T, name, changeSet, body string) (string, []string) {
+	t.Helper()
+	out, err := e.createChangeSet(t.Context(), name, changeSet, body, types.ChangeSetTypeUpdate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitChangeSet(t, aws.ToString(out.Id))
+	if _, err := e.cfn.ExecuteChangeSet(t.Context(), &cfn.ExecuteChangeSetInput{ChangeSetName: out.Id}); err != nil {
+		t.Fatal(err)
+	}
+	return e.settle(t, name)
+}
+
+func exporter(cidr string, exported bool) string {
+	outputs := ""
+	if exported {
+		outputs = `,"Outputs":{"VpcId":{"Value":{"Ref":"Vpc"},"Export":{"Name":"hub-VpcId"}}}`
+	}
+	return `{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC","Properties":{"CidrBlock":"` + cidr + `"}}}` + outputs + `}`
+}
+
+const importer = `{"Resources":{"Subnet":{"Type":"AWS::EC2::Subnet","Properties":{"VpcId":{"Fn::ImportValue":"hub-VpcId"},"CidrBlock":"100.64.0.0/24"}}}}`
+
+// TestExportInUseKeepsItsValue: CloudFormation refuses to change the value of,
+// or remove, an export another stack imports; the update rolls back with the
+// service's message, and deleting the exporting stack fails. Once nothing
+// imports it, the stack may go.
+func TestExportInUseKeepsItsValue(t *testing.T) {
+	e := newEnv(t)
+	e.create(t, "hub", exporter("100.64.0.0/20", true))
+	e.create(t, "customer", importer)
+
+	imports, err := e.cfn.ListImports(t.Context(), &cfn.ListImportsInput{ExportName: aws.String("hub-VpcId")})
+	if err != nil || strings.Join(imports.Imports, ",") != "customer" {
+		t.Fatalf("ListImports hub-VpcId: %v %v, want [customer]", imports, err)
+	}
+	_, err = e.cfn.ListImports(t.Context(), &cfn.ListImportsInput{ExportName: aws.String("nobody-imports-this")})
+	apiError(t, err, "ValidationError", "Export 'nobody-imports-this' is not imported by any stack.")
+
+	// A new CIDR replaces the VPC, so the export's value (its ID) would change.
+	status, reasons := e.update(t, "hub", "replace-vpc", exporter("100.64.16.0/20", true))
+	want := "UPDATE_ROLLBACK_IN_PROGRESS: Export hub-VpcId cannot be updated as it is in use by customer"
+	if status != "UPDATE_ROLLBACK_COMPLETE" || !slices.Contains(reasons, want) {
+		t.Fatalf("replacing the exported VPC: %s %q, want UPDATE_ROLLBACK_COMPLETE with %q", status, reasons, want)
+	}
+	if st, _ := e.server.Stack("hub"); st.Template != exporter("100.64.0.0/20", true) {
+		t.Errorf("the rolled back hub runs %s", st.Template)
+	}
+
+	status, reasons = e.update(t, "hub", "drop-export", exporter("100.64.0.0/20", false))
+	want = "UPDATE_ROLLBACK_IN_PROGRESS: Export hub-VpcId cannot be deleted as it is in use by customer"
+	if status != "UPDATE_ROLLBACK_COMPLETE" || !slices.Contains(reasons, want) {
+		t.Fatalf("removing the export: %s %q, want UPDATE_ROLLBACK_COMPLETE with %q", status, reasons, want)
+	}
+
+	if _, err := e.cfn.DeleteStack(t.Context(), &cfn.DeleteStackInput{StackName: aws.String("hub")}); err != nil {
+		t.Fatal(err)
+	}
+	status, reasons = e.settle(t, "hub")
+	want = "DELETE_FAILED: Export hub-VpcId cannot be deleted as it is in use by customer"
+	if status != "DELETE_FAILED" || !slices.Contains(reasons, want) {
+		t.Fatalf("deleting the exporting stack: %s %q, want %q", status, reasons, want)
+	}
+
+	if _, err := e.cfn.DeleteStack(t.Context(), &cfn.DeleteStackInput{StackName: aws.String("customer")}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle(t, "customer")
+	if _, err := e.cfn.DeleteStack(t.Context(), &cfn.DeleteStackInput{StackName: aws.String("hub")}); err != nil {
+		t.Fatal(err)
+	}
+	if status, reasons := e.settle(t, "hub"); status != "DELETE_COMPLETE" {
+		t.Fatalf("deleting the exporting stack once nothing imports it: %s %q", status, reasons)
 	}
 }

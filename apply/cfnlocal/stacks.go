@@ -680,8 +680,23 @@ func (s *Server) deleteStack(f form) (any, *apiError) {
 	return nil, nil
 }
 
+// playDelete deletes the stack's resources one step each, unless another
+// stack imports one of its exports: then the deletion fails and the stack
+// keeps everything (DELETE_FAILED), as in the service.
 func (s *Server) playDelete(st *stack) {
 	defer s.wg.Done()
+	if !s.sleep() {
+		return
+	}
+	s.mu.Lock()
+	inUse := s.exportInUse(st, exportValues(st.template, st.physicalIDs), nil)
+	if inUse != "" {
+		s.setStackStatus(st, "DELETE_FAILED", inUse)
+	}
+	s.mu.Unlock()
+	if inUse != "" {
+		return
+	}
 	resources, _ := resourceTypes(st.template)
 	for _, id := range sortedKeys(resources) {
 		if !s.sleep() {
