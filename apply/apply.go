@@ -218,8 +218,11 @@ func outcome(ctx context.Context, opts Options, rec *Record) Outcome {
 		switch s.Outcome {
 		case cfnapply.Refused:
 			raise(Refused)
-		case cfnapply.Failed, cfnapply.NotAttempted:
+		case cfnapply.Failed:
 			raise(Failed)
+		case cfnapply.NotAttempted:
+			// It follows from the hub's outcome, which is counted: a refused
+			// hub makes the run refused, not failed.
 		case cfnapply.Interrupted:
 			raise(Interrupted)
 		}

@@ -217,3 +217,39 @@ func TestExecutionFailureIsReportedAndTheNextRunRecovers(t *testing.T) {
 		t.Fatalf("recovery run: %s %v", rec.Outcome, stackOutcomes(rec))
 	}
 }
+
+// TestHubExportInUseRefusesTheRun: a new Client VPN client CIDR replaces the
+// endpoint whose ID every customer stack imports. CloudFormation would roll
+// the hub back, so apply refuses it up front and says why; the run is refused
+// (not failed), and a dry run still previews the customers.
+func TestHubExportInUseRefusesTheRun(t *testing.T) {
+	f := newFixture(t)
+	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+		t.Fatalf("first apply: %s", rec.Outcome)
+	}
+	f.edit("hub.cue", "100.100.0.0/22", "100.101.0.0/22")
+	f.build()
+
+	dry := f.run(t.Context(), f.options(false))
+	hub := stackResult(t, dry, "vsoc-hub")
+	if dry.Outcome != Refused || hub.Outcome != cfnapply.Refused {
+		t.Fatalf("dry run: %s, hub %s; want refused", dry.Outcome, hub.Outcome)
+	}
+	if len(hub.ExportsInUse) != 1 || hub.ExportsInUse[0].Export != "vsoc-hub-ClientVpnEndpointId" || len(hub.ExportsInUse[0].ImportedBy) != len(sampleStacks)-1 ||
+		!strings.Contains(hub.Decision, "vsoc-hub-ClientVpnEndpointId would be changed (ClientVpnEndpoint is replaced)") {
+		t.Errorf("hub: %s, exports in use %+v", hub.Decision, hub.ExportsInUse)
+	}
+	if got := stackOutcomes(dry)["vsoc-customer-wacker"]; got != cfnapply.Previewed {
+		t.Errorf("dry run: wacker %s, want its change set previewed", got)
+	}
+
+	opts := f.options(true)
+	opts.AllowDestroy = true
+	rec := f.run(t.Context(), opts)
+	if rec.Outcome != Refused || stackOutcomes(rec)["vsoc-hub"] != cfnapply.Refused || stackOutcomes(rec)["vsoc-customer-wacker"] != cfnapply.NotAttempted {
+		t.Fatalf("--execute --allow-destroy: %s %v; want refused, customers not attempted", rec.Outcome, stackOutcomes(rec))
+	}
+	if st, _ := f.server.Stack("vsoc-hub"); st.Status != "CREATE_COMPLETE" {
+		t.Errorf("the hub was executed: %s", st.Status)
+	}
+}

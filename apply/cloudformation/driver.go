@@ -111,7 +111,9 @@ func Retryer(maxAttempts int, maxBackoff time.Duration) func() aws.Retryer {
 // Apply applies the hub stack first, then the customer stacks, Parallelism
 // at a time. Results come back in the order hub, customers by name. A stack
 // that fails does not stop the others, except the hub: customers import its
-// exports, so they are not attempted when it did not apply.
+// exports, so when it did not apply they are not executed. A dry run still
+// previews them, against the deployed hub: it changes nothing, and the
+// reviewer sees every stack's change set, not only the hub's refusal.
 func (d *Driver) Apply(ctx context.Context, stacks []Stack) []Result {
 	ordered := slices.Clone(stacks)
 	slices.SortFunc(ordered, func(a, b Stack) int {
@@ -128,8 +130,8 @@ func (d *Driver) Apply(ctx context.Context, stacks []Stack) []Result {
 	if len(ordered) > 0 && ordered[0].Customer == HubCustomer {
 		results[0] = d.applyStack(ctx, ordered[0], false)
 		start = 1
-		hubPending = results[0].Outcome == Previewed
-		if !results[0].Outcome.OK() {
+		hubPending = !d.opts.Execute && results[0].Outcome != Unchanged
+		if d.opts.Execute && !results[0].Outcome.OK() {
 			for i := 1; i < len(ordered); i++ {
 				results[i] = Result{
 					Stack: ordered[i].Name, Customer: ordered[i].Customer, Template: ordered[i].Source,
@@ -157,9 +159,11 @@ type run struct {
 	st   Stack
 	doc  *templateDoc
 	body string // the template as sent
-	res  *Result
+	// deployed is the stack's current template; nil for a new stack.
+	deployed []byte
+	res      *Result
 	// hubPending is set for customer stacks of a dry run in which the hub
-	// stack has changes that were not executed.
+	// stack has changes that were not executed (previewed or refused).
 	hubPending bool
 }
 
@@ -377,7 +381,8 @@ func (r *run) deployedMatches(ctx context.Context, stack *types.Stack) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("getting the deployed template of %s: %w", r.st.Name, err)
 	}
-	if !sameJSON([]byte(aws.ToString(out.TemplateBody)), r.st.Template) {
+	r.deployed = []byte(aws.ToString(out.TemplateBody))
+	if !sameJSON(r.deployed, r.st.Template) {
 		return false, nil
 	}
 	want := map[string]string{}
@@ -443,6 +448,9 @@ func (r *run) changeSet(ctx context.Context, kind types.ChangeSetType) error {
 		return err
 	}
 	r.printChanges()
+	if refused, err := r.refuseExportsInUse(ctx, id); refused || err != nil {
+		return err
+	}
 
 	var destructive []string
 	for _, ch := range r.res.Changes {

@@ -524,3 +524,62 @@ func TestInvalidTemplateIsReportedByTheService(t *testing.T) {
 		t.Errorf("error %q does not carry the service's validation message", results[1].Error)
 	}
 }
+
+// hubWithCIDR is the hub with another VPC CIDR, which replaces the VPC and so
+// changes the value of its export vsoc-hub-VpcId, which every customer imports.
+func hubWithCIDR(cidr string) []byte {
+	return bytes.Replace(hubTemplate(), []byte("100.64.0.0/20"), []byte(cidr), 1)
+}
+
+// hubWithoutExport is the hub whose VPC is an output but no longer exported.
+func hubWithoutExport() []byte {
+	var doc map[string]any
+	if err := json.Unmarshal(hubTemplate(), &doc); err != nil {
+		panic(err)
+	}
+	delete(doc["Outputs"].(map[string]any)["VpcId"].(map[string]any), "Export")
+	return mustJSON(doc)
+}
+
+func TestExportInUseIsRefusedBeforeExecution(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	deployed := e.stack("vsoc-hub")
+
+	for _, tc := range []struct {
+		name, change string
+		hub          []byte
+	}{
+		{"replaced VPC", "changed (HubVpc is replaced)", hubWithCIDR("100.64.16.0/20")},
+		{"export removed", "deleted", hubWithoutExport()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.hub = tc.hub
+			results, _ := e.apply(t.Context(), f, Options{Execute: true, AllowDestroy: true})
+			wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Refused, "vsoc-customer-acme": NotAttempted, "vsoc-customer-globex": NotAttempted})
+			want := []ExportInUse{{Export: "vsoc-hub-VpcId", Change: tc.change, ImportedBy: []string{"vsoc-customer-acme", "vsoc-customer-globex"}}}
+			if got := results[0].ExportsInUse; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("exports in use %v, want %v", got, want)
+			}
+			if d := results[0].Decision; !strings.Contains(d, "export vsoc-hub-VpcId would be "+tc.change+", but is imported by vsoc-customer-acme, vsoc-customer-globex") {
+				t.Errorf("decision %q does not say which export and which stacks", d)
+			}
+			if after := e.stack("vsoc-hub"); after.Template != deployed.Template || len(after.Events) != len(deployed.Events) {
+				t.Errorf("the hub was executed although CloudFormation would roll it back: %s", after.Status)
+			}
+		})
+	}
+}
+
+// TestDryRunPreviewsCustomersBehindARefusedHub: a dry run executes nothing,
+// so the customers' change sets are still shown when the hub is refused.
+func TestDryRunPreviewsCustomersBehindARefusedHub(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	f.hub = hubWithCIDR("100.64.16.0/20")
+	f.edit("acme", func(p *customerParams) { p.ports = []int{443, 8443} })
+	results, _ := e.apply(t.Context(), f, Options{})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Refused, "vsoc-customer-acme": Previewed, "vsoc-customer-globex": Unchanged})
+}

@@ -75,15 +75,26 @@ func (r *run) execute(ctx context.Context, kind types.ChangeSetType, id string, 
 				return err
 			}
 		}
-		cause := "see the stack events"
-		if len(r.res.FailedEvents) > 0 {
-			first := r.res.FailedEvents[0]
-			cause = fmt.Sprintf("%s (%s): %s", first.LogicalID, first.Type, first.Reason)
-		}
-		return fmt.Errorf("stack %s ended in %s after %s failed; it is rolled back to its previous template", r.st.Name, stack.StackStatus, cause)
+		return fmt.Errorf("stack %s ended in %s %s; it is rolled back to its previous template", r.st.Name, stack.StackStatus, r.failureCause(events))
 	}
 	r.printf("%s", stack.StackStatus)
 	return r.protect(ctx, stack)
+}
+
+// failureCause says why an execution rolled back: the first resource that
+// failed or, when none did, the reason the stack gave for rolling back (an
+// export other stacks import would have changed, for example).
+func (r *run) failureCause(events []Event) string {
+	if len(r.res.FailedEvents) > 0 {
+		first := r.res.FailedEvents[0]
+		return fmt.Sprintf("after %s (%s) failed: %s", first.LogicalID, first.Type, first.Reason)
+	}
+	for _, e := range events {
+		if e.LogicalID == r.st.Name && strings.HasSuffix(e.Status, "ROLLBACK_IN_PROGRESS") && e.Reason != "" {
+			return "because " + e.Reason
+		}
+	}
+	return "(see the stack events)"
 }
 
 // protect makes sure the stack carries the protective stack policy and

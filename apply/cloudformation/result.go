@@ -33,11 +33,14 @@ type Result struct {
 	ChangeSetID   string   `json:"changeSetId,omitempty"`
 	Changes       []Change `json:"changes,omitempty"`
 	// Decision says why the driver did what it did, in words.
-	Decision     string  `json:"decision"`
-	Outcome      Outcome `json:"outcome"`
-	StackStatus  string  `json:"stackStatus,omitempty"`
-	Error        string  `json:"error,omitempty"`
-	FailedEvents []Event `json:"failedEvents,omitempty"`
+	Decision    string  `json:"decision"`
+	Outcome     Outcome `json:"outcome"`
+	StackStatus string  `json:"stackStatus,omitempty"`
+	// ExportsInUse are the exports the change set would have changed or
+	// deleted while other stacks import them, why it was refused.
+	ExportsInUse []ExportInUse `json:"exportsInUse,omitempty"`
+	Error        string        `json:"error,omitempty"`
+	FailedEvents []Event       `json:"failedEvents,omitempty"`
 }
 
 // Change is one resource change of a change set, as CloudFormation computed it.

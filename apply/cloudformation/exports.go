@@ -1,0 +1,245 @@
+package cloudformation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/smithy-go"
+)
+
+// ExportInUse is an export the change set would change or delete while other
+// stacks import it. CloudFormation does not allow that ("Export … cannot be
+// updated as it is in use by …"): executing the change set would roll the
+// stack back, so the driver refuses it beforehand.
+type ExportInUse struct {
+	Export string `json:"export"`
+	// Change is what would happen to it: "deleted", or "changed" with the
+	// reason, e.g. "changed (ClientVpnEndpoint is replaced)".
+	Change     string   `json:"change"`
+	ImportedBy []string `json:"importedBy"`
+}
+
+func (e ExportInUse) String() string {
+	return fmt.Sprintf("export %s would be %s, but is imported by %s", e.Export, e.Change, strings.Join(e.ImportedBy, ", "))
+}
+
+// output is an exported output of a template.
+type output struct {
+	Value  any `json:"Value"`
+	Export struct {
+		Name any `json:"Name"`
+	} `json:"Export"`
+}
+
+// exportsOf maps a template's literal export names to their values.
+func exportsOf(body []byte) (map[string]any, error) {
+	var doc struct {
+		Outputs map[string]output `json:"Outputs"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("template is not JSON: %w", err)
+	}
+	exports := map[string]any{}
+	for _, o := range doc.Outputs {
+		if name, ok := o.Export.Name.(string); ok {
+			exports[name] = o.Value
+		}
+	}
+	return exports, nil
+}
+
+// changedExports maps the deployed template's exports that the change set
+// deletes or whose value it changes to what happens to them: the value's
+// text changes, or it names a resource the change set replaces or removes.
+func changedExports(deployed, proposed []byte, changes []Change) (map[string]string, error) {
+	before, err := exportsOf(deployed)
+	if err != nil {
+		return nil, fmt.Errorf("the deployed template: %w", err)
+	}
+	after, err := exportsOf(proposed)
+	if err != nil {
+		return nil, err
+	}
+	changed := map[string]string{}
+	for name, old := range before {
+		new, kept := after[name]
+		switch {
+		case !kept:
+			changed[name] = "deleted"
+		case !sameValue(old, new):
+			changed[name] = "changed (its value in the template changes)"
+		default:
+			for _, ch := range changes {
+				if destroysPhysicalID(ch) && slices.Contains(referencedResources(new), ch.LogicalID) {
+					changed[name] = fmt.Sprintf("changed (%s is %s)", ch.LogicalID, destroyedAs(ch))
+					break
+				}
+			}
+		}
+	}
+	return changed, nil
+}
+
+// destroysPhysicalID reports whether the change gives the resource a new
+// physical ID (and attributes) or removes it; a conditional replacement counts,
+// since CloudFormation decides it only while executing.
+func destroysPhysicalID(ch Change) bool {
+	return ch.Action == string(types.ChangeActionRemove) ||
+		(ch.Action == string(types.ChangeActionModify) && ch.Replacement != "" && ch.Replacement != string(types.ReplacementFalse))
+}
+
+func destroyedAs(ch Change) string {
+	switch {
+	case ch.Action == string(types.ChangeActionRemove):
+		return "removed"
+	case ch.Replacement == string(types.ReplacementConditional):
+		return "possibly replaced"
+	}
+	return "replaced"
+}
+
+func sameValue(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// subPlaceholder is a ${Name} or ${Name.Attribute} of Fn::Sub; ${!...} is a
+// literal.
+var subPlaceholder = regexp.MustCompile(`\$\{([^!}][^}.]*)(?:\.[^}]*)?\}`)
+
+// referencedResources lists the logical IDs a value names with Ref,
+// Fn::GetAtt or Fn::Sub (pseudo parameters included; they match no resource).
+func referencedResources(v any) []string {
+	var names []string
+	switch v := v.(type) {
+	case map[string]any:
+		for fn, arg := range v {
+			switch fn {
+			case "Ref":
+				if s, ok := arg.(string); ok {
+					names = append(names, s)
+				}
+			case "Fn::GetAtt":
+				names = append(names, getAttTarget(arg))
+			case "Fn::Sub":
+				pattern, _ := arg.(string)
+				if list, ok := arg.([]any); ok && len(list) > 0 {
+					pattern, _ = list[0].(string)
+				}
+				for _, m := range subPlaceholder.FindAllStringSubmatch(pattern, -1) {
+					names = append(names, m[1])
+				}
+			}
+			names = append(names, referencedResources(arg)...)
+		}
+	case []any:
+		for _, e := range v {
+			names = append(names, referencedResources(e)...)
+		}
+	}
+	return names
+}
+
+// getAttTarget is the resource of an Fn::GetAtt, written ["Resource",
+// "Attribute"] or "Resource.Attribute".
+func getAttTarget(arg any) string {
+	switch a := arg.(type) {
+	case string:
+		target, _, _ := strings.Cut(a, ".")
+		return target
+	case []any:
+		if len(a) > 0 {
+			target, _ := a[0].(string)
+			return target
+		}
+	}
+	return ""
+}
+
+// exportsInUse are the changed exports other stacks import, by export name.
+func (r *run) exportsInUse(ctx context.Context, changed map[string]string) ([]ExportInUse, error) {
+	var inUse []ExportInUse
+	for _, name := range sortedKeys(changed) {
+		importers, err := r.importers(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if len(importers) > 0 {
+			inUse = append(inUse, ExportInUse{Export: name, Change: changed[name], ImportedBy: importers})
+		}
+	}
+	return inUse, nil
+}
+
+// importers are the stacks that import export (ListImports), sorted.
+func (r *run) importers(ctx context.Context, export string) ([]string, error) {
+	var names []string
+	p := cfn.NewListImportsPaginator(r.d.api, &cfn.ListImportsInput{ExportName: aws.String(export)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isNotImported(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing the stacks that import %s: %w", export, err)
+		}
+		names = append(names, page.Imports...)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// isNotImported recognises ListImports' answer for an export no stack
+// imports: an error, not an empty list.
+func isNotImported(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationError" && strings.Contains(apiErr.ErrorMessage(), "is not imported by any stack")
+}
+
+// refuseExportsInUse refuses the change set when it changes or deletes
+// exports other stacks import, whatever --allow-destroy says: CloudFormation
+// would roll the update back. It reports whether it refused.
+func (r *run) refuseExportsInUse(ctx context.Context, id string) (bool, error) {
+	if r.deployed == nil {
+		return false, nil
+	}
+	changed, err := changedExports(r.deployed, r.st.Template, r.res.Changes)
+	if err != nil {
+		return false, err
+	}
+	inUse, err := r.exportsInUse(ctx, changed)
+	if err != nil || len(inUse) == 0 {
+		return false, err
+	}
+	if err := r.deleteChangeSet(ctx, id); err != nil {
+		return false, err
+	}
+	r.res.ExportsInUse = inUse
+	reasons := make([]string, len(inUse))
+	for i, e := range inUse {
+		reasons[i] = e.String()
+	}
+	r.res.Outcome = Refused
+	r.res.Decision = "refused: CloudFormation does not change or delete an export other stacks import, and the update would roll back: " +
+		strings.Join(reasons, "; ") + ". The importing stacks must stop importing it first (see vsoc-compile diff); --allow-destroy does not change this"
+	r.printf("%s", r.res.Decision)
+	return true, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
