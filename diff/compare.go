@@ -144,6 +144,12 @@ type comparison struct {
 }
 
 func (c comparison) compare(p *Preview, base, head render.Files) error {
+	exports, err := c.exportChanges(base, head)
+	if err != nil {
+		return err
+	}
+	p.Blocking = c.blockers(exports, base, head)
+	p.Summary.Blocking = len(p.Blocking)
 	byOwner := map[string]*OwnerDiff{}
 	for _, path := range sortedKeys(union(base, head)) {
 		old, inBase := base[path]
@@ -163,7 +169,7 @@ func (c comparison) compare(p *Preview, base, head render.Files) error {
 			p.Summary.FilesChanged++
 		}
 		if a.Kind == KindStack {
-			if err := c.classifyStack(&a, old, new); err != nil {
+			if err := c.classifyStack(&a, old, new, exports); err != nil {
 				return fmt.Errorf("comparing %s: %w", path, err)
 			}
 		} else if a.Status == Changed {
@@ -241,9 +247,18 @@ func stackOf(path string) string {
 }
 
 // classifyStack fills a stack's resource changes from AWS's replacement
-// data, with the property-level differences of each changed resource.
-func (c comparison) classifyStack(a *ArtifactDiff, old, new []byte) error {
-	changes, err := c.spec.Classify(old, new)
+// data, with the property-level differences of each changed resource. The
+// stack's imports of exports that change value (exports) change too.
+func (c comparison) classifyStack(a *ArtifactDiff, old, new []byte, exports map[string]exportChange) error {
+	oldResolved, err := importsReplaced(old, exports, "before")
+	if err != nil {
+		return fmt.Errorf("base template: %w", err)
+	}
+	newResolved, err := importsReplaced(new, exports, "after")
+	if err != nil {
+		return fmt.Errorf("head template: %w", err)
+	}
+	changes, err := c.spec.Classify(oldResolved, newResolved)
 	if err != nil {
 		return err
 	}
@@ -271,7 +286,7 @@ func (c comparison) classifyStack(a *ArtifactDiff, old, new []byte) error {
 			r.Name = nameTag(oldR)
 		}
 		if ch.Action == spec.Modify || ch.Action == spec.Replace {
-			r.Differences = withReferenceChanges(valueDifferences("", oldR, newR), ch.Properties, oldR)
+			r.Differences = withReferenceChanges(valueDifferences("", oldR, newR), ch.Properties, oldR, exports)
 		}
 		a.Resources = append(a.Resources, r)
 	}
@@ -283,8 +298,8 @@ func (c comparison) classifyStack(a *ArtifactDiff, old, new []byte) error {
 
 // withReferenceChanges adds the properties that change although their text
 // does not: they refer (Ref, Fn::GetAtt) to a resource that is replaced, so
-// the ID they resolve to is new.
-func withReferenceChanges(ds []Difference, properties []string, old any) []Difference {
+// the ID they resolve to is new, or import an export whose value changes.
+func withReferenceChanges(ds []Difference, properties []string, old any, exports map[string]exportChange) []Difference {
 	r, _ := old.(map[string]any)
 	props, _ := r["Properties"].(map[string]any)
 	for _, p := range properties {
@@ -295,7 +310,7 @@ func withReferenceChanges(ds []Difference, properties []string, old any) []Diffe
 			covered = covered || (ok && (rest == "" || rest[0] == '.' || rest[0] == '[' || rest[0] == ' '))
 		}
 		if !covered {
-			ds = append(ds, Difference{Path: path, Change: Changed, Old: compact(props[p]), New: "(the new ID of the replacement)"})
+			ds = append(ds, Difference{Path: path, Change: Changed, Old: compact(props[p]), New: unresolvedValue(props[p], exports)})
 		}
 	}
 	return ds

@@ -139,6 +139,47 @@ customers: newcorp: {
 		},
 	},
 	{
+		name: "replace-client-vpn-endpoint",
+		change: func(r *gitRepo) {
+			r.replace("customers/hub.cue", "100.100.0.0/22", "100.101.0.0/22")
+		},
+		check: func(t *testing.T, p *Preview) {
+			if len(p.Blocking) != 1 {
+				t.Fatalf("blocking %+v; want the Client VPN endpoint's export, which every customer imports", p.Blocking)
+			}
+			b := p.Blocking[0]
+			if b.Export != "vsoc-hub-ClientVpnEndpointId" || b.Action != "change" || b.Cause != "ClientVpnEndpoint will be REPLACED" ||
+				len(b.ImportedBy) != 5 || !b.ImportedBy[0].StillImports || !strings.Contains(b.Message, "CloudFormation refuses to update an export in use") {
+				t.Errorf("blocker %+v", b)
+			}
+			wacker := artifact(t, owner(t, p, "wacker"), "aws/vsoc-customer-wacker.template.json")
+			for _, r := range wacker.Resources {
+				if strings.HasPrefix(r.LogicalID, "ClientVpn") && (r.Action != "replace" || !slices.Equal(r.Replacing, []string{"ClientVpnEndpointId"})) {
+					t.Errorf("%s imports the endpoint's new ID but is %s %v; want replace (ClientVpnEndpointId)", r.LogicalID, r.Action, r.Replacing)
+				}
+			}
+		},
+	},
+	{
+		name: "remove-hub-availability-zone",
+		change: func(r *gitRepo) {
+			r.replace("customers/hub.cue", `, "eu-central-1c"]`, `]`)
+		},
+		check: func(t *testing.T, p *Preview) {
+			var exports []string
+			for _, b := range p.Blocking {
+				exports = append(exports, b.Export)
+				if b.Action != "delete" || len(b.ImportedBy) != 5 || b.ImportedBy[0].StillImports ||
+					!strings.Contains(b.Remedy, "vsoc-compile apply --only cubebikes,documentation,stadtwerke-bielefeld,wacker,wobcom --execute") {
+					t.Errorf("blocker %+v", b)
+				}
+			}
+			if want := []string{"vsoc-hub-PrivateRouteTable-eu-central-1c", "vsoc-hub-PrivateSubnet-eu-central-1c"}; !slices.Equal(exports, want) {
+				t.Errorf("blocking exports %v, want %v", exports, want)
+			}
+		},
+	},
+	{
 		name:      "break-validation",
 		headFails: true,
 		change: func(r *gitRepo) {

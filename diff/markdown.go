@@ -98,6 +98,31 @@ func markdown(p *Preview, d detail, shortened bool) string {
 		line("")
 	}
 
+	if len(p.Blocking) > 0 {
+		line("> [!CAUTION]")
+		line("> **%s**: CloudFormation refuses these, so `vsoc-compile apply` cannot execute this change as it is:", plural(len(p.Blocking), "blocking change"))
+		line(">")
+		for i, bl := range p.Blocking {
+			if i == d.maxItems {
+				line("> - … and %d more", len(p.Blocking)-i)
+				break
+			}
+			line("> - %s", html.EscapeString(bl.Message))
+			for j, imp := range bl.ImportedBy {
+				if j == d.maxItems {
+					line(">   - … and %d more stacks", len(bl.ImportedBy)-j)
+					break
+				}
+				if d.resources {
+					line(">   - imported by `%s`: %s", imp.Stack, html.EscapeString(strings.Join(imp.Resources, ", ")))
+				} else {
+					line(">   - imported by `%s`", imp.Stack)
+				}
+			}
+			line(">   - to apply it: %s", html.EscapeString(bl.Remedy))
+		}
+		line("")
+	}
 	if len(p.Destructive) > 0 {
 		line("> [!CAUTION]")
 		line("> **%s**, review before merging:", plural(len(p.Destructive), "destructive change"))

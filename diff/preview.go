@@ -40,6 +40,10 @@ type Preview struct {
 	// rendered and the preview holds no changes.
 	Violations []Finding `json:"violations,omitempty"`
 	Summary    Summary   `json:"summary"`
+	// Blocking lists the exports the change deletes or changes while other
+	// stacks import them: CloudFormation refuses such an update, so the
+	// change cannot be applied as it is.
+	Blocking []Blocker `json:"blocking"`
 	// Destructive lists the replacements and removals of protected resources.
 	Destructive []Consequence `json:"destructive"`
 	// Owners are the hub and the customers whose artifacts change: the hub
@@ -81,6 +85,7 @@ type Summary struct {
 	ResourcesReplaced int `json:"resourcesReplaced"`
 	ResourcesRemoved  int `json:"resourcesRemoved"`
 	Destructive       int `json:"destructive"`
+	Blocking          int `json:"blocking"`
 }
 
 // NoChanges reports whether base and head compile to the same files.
@@ -156,7 +161,7 @@ func Run(ctx context.Context, opts Options) (*Preview, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Preview{Base: opts.Base, BaseCommit: base.Commit, Head: opts.Dir, Destructive: []Consequence{}, Owners: []OwnerDiff{}}
+	p := &Preview{Base: opts.Base, BaseCommit: base.Commit, Head: opts.Dir, Destructive: []Consequence{}, Blocking: []Blocker{}, Owners: []OwnerDiff{}}
 
 	head, err := render.Build(ctx, opts.Validator, opts.Dir, headSources, opts.Cache)
 	var loadErrs compiler.LoadErrors

@@ -74,6 +74,17 @@ func WriteText(w io.Writer, p *Preview, opts TextOptions) error {
 		return t.w.Flush()
 	}
 
+	if len(p.Blocking) > 0 {
+		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s: CloudFormation refuses these, so apply cannot execute this change as it is:", plural(len(p.Blocking), "blocking change"))))
+		for _, b := range p.Blocking {
+			t.line("  %s %s", t.paint(ansiRed, "✗"), b.Message)
+			for _, imp := range b.ImportedBy {
+				t.line("      imported by %s: %s", imp.Stack, strings.Join(imp.Resources, ", "))
+			}
+			t.line("      to apply it: %s", b.Remedy)
+		}
+		t.line("")
+	}
 	if len(p.Destructive) > 0 {
 		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s:", plural(len(p.Destructive), "destructive change"))))
 		for _, c := range p.Destructive {

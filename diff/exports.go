@@ -1,0 +1,362 @@
+package diff
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/vsoc/vsoc/render"
+	"github.com/vsoc/vsoc/render/cloudformation/spec"
+)
+
+// CloudFormation does not let a stack update change the value of, or delete,
+// an export another stack imports ("Export … cannot be updated as it is in
+// use by …"): the update rolls back. The hub exports what customer stacks
+// import (the Client VPN endpoint, its subnets and route tables, …), so a hub
+// change that replaces one of those resources, or drops an availability zone,
+// cannot be applied as it is. The preview reports it first, as a blocker.
+
+// Blocker is an export the change deletes or gives a new value while stacks,
+// as deployed at the base, import it.
+type Blocker struct {
+	Owner  string `json:"owner"` // of the exporting stack: "hub"
+	Stack  string `json:"stack"`
+	Export string `json:"export"`
+	Action string `json:"action"` // "change" or "delete"
+	// Cause is what changes it, e.g. "ClientVpnEndpoint will be REPLACED".
+	Cause      string     `json:"cause"`
+	ImportedBy []Importer `json:"importedBy"`
+	Message    string     `json:"message"`
+	// Remedy says how the change can be applied, in steps.
+	Remedy string `json:"remedy"`
+}
+
+// Importer is a stack that imports an export, and the resources that do.
+type Importer struct {
+	Owner     string   `json:"owner"`
+	Stack     string   `json:"stack"`
+	Resources []string `json:"resources"`
+	// StillImports is set when the head's template of the stack still
+	// imports the export, so applying that stack first does not release it.
+	StillImports bool `json:"stillImports,omitempty"`
+	// Removed is set when the head has no such stack (a removed customer):
+	// apply leaves the deployed stack in place, importing the export.
+	Removed bool `json:"removed,omitempty"`
+}
+
+// exportChange is what happens to one export between base and head.
+type exportChange struct {
+	owner, stack string
+	delete       bool
+	cause        string
+}
+
+// exportChanges finds, in every stack of the base, the exports the head
+// deletes or whose value it changes: the value's text changes, or it names a
+// resource that is replaced (possibly, too: CloudFormation decides that only
+// while executing) or removed.
+func (c comparison) exportChanges(base, head render.Files) (map[string]exportChange, error) {
+	changes := map[string]exportChange{}
+	for _, path := range sortedKeys(base) {
+		if kindOf(path) != KindStack {
+			continue
+		}
+		before := exportsOf(base[path])
+		if len(before) == 0 {
+			continue
+		}
+		after := exportsOf(head[path])
+		resources, err := c.spec.Classify(base[path], head[path])
+		if err != nil {
+			return nil, fmt.Errorf("comparing %s: %w", path, err)
+		}
+		owner := c.owners.owner(path)
+		if owner == "" {
+			owner = hubName
+		}
+		for name, old := range before {
+			ch := exportChange{owner: owner, stack: stackOf(path)}
+			new, kept := after[name]
+			switch {
+			case !kept:
+				ch.delete, ch.cause = true, "its output is no longer exported"
+			case compact(old) != compact(new):
+				ch.cause = "its value in the template changes"
+			default:
+				ch.cause = destroyedReference(new, resources)
+			}
+			if ch.cause != "" {
+				changes[name] = ch
+			}
+		}
+	}
+	return changes, nil
+}
+
+// destroyedReference names the first resource value refers to that is
+// replaced or removed, as "X will be REPLACED"; "" when there is none.
+func destroyedReference(value any, resources []spec.Change) string {
+	refs := referencedResources(value)
+	for _, r := range resources {
+		if !slices.Contains(refs, r.LogicalID) {
+			continue
+		}
+		switch {
+		case r.Action == spec.Remove:
+			return r.LogicalID + " will be DESTROYED"
+		case r.Action == spec.Replace && r.Conditional:
+			return r.LogicalID + " may be REPLACED"
+		case r.Action == spec.Replace:
+			return r.LogicalID + " will be REPLACED"
+		}
+	}
+	return ""
+}
+
+// exportsOf maps a template's literal export names to their values; nil for
+// no template.
+func exportsOf(body []byte) map[string]any {
+	if body == nil {
+		return nil
+	}
+	doc, err := decodeJSON(body)
+	if err != nil {
+		return nil // Classify reports it
+	}
+	top, _ := doc.(map[string]any)
+	outputs, _ := top["Outputs"].(map[string]any)
+	exports := map[string]any{}
+	for _, o := range outputs {
+		out, _ := o.(map[string]any)
+		export, _ := out["Export"].(map[string]any)
+		if name, ok := export["Name"].(string); ok {
+			exports[name] = out["Value"]
+		}
+	}
+	return exports
+}
+
+// subPlaceholder is a ${Name} or ${Name.Attribute} of Fn::Sub; ${!...} is a
+// literal.
+var subPlaceholder = regexp.MustCompile(`\$\{([^!}][^}.]*)(?:\.[^}]*)?\}`)
+
+// referencedResources lists the logical IDs a value names with Ref,
+// Fn::GetAtt or Fn::Sub.
+func referencedResources(v any) []string {
+	var names []string
+	switch v := v.(type) {
+	case map[string]any:
+		for fn, arg := range v {
+			switch fn {
+			case "Ref":
+				if s, ok := arg.(string); ok {
+					names = append(names, s)
+				}
+			case "Fn::GetAtt":
+				switch a := arg.(type) {
+				case string:
+					target, _, _ := strings.Cut(a, ".")
+					names = append(names, target)
+				case []any:
+					if len(a) > 0 {
+						target, _ := a[0].(string)
+						names = append(names, target)
+					}
+				}
+			case "Fn::Sub":
+				pattern, _ := arg.(string)
+				if list, ok := arg.([]any); ok && len(list) > 0 {
+					pattern, _ = list[0].(string)
+				}
+				for _, m := range subPlaceholder.FindAllStringSubmatch(pattern, -1) {
+					names = append(names, m[1])
+				}
+			}
+			names = append(names, referencedResources(arg)...)
+		}
+	case []any:
+		for _, e := range v {
+			names = append(names, referencedResources(e)...)
+		}
+	}
+	return names
+}
+
+// importsOf maps the export names a template imports (Fn::ImportValue with a
+// literal name) to the logical IDs of the resources that import them, sorted.
+func importsOf(body []byte) map[string][]string {
+	t, err := decodeTemplate(body)
+	if err != nil {
+		return nil // Classify reports it
+	}
+	imports := map[string][]string{}
+	for _, id := range sortedKeys(t.resources) {
+		for _, name := range importedNames(t.resources[id]) {
+			if !slices.Contains(imports[name], id) {
+				imports[name] = append(imports[name], id)
+			}
+		}
+	}
+	return imports
+}
+
+func importedNames(v any) []string {
+	var names []string
+	switch v := v.(type) {
+	case map[string]any:
+		if name, ok := v["Fn::ImportValue"].(string); ok && len(v) == 1 {
+			return []string{name}
+		}
+		for _, e := range v {
+			names = append(names, importedNames(e)...)
+		}
+	case []any:
+		for _, e := range v {
+			names = append(names, importedNames(e)...)
+		}
+	}
+	return names
+}
+
+// blockers are the export changes that stacks of the base import, by export
+// name.
+func (c comparison) blockers(changes map[string]exportChange, base, head render.Files) []Blocker {
+	out := []Blocker{}
+	for _, export := range sortedKeys(changes) {
+		ch := changes[export]
+		var importers []Importer
+		for _, path := range sortedKeys(base) {
+			if kindOf(path) != KindStack || stackOf(path) == ch.stack {
+				continue
+			}
+			resources := importsOf(base[path])[export]
+			if len(resources) == 0 {
+				continue
+			}
+			owner := c.owners.owner(path)
+			importers = append(importers, Importer{
+				Owner: owner, Stack: stackOf(path), Resources: resources,
+				StillImports: len(importsOf(head[path])[export]) > 0, Removed: head[path] == nil,
+			})
+		}
+		if len(importers) > 0 {
+			out = append(out, blocker(export, ch, importers))
+		}
+	}
+	return out
+}
+
+func blocker(export string, ch exportChange, importers []Importer) Blocker {
+	b := Blocker{Owner: ch.owner, Stack: ch.stack, Export: export, Action: "change", Cause: ch.cause, ImportedBy: importers}
+	what, refusal := "will CHANGE", "to update"
+	if ch.delete {
+		b.Action, what, refusal = "delete", "will be DELETED", "to delete"
+	}
+	owners := make([]string, len(importers))
+	for i, imp := range importers {
+		owners[i] = imp.Owner
+	}
+	b.Message = fmt.Sprintf("%s: export %s %s (%s) while %s import it — CloudFormation refuses %s an export in use, so the %s stack cannot be updated",
+		ch.owner, export, what, ch.cause, firstOf(owners, 5), refusal, ch.stack)
+	b.Remedy = remedy(importers)
+	return b
+}
+
+// firstOf lists up to n names, and how many more there are: a fleet of
+// thousands imports the hub's exports.
+func firstOf(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// remedy says how the change can get through: importers that no longer
+// import the export in the head are applied (or, removed, deleted) first;
+// importers that keep importing it block it in any order.
+func remedy(importers []Importer) string {
+	var keep, removed, release []string
+	for _, imp := range importers {
+		switch {
+		case imp.StillImports:
+			keep = append(keep, imp.Owner)
+		case imp.Removed:
+			removed = append(removed, imp.Stack)
+		default:
+			release = append(release, imp.Owner)
+		}
+	}
+	if len(keep) > 0 {
+		return fmt.Sprintf("%s still import it after this change, so no order of applying gets it through: "+
+			"revert the change, or migrate by hand (the importing stacks must stop importing the export before it changes)", strings.Join(keep, ", "))
+	}
+	var steps []string
+	if len(removed) > 0 {
+		steps = append(steps, fmt.Sprintf("delete the stacks of the removed customers (%s)", strings.Join(removed, ", ")))
+	}
+	if len(release) > 0 {
+		steps = append(steps, fmt.Sprintf("apply the customers that stop importing it (vsoc-compile apply --only %s --execute)", strings.Join(release, ",")))
+	}
+	return "first " + strings.Join(steps, ", then ") + ", then apply everything"
+}
+
+// importsReplaced rewrites a template's imports of exports that change value
+// into a literal per side ("before"/"after"), so that Classify sees the
+// change CloudFormation will see once the hub's new value is imported: a
+// property that forces replacement replaces the importing resource.
+func importsReplaced(body []byte, changes map[string]exportChange, side string) ([]byte, error) {
+	if body == nil || !importsChanged(importsOf(body), changes) {
+		return body, nil
+	}
+	doc, err := decodeJSON(body)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(replaceImports(doc, changes, side))
+}
+
+func importsChanged(imports map[string][]string, changes map[string]exportChange) bool {
+	for name := range imports {
+		if ch, ok := changes[name]; ok && !ch.delete {
+			return true
+		}
+	}
+	return false
+}
+
+func replaceImports(v any, changes map[string]exportChange, side string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if name, ok := v["Fn::ImportValue"].(string); ok && len(v) == 1 {
+			if ch, ok := changes[name]; ok && !ch.delete {
+				return fmt.Sprintf("(%s value of export %s)", side, name)
+			}
+		}
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = replaceImports(e, changes, side)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = replaceImports(e, changes, side)
+		}
+		return out
+	}
+	return v
+}
+
+// unresolvedValue is what a property whose text stays the same changes to:
+// the new value of a changed export it imports, or the new ID of a replaced
+// resource it refers to.
+func unresolvedValue(v any, changes map[string]exportChange) string {
+	for _, name := range importedNames(v) {
+		if ch, ok := changes[name]; ok && !ch.delete {
+			return fmt.Sprintf("(the new value of export %s: %s)", name, ch.cause)
+		}
+	}
+	return "(the new ID of the replacement)"
+}
