@@ -13,6 +13,8 @@
 #   vsoc-proxy namespace in) is the proxy's alone: traffic within an area is
 #   allowed, so a namespace sharing it would reach the proxy's listener ports and
 #   through them the customer's remote subnets, a door kept for the operators.
+#   For the same reason the proxy's namespace is not the monitoring namespace,
+#   whose pods may reach every pod of the cluster.
 # custom:
 #   hint: choose another name; hub, proxy, default, kube-* and the proxy's area are taken
 package vsoc.rules.vsoc019
@@ -72,6 +74,15 @@ violation contains v if {
 		"path": ["cluster", "namespaces", name, "area"],
 		"message": sprintf("namespace %s: area %s is kept for the proxy, whose listener ports lead into the customer's networks", [name, ns.area]),
 		"hint": sprintf("put namespace %s in another area: the proxy's listener ports are for the operators only, and an area allows all traffic within it", [name]),
+	}
+}
+
+violation contains v if {
+	input.customer.cluster.monitoringNamespace == input.facts.proxyNamespace
+	v := {
+		"path": ["cluster", "monitoringNamespace"],
+		"message": sprintf("monitoringNamespace %s is the proxy's namespace: its pods would be allowed to reach every pod of the cluster, to scrape them", [input.facts.proxyNamespace]),
+		"hint": "name the namespace the customer's monitoring runs in (monitoring by default): the proxy's egress is for the customer's networks only",
 	}
 }
 

@@ -46,3 +46,9 @@ test_proxy_namespace_in_its_own_area if {
 	count(vsoc019.violation) == 0 with input as fx.customer_input({"cluster": {"namespaces": {"vsoc-proxy": {"area": "vsoc-proxy"}}}})
 	count(vsoc019.violation) == 0 with input as fx.customer_input({"cluster": {"namespaces": {"vsoc-proxy": {"area": "edge"}, "mla": {"area": "observability"}}}})
 }
+
+test_proxy_namespace_is_not_the_monitoring_namespace if {
+	vs := vsoc019.violation with input as fx.customer_input({"cluster": {"monitoringNamespace": "vsoc-proxy"}})
+	fx.paths(vs) == {["cluster", "monitoringNamespace"]}
+	count(vsoc019.violation) == 0 with input as fx.customer_input({"cluster": {"monitoringNamespace": "observability"}})
+}
