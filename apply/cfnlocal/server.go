@@ -122,7 +122,9 @@ func (s *Server) Close() error {
 
 // FailResource makes the next execution that creates, updates or replaces
 // logicalID in stackName fail on that resource with reason, which rolls the
-// stack back. The fault fires once.
+// stack back, or the next deletion of stackName fail on it (DELETE_FAILED),
+// as a security group still used by a load balancer's network interfaces
+// does. The fault fires once.
 func (s *Server) FailResource(stackName, logicalID, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -267,6 +267,33 @@ func TestFaultRollsBackWithEvents(t *testing.T) {
 	}
 }
 
+// TestFaultFailsDeletion: a resource that cannot be deleted (a security group
+// a load balancer still uses) ends the deletion in DELETE_FAILED, with the
+// resource's reason in its event; the stack stays, and a later deletion,
+// without the fault, removes it.
+func TestFaultFailsDeletion(t *testing.T) {
+	e := newEnv(t)
+	e.create(t, "s", vpcTemplate)
+	e.server.FailResource("s", "Vpc", "resource sg-0a1b has a dependent object")
+	if _, err := e.cfn.DeleteStack(t.Context(), &cfn.DeleteStackInput{StackName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	status, reasons := e.settle(t, "s")
+	if status != "DELETE_FAILED" || !slices.Contains(reasons, "DELETE_FAILED: The following resource(s) failed to delete: [Vpc]. ") {
+		t.Fatalf("deletion with a fault: %s %q", status, reasons)
+	}
+	st, _ := e.server.Stack("s")
+	if last := st.Events[len(st.Events)-2]; last.LogicalID != "Vpc" || last.Status != "DELETE_FAILED" || last.Reason != "resource sg-0a1b has a dependent object" {
+		t.Errorf("the failing resource's event is %+v", last)
+	}
+	if _, err := e.cfn.DeleteStack(t.Context(), &cfn.DeleteStackInput{StackName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if status, reasons := e.settle(t, "s"); status != "DELETE_COMPLETE" {
+		t.Fatalf("deleting again: %s %q", status, reasons)
+	}
+}
+
 func TestThrottlingSpeaksTheRealErrorCode(t *testing.T) {
 	e := newEnv(t)
 	e.server.Throttle(1)

@@ -682,7 +682,9 @@ func (s *Server) deleteStack(f form) (any, *apiError) {
 
 // playDelete deletes the stack's resources one step each, unless another
 // stack imports one of its exports: then the deletion fails and the stack
-// keeps everything (DELETE_FAILED), as in the service.
+// keeps everything (DELETE_FAILED), as in the service. A resource that fails
+// to be deleted (FailResource) ends the deletion in DELETE_FAILED too, the
+// resources not yet deleted kept.
 func (s *Server) playDelete(st *stack) {
 	defer s.wg.Done()
 	if !s.sleep() {
@@ -703,8 +705,18 @@ func (s *Server) playDelete(st *stack) {
 			return
 		}
 		s.mu.Lock()
-		s.addEvent(st, id, resources[id], "DELETE_COMPLETE", "")
+		reason, failed := s.failures[st.name+"/"+id]
+		if failed {
+			delete(s.failures, st.name+"/"+id)
+			s.addEvent(st, id, resources[id], "DELETE_FAILED", reason)
+			s.setStackStatus(st, "DELETE_FAILED", fmt.Sprintf("The following resource(s) failed to delete: [%s]. ", id))
+		} else {
+			s.addEvent(st, id, resources[id], "DELETE_COMPLETE", "")
+		}
 		s.mu.Unlock()
+		if failed {
+			return
+		}
 	}
 	if !s.sleep() {
 		return
