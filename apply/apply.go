@@ -76,10 +76,11 @@ type Record struct {
 	Stacks       []cfnapply.Result `json:"stacks"`
 	Clusters     []kube.Result     `json:"clusters,omitempty"`
 	Skipped      []string          `json:"skippedClusters,omitempty"`
-	// Orphaned are stacks tagged as vsoc's that the build no longer has
-	// (removed customers); they are reported, never deleted.
-	Orphaned []string `json:"orphanedStacks,omitempty"`
-	Outcome  Outcome  `json:"outcome"`
+	// Deletions are the stacks tagged as vsoc's that the build no longer has
+	// (customers no longer declared): deleted, or why not. A run with --only
+	// deletes nothing.
+	Deletions []cfnapply.Result `json:"deletions,omitempty"`
+	Outcome   Outcome           `json:"outcome"`
 }
 
 // Caller is the AWS identity the run acted as.
@@ -168,15 +169,8 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 	})
 	rec.Stacks = driver.Apply(ctx, stacks)
 	if len(opts.Only) == 0 && ctx.Err() == nil {
-		known := make([]string, len(stacks))
-		for i, s := range stacks {
-			known[i] = s.Name
-		}
-		if rec.Orphaned, err = driver.Orphans(ctx, known); err != nil {
+		if rec.Deletions, err = deleteRemovedCustomers(ctx, driver, stacks); err != nil {
 			return nil, err
-		}
-		for _, name := range rec.Orphaned {
-			fmt.Fprintf(progress, "%s: tagged as vsoc's but no longer built; not deleted: review it, lift its termination protection and delete it by hand\n", name)
 		}
 	}
 
@@ -191,12 +185,45 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 	return rec, nil
 }
 
+// deleteRemovedCustomers deletes the stacks tagged as vsoc's that are not
+// among the built stacks: those of customers no longer declared. It runs
+// after the built stacks are applied, whatever their outcome: nothing imports
+// a customer stack's resources, and a hub change may wait for a removed
+// customer to stop importing its exports.
+func deleteRemovedCustomers(ctx context.Context, driver *cfnapply.Driver, built []cfnapply.Stack) ([]cfnapply.Result, error) {
+	known := make([]string, len(built))
+	for i, s := range built {
+		known[i] = s.Name
+	}
+	orphans, err := driver.Orphans(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	removed := make([]cfnapply.Stack, len(orphans))
+	for i, name := range orphans {
+		customer, _ := customerOf(name) // "": not a customer stack, which Delete refuses
+		removed[i] = cfnapply.Stack{Name: name, Customer: customer}
+	}
+	return driver.Delete(ctx, removed), nil
+}
+
+// customerOf is the customer whose stack stackName is, as vsoc-compile
+// build names customer stacks; "", false for any other name.
+func customerOf(stackName string) (string, bool) {
+	customerPrefix := strings.TrimSuffix(compiler.StackName("x"), "x")
+	customer, ok := strings.CutPrefix(stackName, customerPrefix)
+	if !ok || customer == "" {
+		return "", false
+	}
+	return customer, true
+}
+
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
 func mode(opts Options) string {
 	switch {
 	case opts.Execute && opts.AllowDestroy:
-		return "executing, destruction of protected resources allowed"
+		return "executing, destruction of protected resources and deletion of removed customers' stacks allowed"
 	case opts.Execute:
 		return "executing"
 	}
@@ -214,7 +241,7 @@ func outcome(ctx context.Context, opts Options, rec *Record) Outcome {
 			worst = o
 		}
 	}
-	for _, s := range rec.Stacks {
+	for _, s := range slices.Concat(rec.Stacks, rec.Deletions) {
 		switch s.Outcome {
 		case cfnapply.Refused:
 			raise(Refused)
@@ -251,14 +278,13 @@ func ReadStacks(out string) ([]cfnapply.Stack, error) {
 	}
 	sort.Strings(files)
 	stacks := make([]cfnapply.Stack, 0, len(files))
-	customerPrefix := strings.TrimSuffix(compiler.StackName("x"), "x")
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".template.json")
 		customer := cfnapply.HubCustomer
 		if name != compiler.HubStackName {
 			var ok bool
-			if customer, ok = strings.CutPrefix(name, customerPrefix); !ok || customer == "" {
-				return nil, fmt.Errorf("%s: not a vsoc stack template (expected %s or %s<customer>); remove it from %s", file, compiler.HubStackName, customerPrefix, out)
+			if customer, ok = customerOf(name); !ok {
+				return nil, fmt.Errorf("%s: not a vsoc stack template (expected %s or %s); remove it from %s", file, compiler.HubStackName, compiler.StackName("<customer>"), out)
 			}
 		}
 		body, err := os.ReadFile(file)

@@ -3,12 +3,19 @@ package apply
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+
+	"github.com/vsoc/vsoc/apply/cfnlocal"
+	"github.com/vsoc/vsoc/apply/cfnlocal/cfnlocaltest"
 	cfnapply "github.com/vsoc/vsoc/apply/cloudformation"
 )
 
@@ -172,7 +179,11 @@ func TestMissingBuildOutputIsExplained(t *testing.T) {
 	}
 }
 
-func TestRemovedCustomerIsReportedNotDeleted(t *testing.T) {
+// TestRemovedCustomerStackIsDeletedWithAllowDestroy: a customer removed from
+// the fleet has its stack deleted by apply --execute --allow-destroy, after
+// the other stacks; without --allow-destroy the deletion is refused (and so
+// is the run), and a dry run deletes nothing.
+func TestRemovedCustomerStackIsDeletedWithAllowDestroy(t *testing.T) {
 	f := newFixture(t)
 	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
 		t.Fatalf("first apply: %s", rec.Outcome)
@@ -182,16 +193,128 @@ func TestRemovedCustomerIsReportedNotDeleted(t *testing.T) {
 	}
 	f.commit("drop documentation")
 	f.build()
-	rec := f.run(t.Context(), f.options(true))
-	if rec.Outcome != Success || len(rec.Stacks) != len(sampleStacks)-1 {
-		t.Fatalf("apply after removal: %s, %d stacks", rec.Outcome, len(rec.Stacks))
+	const removed = "vsoc-customer-documentation"
+	untouched := func(step string) {
+		t.Helper()
+		if st, ok := f.server.Stack(removed); !ok || st.Status != "CREATE_COMPLETE" || !st.TerminationProtection {
+			t.Errorf("%s: the removed customer's stack was touched: %+v", step, st.Status)
+		}
+		if n := f.server.Calls("DeleteStack"); n != 0 {
+			t.Errorf("%s: %d stacks deleted", step, n)
+		}
 	}
-	if !slices.Equal(rec.Orphaned, []string{"vsoc-customer-documentation"}) {
-		t.Errorf("orphaned %v", rec.Orphaned)
+
+	for _, execute := range []bool{false, true} {
+		rec := f.run(t.Context(), f.options(execute))
+		deletion := onlyDeletion(t, rec, removed)
+		if rec.Outcome != Refused || deletion.Outcome != cfnapply.Refused || !strings.Contains(deletion.Decision, "--allow-destroy") ||
+			!strings.Contains(deletion.Decision, "remove Vpc (AWS::EC2::VPC)") {
+			t.Errorf("execute %v without --allow-destroy: run %s, deletion %s %q", execute, rec.Outcome, deletion.Outcome, deletion.Decision)
+		}
+		untouched(fmt.Sprintf("execute %v without --allow-destroy", execute))
 	}
-	if st, ok := f.server.Stack("vsoc-customer-documentation"); !ok || st.Status != "CREATE_COMPLETE" {
-		t.Errorf("the removed customer's stack was touched")
+
+	dry := f.options(false)
+	dry.AllowDestroy = true
+	rec := f.run(t.Context(), dry)
+	if deletion := onlyDeletion(t, rec, removed); rec.Outcome != DryRun || deletion.Outcome != cfnapply.Previewed || !strings.Contains(deletion.Decision, "--execute") {
+		t.Errorf("dry run with --allow-destroy: run %s, deletion %+v", rec.Outcome, deletion)
 	}
+	untouched("dry run with --allow-destroy")
+
+	opts := f.options(true)
+	opts.AllowDestroy = true
+	rec = f.run(t.Context(), opts)
+	deletion := onlyDeletion(t, rec, removed)
+	if rec.Outcome != Success || deletion.Outcome != cfnapply.Deleted || deletion.StackStatus != "DELETE_COMPLETE" || len(deletion.Changes) != 29 {
+		t.Fatalf("--execute --allow-destroy: run %s, deletion %+v", rec.Outcome, deletion)
+	}
+	if _, ok := f.server.Stack(removed); ok {
+		t.Errorf("the removed customer's stack still exists")
+	}
+	for _, name := range sampleStacks {
+		if got := stackOutcomes(rec)[name]; name != removed && got != cfnapply.Unchanged {
+			t.Errorf("%s: %s, want unchanged", name, got)
+		}
+	}
+	var audit bytes.Buffer
+	if err := WriteRecord(&audit, "", rec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(audit.String(), `"deletions": [`) || !strings.Contains(audit.String(), `"outcome": "deleted"`) {
+		t.Errorf("the audit record does not list the deletion:\n%s", audit.String())
+	}
+
+	// Deleted, it is no longer there to delete.
+	if rec := f.run(t.Context(), opts); rec.Outcome != Success || len(rec.Deletions) != 0 {
+		t.Errorf("the run after the deletion: %s, deletions %+v", rec.Outcome, rec.Deletions)
+	}
+}
+
+// TestStacksVsocDidNotCreateAreNeverDeleted: a stack with a customer stack's
+// name but without vsoc's tags is not vsoc's to delete, and one tagged as
+// vsoc's that vsoc would not have named so is refused, not deleted.
+func TestStacksVsocDidNotCreateAreNeverDeleted(t *testing.T) {
+	f := newFixture(t)
+	client := cfnlocaltest.Client(cfnlocaltest.Config(cfnapply.Retryer(10, 5*time.Millisecond)), f.endpoint)
+	vpc := `{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC","Properties":{"CidrBlock":"10.0.0.0/16"}}}}`
+	createByHand(t, client, "vsoc-customer-initech", vpc, map[string]string{"team": "network"})
+	createByHand(t, client, "shared-network", vpc, map[string]string{cfnapply.TagManagedBy: cfnapply.ManagedByValue})
+	untagged, _ := f.server.Stack("vsoc-customer-initech")
+	tagged, _ := f.server.Stack("shared-network")
+
+	opts := f.options(true)
+	opts.AllowDestroy = true
+	rec := f.run(t.Context(), opts)
+	deletion := onlyDeletion(t, rec, "shared-network")
+	if rec.Outcome != Refused || deletion.Outcome != cfnapply.Refused || !strings.Contains(deletion.Decision, "never deletes a stack it did not create") {
+		t.Errorf("run %s, deletion %+v", rec.Outcome, deletion)
+	}
+	for _, was := range []cfnlocal.StackState{untagged, tagged} {
+		if now, ok := f.server.Stack(was.Name); !ok || now.Status != was.Status || len(now.Events) != len(was.Events) {
+			t.Errorf("%s was touched", was.Name)
+		}
+	}
+	if n := f.server.Calls("DeleteStack"); n != 0 {
+		t.Errorf("%d stacks deleted", n)
+	}
+}
+
+// createByHand creates a stack with tags through a change set executed by
+// hand, as someone else than vsoc would.
+func createByHand(t *testing.T, client *cfn.Client, name, body string, tags map[string]string) {
+	t.Helper()
+	var sdkTags []types.Tag
+	for k, v := range tags {
+		sdkTags = append(sdkTags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	created, err := client.CreateChangeSet(t.Context(), &cfn.CreateChangeSetInput{
+		StackName: aws.String(name), ChangeSetName: aws.String("by-hand"), ChangeSetType: types.ChangeSetTypeCreate,
+		TemplateBody: aws.String(body), Tags: sdkTags,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiter := cfn.NewChangeSetCreateCompleteWaiter(client, func(o *cfn.ChangeSetCreateCompleteWaiterOptions) { o.MinDelay = time.Millisecond })
+	if err := waiter.Wait(t.Context(), &cfn.DescribeChangeSetInput{ChangeSetName: created.Id}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ExecuteChangeSet(t.Context(), &cfn.ExecuteChangeSetInput{ChangeSetName: created.Id}); err != nil {
+		t.Fatal(err)
+	}
+	stackWaiter := cfn.NewStackCreateCompleteWaiter(client, func(o *cfn.StackCreateCompleteWaiterOptions) { o.MinDelay = time.Millisecond })
+	if err := stackWaiter.Wait(t.Context(), &cfn.DescribeStacksInput{StackName: aws.String(name)}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// onlyDeletion is the one deletion of the run, of stack.
+func onlyDeletion(t *testing.T, rec *Record, stack string) cfnapply.Result {
+	t.Helper()
+	if len(rec.Deletions) != 1 || rec.Deletions[0].Stack != stack {
+		t.Fatalf("deletions %+v, want only %s", rec.Deletions, stack)
+	}
+	return rec.Deletions[0]
 }
 
 func TestExecutionFailureIsReportedAndTheNextRunRecovers(t *testing.T) {

@@ -188,6 +188,9 @@ func (c comparison) compare(p *Preview, base, head render.Files) error {
 			byOwner[name] = o
 		}
 		o.Artifacts = append(o.Artifacts, a)
+		if a.Kind == KindStack && a.Status == Removed {
+			p.Deletions = append(p.Deletions, stackDeletion(o.Name, stackOf(path), len(a.Resources)))
+		}
 	}
 
 	// The hub first, then customers by name (the hub's key "" sorts first).
@@ -395,6 +398,16 @@ var impacts = map[string]impact{
 	"AWS::Route53::HostedZone": {"private hosted zone", "",
 		"its names stop resolving in the hub until the new zone and its records are in place",
 		"its names stop resolving in the hub"},
+}
+
+// stackDeletion says what apply does with a stack the change removes: it
+// deletes it, with the same consent a destructive change set takes.
+func stackDeletion(owner, stack string, resources int) StackDeletion {
+	return StackDeletion{
+		Owner: owner, Stack: stack, Resources: resources,
+		Message: fmt.Sprintf("%s: stack %s will be DELETED with its %d resources by vsoc-compile apply --execute --allow-destroy, after the other stacks are applied; without --allow-destroy apply refuses and keeps it",
+			owner, stack, resources),
+	}
 }
 
 // consequence says what a destructive change does, terraform-plan style:

@@ -294,7 +294,7 @@ func remedy(importers []Importer) string {
 	}
 	var steps []string
 	if len(removed) > 0 {
-		steps = append(steps, fmt.Sprintf("delete the stacks of the removed customers (%s)", strings.Join(removed, ", ")))
+		steps = append(steps, fmt.Sprintf("delete the stacks of the removed customers (%s; vsoc-compile apply --execute --allow-destroy deletes them, though it refuses this change in that run)", strings.Join(removed, ", ")))
 	}
 	if len(release) > 0 {
 		steps = append(steps, fmt.Sprintf("apply the customers that stop importing it (vsoc-compile apply --only %s --execute)", strings.Join(release, ",")))

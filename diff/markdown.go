@@ -19,7 +19,7 @@ type detail struct {
 	differences bool // the changed values inside files and resources
 	resources   bool // a stack's resources, one table row each
 	sections    bool // a collapsible section per customer
-	maxItems    int  // destructive changes and owners listed before "… and N more"
+	maxItems    int  // deletions, destructive changes and owners listed before "… and N more"
 	maxDiffs    int  // differences shown per file or resource
 }
 
@@ -120,6 +120,19 @@ func markdown(p *Preview, d detail, shortened bool) string {
 				}
 			}
 			line(">   - to apply it: %s", html.EscapeString(bl.Remedy))
+		}
+		line("")
+	}
+	if len(p.Deletions) > 0 {
+		line("> [!CAUTION]")
+		line("> **%s** of customers no longer declared:", plural(len(p.Deletions), "stack deletion"))
+		line(">")
+		for i, del := range p.Deletions {
+			if i == d.maxItems {
+				line("> - … and %d more", len(p.Deletions)-i)
+				break
+			}
+			line("> - %s", html.EscapeString(del.Message))
 		}
 		line("")
 	}

@@ -44,6 +44,10 @@ type Preview struct {
 	// stacks import them: CloudFormation refuses such an update, so the
 	// change cannot be applied as it is.
 	Blocking []Blocker `json:"blocking"`
+	// Deletions are the stacks the change removes (customers no longer
+	// declared), which vsoc-compile apply deletes with --execute
+	// --allow-destroy.
+	Deletions []StackDeletion `json:"deletions"`
 	// Destructive lists the replacements and removals of protected resources.
 	Destructive []Consequence `json:"destructive"`
 	// Owners are the hub and the customers whose artifacts change: the hub
@@ -137,6 +141,15 @@ type Consequence struct {
 	Message     string   `json:"message"`
 }
 
+// StackDeletion is a stack the change removes, in words: what apply does
+// with it.
+type StackDeletion struct {
+	Owner     string `json:"owner"`
+	Stack     string `json:"stack"`
+	Resources int    `json:"resources"`
+	Message   string `json:"message"`
+}
+
 // Options configure Run.
 type Options struct {
 	// Dir is the head: a customers folder inside a git work tree.
@@ -161,7 +174,7 @@ func Run(ctx context.Context, opts Options) (*Preview, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Preview{Base: opts.Base, BaseCommit: base.Commit, Head: opts.Dir, Destructive: []Consequence{}, Blocking: []Blocker{}, Owners: []OwnerDiff{}}
+	p := &Preview{Base: opts.Base, BaseCommit: base.Commit, Head: opts.Dir, Deletions: []StackDeletion{}, Destructive: []Consequence{}, Blocking: []Blocker{}, Owners: []OwnerDiff{}}
 
 	head, err := render.Build(ctx, opts.Validator, opts.Dir, headSources, opts.Cache)
 	var loadErrs compiler.LoadErrors

@@ -85,6 +85,13 @@ func WriteText(w io.Writer, p *Preview, opts TextOptions) error {
 		}
 		t.line("")
 	}
+	if len(p.Deletions) > 0 {
+		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s of customers no longer declared:", plural(len(p.Deletions), "stack deletion"))))
+		for _, d := range p.Deletions {
+			t.line("  %s %s", t.paint(ansiRed, "-"), d.Message)
+		}
+		t.line("")
+	}
 	if len(p.Destructive) > 0 {
 		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s:", plural(len(p.Destructive), "destructive change"))))
 		for _, c := range p.Destructive {

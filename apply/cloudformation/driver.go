@@ -170,20 +170,28 @@ type run struct {
 func (d *Driver) applyStack(ctx context.Context, st Stack, hubPending bool) Result {
 	res := Result{Stack: st.Name, Customer: st.Customer, Template: st.Source}
 	r := &run{d: d, st: st, res: &res, hubPending: hubPending}
-	if err := r.apply(ctx); err != nil && !errors.Is(err, errPreviewOnly) {
-		res.Error = err.Error()
-		switch {
-		case ctx.Err() != nil:
-			res.Outcome = Interrupted
-			if res.Decision == "" {
-				res.Decision = "interrupted; the next run picks the stack up where it is"
-			}
-		case res.Outcome == "":
-			res.Outcome = Failed
-		}
-		r.printf("%s: %v", res.Outcome, err)
-	}
+	r.recordError(ctx, r.apply(ctx))
 	return res
+}
+
+// recordError puts the error that ended the stack's run, if any, in its
+// result: interrupted when the run was cancelled, failed unless the outcome
+// was already decided.
+func (r *run) recordError(ctx context.Context, err error) {
+	if err == nil || errors.Is(err, errPreviewOnly) {
+		return
+	}
+	r.res.Error = err.Error()
+	switch {
+	case ctx.Err() != nil:
+		r.res.Outcome = Interrupted
+		if r.res.Decision == "" {
+			r.res.Decision = "interrupted; the next run picks the stack up where it is"
+		}
+	case r.res.Outcome == "":
+		r.res.Outcome = Failed
+	}
+	r.printf("%s: %v", r.res.Outcome, err)
 }
 
 func (r *run) printf(format string, args ...any) {
@@ -447,7 +455,7 @@ func (r *run) changeSet(ctx context.Context, kind types.ChangeSetType) error {
 	if err := r.collectChanges(ctx, id); err != nil {
 		return err
 	}
-	r.printChanges()
+	r.printChanges("change set " + r.res.ChangeSetName)
 	if refused, err := r.refuseExportsInUse(ctx, id); refused || err != nil {
 		return err
 	}
@@ -559,11 +567,13 @@ func (r *run) collectChanges(ctx context.Context, id string) error {
 	return nil
 }
 
-func (r *run) printChanges() {
+// printChanges prints the resource changes of what title names (a change
+// set, the stack's deletion).
+func (r *run) printChanges(title string) {
 	r.d.mu.Lock()
 	defer r.d.mu.Unlock()
 	w := r.d.opts.Progress
-	fmt.Fprintf(w, "%s: change set %s: %d resource change(s)\n", r.st.Name, r.res.ChangeSetName, len(r.res.Changes))
+	fmt.Fprintf(w, "%s: %s: %d resource change(s)\n", r.st.Name, title, len(r.res.Changes))
 	for _, ch := range r.res.Changes {
 		line := fmt.Sprintf("%s:   %-7s %-40s %-36s", r.st.Name, ch.Action, ch.LogicalID, ch.Type)
 		if ch.Replacement != "" {
@@ -584,9 +594,8 @@ func (r *run) deleteChangeSet(ctx context.Context, id string) error {
 }
 
 // Orphans lists the stacks tagged as vsoc's that are not in known (the
-// stacks of the build): customers removed from the fleet. They are only
-// reported: deleting a customer's network is for a person to do, after
-// lifting termination protection.
+// stacks of the build): customers removed from the fleet, which Delete
+// deletes.
 func (d *Driver) Orphans(ctx context.Context, known []string) ([]string, error) {
 	var orphans []string
 	p := cfn.NewDescribeStacksPaginator(d.api, &cfn.DescribeStacksInput{})

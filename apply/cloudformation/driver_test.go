@@ -583,3 +583,195 @@ func TestDryRunPreviewsCustomersBehindARefusedHub(t *testing.T) {
 	results, _ := e.apply(t.Context(), f, Options{})
 	wantOutcomes(t, results, map[string]Outcome{"vsoc-hub": Refused, "vsoc-customer-acme": Previewed, "vsoc-customer-globex": Unchanged})
 }
+
+// createByHand creates a stack as someone else than vsoc would: a change set
+// executed by hand, with the given tags, and no protection.
+func (e *env) createByHand(name string, body []byte, tags map[string]string) {
+	e.t.Helper()
+	ctx := context.Background()
+	var sdkTags []types.Tag
+	for k, v := range tags {
+		sdkTags = append(sdkTags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	_, err := e.client.CreateChangeSet(ctx, &cfn.CreateChangeSetInput{
+		StackName: aws.String(name), ChangeSetName: aws.String("by-hand"), ChangeSetType: types.ChangeSetTypeCreate,
+		TemplateBody: aws.String(string(body)), Tags: sdkTags,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitFor(func() bool {
+		out, err := e.client.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{StackName: aws.String(name), ChangeSetName: aws.String("by-hand")})
+		return err == nil && out.Status == types.ChangeSetStatusCreateComplete
+	})
+	if _, err := e.client.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{StackName: aws.String(name), ChangeSetName: aws.String("by-hand")}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitFor(func() bool { return e.stack(name).Status == "CREATE_COMPLETE" })
+}
+
+func (e *env) waitFor(cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// deleteStacks runs the driver's deletion of stacks, as apply does after
+// applying the built ones.
+func (e *env) deleteStacks(ctx context.Context, opts Options, stacks ...Stack) ([]Result, string) {
+	e.t.Helper()
+	progress := &syncBuffer{}
+	opts.Progress = progress
+	opts.PollInterval = 2 * time.Millisecond
+	results := New(e.client, opts).Delete(ctx, stacks)
+	e.t.Logf("progress:\n%s", progress.String())
+	return results, progress.String()
+}
+
+func TestDeleteRemovesTheStackAfterLiftingTerminationProtection(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	orphans, err := New(e.client, Options{}).Orphans(t.Context(), []string{"vsoc-hub", "vsoc-customer-acme"})
+	if err != nil || fmt.Sprint(orphans) != "[vsoc-customer-globex]" {
+		t.Fatalf("orphans %v (%v), want [vsoc-customer-globex]", orphans, err)
+	}
+
+	results, out := e.deleteStacks(t.Context(), Options{Execute: true, AllowDestroy: true}, Stack{Name: "vsoc-customer-globex", Customer: "globex"})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-globex": Deleted})
+	if r := results[0]; r.StackStatus != "DELETE_COMPLETE" || len(r.Changes) != 7 || !r.Changes[0].Protected {
+		t.Errorf("result %+v, want DELETE_COMPLETE and the 7 removals, CustomerGateway protected first", r)
+	}
+	if _, ok := e.server.Stack("vsoc-customer-globex"); ok {
+		t.Errorf("the stack still exists")
+	}
+	if !strings.Contains(out, "termination protection lifted") || !strings.Contains(out, "DELETE_COMPLETE") {
+		t.Errorf("progress does not show the protection lifted and the deletion's events")
+	}
+	if st := e.stack("vsoc-customer-acme"); st.Status != "CREATE_COMPLETE" {
+		t.Errorf("another customer's stack changed: %s", st.Status)
+	}
+}
+
+// withExport is a customer template that also exports its VPC's ID as name.
+func withExport(body []byte, name string) []byte {
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		panic(err)
+	}
+	doc["Outputs"] = map[string]any{"VpcId": map[string]any{"Value": map[string]any{"Ref": "Vpc"}, "Export": map[string]any{"Name": name}}}
+	return mustJSON(doc)
+}
+
+// TestDeleteRefusedWhileExportsAreImported: CloudFormation would end the
+// deletion in DELETE_FAILED, so it is refused before anything is lifted,
+// whatever --allow-destroy says, naming the export and who imports it.
+func TestDeleteRefusedWhileExportsAreImported(t *testing.T) {
+	e := newEnv(t)
+	acme := Stack{Name: "vsoc-customer-acme", Customer: "acme", Source: "out/aws/vsoc-customer-acme.template.json",
+		Template: withExport(customerTemplate(defaultFleet().customers["acme"]), "vsoc-customer-acme-VpcId")}
+	hub := Stack{Name: "vsoc-hub", Customer: HubCustomer, Template: hubTemplate(), Source: "out/aws/vsoc-hub.template.json"}
+	wantOutcomes(t, New(e.client, Options{Execute: true, PollInterval: 2 * time.Millisecond}).Apply(t.Context(), []Stack{hub, acme}),
+		map[string]Outcome{"vsoc-hub": Created, "vsoc-customer-acme": Created})
+	e.createByHand("partner", []byte(`{"Resources":{"Subnet":{"Type":"AWS::EC2::Subnet","Properties":{"VpcId":{"Fn::ImportValue":"vsoc-customer-acme-VpcId"},"CidrBlock":"100.65.0.0/24"}}}}`), nil)
+	before := e.stack("vsoc-customer-acme")
+
+	results, _ := e.deleteStacks(t.Context(), Options{Execute: true, AllowDestroy: true}, Stack{Name: acme.Name, Customer: "acme"})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Refused})
+	want := []ExportInUse{{Export: "vsoc-customer-acme-VpcId", Change: "deleted", ImportedBy: []string{"partner"}}}
+	if got := results[0].ExportsInUse; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("exports in use %v, want %v", got, want)
+	}
+	if d := results[0].Decision; !strings.Contains(d, "export vsoc-customer-acme-VpcId would be deleted, but is imported by partner") || !strings.Contains(d, "--allow-destroy does not change this") {
+		t.Errorf("decision %q", d)
+	}
+	if after := e.stack("vsoc-customer-acme"); !after.TerminationProtection || len(after.Events) != len(before.Events) || e.server.Calls("DeleteStack") != 0 {
+		t.Errorf("the stack was touched: protected %v, %d new events", after.TerminationProtection, len(after.Events)-len(before.Events))
+	}
+}
+
+// TestFailedDeletionIsReportedAndProtectedAgain: a resource the service cannot
+// delete (a security group the load balancer's interfaces still use) ends the
+// deletion in DELETE_FAILED; the result says which resource and why, and the
+// stack gets its termination protection back. The next run deletes it.
+func TestFailedDeletionIsReportedAndProtectedAgain(t *testing.T) {
+	e := newEnv(t)
+	e.apply(t.Context(), defaultFleet(), Options{Execute: true})
+	e.server.FailResource("vsoc-customer-acme", "ProxySecurityGroup", "resource sg-0a1b2c has a dependent object")
+	acme := Stack{Name: "vsoc-customer-acme", Customer: "acme"}
+
+	results, out := e.deleteStacks(t.Context(), Options{Execute: true, AllowDestroy: true}, acme)
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Failed})
+	r := results[0]
+	if r.StackStatus != "DELETE_FAILED" || len(r.FailedEvents) != 1 || r.FailedEvents[0].LogicalID != "ProxySecurityGroup" ||
+		!strings.Contains(r.Error, "ProxySecurityGroup (AWS::EC2::SecurityGroup) failed: resource sg-0a1b2c has a dependent object") {
+		t.Errorf("result %+v", r)
+	}
+	if !strings.Contains(out, "FAILED ProxySecurityGroup") {
+		t.Errorf("progress does not show the failing resource")
+	}
+	if st := e.stack("vsoc-customer-acme"); st.Status != "DELETE_FAILED" || !st.TerminationProtection {
+		t.Errorf("after the failed deletion: %s, termination protection %v", st.Status, st.TerminationProtection)
+	}
+
+	results, _ = e.deleteStacks(t.Context(), Options{Execute: true, AllowDestroy: true}, acme)
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Deleted})
+}
+
+// TestDeleteNeverTouchesAStackVsocDidNotCreate: tagged vsoc:managed-by=vsoc,
+// but not a customer stack by its name, or tagged for another customer than
+// its name says: refused, and left as it is.
+func TestDeleteNeverTouchesAStackVsocDidNotCreate(t *testing.T) {
+	e := newEnv(t)
+	vpc := []byte(`{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC","Properties":{"CidrBlock":"10.0.0.0/16"}}}}`)
+	e.createByHand("shared-network", vpc, map[string]string{TagManagedBy: ManagedByValue})
+	e.createByHand("vsoc-customer-initech", vpc, map[string]string{TagManagedBy: ManagedByValue, TagCustomer: "hooli"})
+	before := map[string]cfnlocal.StackState{"shared-network": e.stack("shared-network"), "vsoc-customer-initech": e.stack("vsoc-customer-initech")}
+
+	results, _ := e.deleteStacks(t.Context(), Options{Execute: true, AllowDestroy: true},
+		Stack{Name: "shared-network"}, Stack{Name: "vsoc-customer-initech", Customer: "initech"})
+	wantOutcomes(t, results, map[string]Outcome{"shared-network": Refused, "vsoc-customer-initech": Refused})
+	if d := results[0].Decision; !strings.Contains(d, "not named as vsoc names customer stacks") {
+		t.Errorf("shared-network: %q", d)
+	}
+	if d := results[1].Decision; !strings.Contains(d, `tagged vsoc:customer="hooli", not "initech"`) {
+		t.Errorf("vsoc-customer-initech: %q", d)
+	}
+	for name, was := range before {
+		if now := e.stack(name); now.Status != was.Status || len(now.Events) != len(was.Events) || now.TerminationProtection != was.TerminationProtection {
+			t.Errorf("%s was touched: %s", name, now.Status)
+		}
+	}
+	if n := e.server.Calls("DeleteStack") + e.server.Calls("UpdateTerminationProtection") + e.server.Calls("GetTemplate"); n != 0 {
+		t.Errorf("%d calls that read or change the stacks", n)
+	}
+}
+
+// TestDeleteOfAnUnexecutedCreationNeedsNoAllowDestroy: a creation whose
+// change set was never executed leaves the stack in REVIEW_IN_PROGRESS,
+// without resources; once the customer is dropped, --execute deletes it: it
+// destroys nothing.
+func TestDeleteOfAnUnexecutedCreationNeedsNoAllowDestroy(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.client.CreateChangeSet(t.Context(), &cfn.CreateChangeSetInput{
+		StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("vsoc-interrupted"), ChangeSetType: types.ChangeSetTypeCreate,
+		TemplateBody: aws.String(`{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC","Properties":{"CidrBlock":"100.65.0.0/20"}}}}`),
+		Tags:         []types.Tag{{Key: aws.String(TagManagedBy), Value: aws.String(ManagedByValue)}, {Key: aws.String(TagCustomer), Value: aws.String("acme")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := e.stack("vsoc-customer-acme"); st.Status != "REVIEW_IN_PROGRESS" {
+		t.Fatalf("before its change set is executed: %s", st.Status)
+	}
+	results, _ := e.deleteStacks(t.Context(), Options{Execute: true}, Stack{Name: "vsoc-customer-acme", Customer: "acme"})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Deleted})
+	if len(results[0].Changes) != 0 {
+		t.Errorf("removals %+v of a stack without resources", results[0].Changes)
+	}
+}

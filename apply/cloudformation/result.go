@@ -8,8 +8,9 @@ const (
 	Previewed    Outcome = "previewed"     // dry run: the change set was shown, not executed
 	Created      Outcome = "created"       // a new stack was created
 	Updated      Outcome = "updated"       // the stack was updated
+	Deleted      Outcome = "deleted"       // the stack of a customer no longer declared was deleted
 	Refused      Outcome = "refused"       // not done on purpose: destructive, or not vsoc's stack
-	Failed       Outcome = "failed"        // the service failed it; the stack is rolled back
+	Failed       Outcome = "failed"        // the service failed it; the stack is rolled back (or, deleted, keeps what was not)
 	Interrupted  Outcome = "interrupted"   // the run was cancelled; the next run picks it up
 	NotAttempted Outcome = "not-attempted" // skipped because the hub stack did not apply
 )
@@ -17,7 +18,7 @@ const (
 // OK reports whether the outcome leaves nothing for the operator to do.
 func (o Outcome) OK() bool {
 	switch o {
-	case Unchanged, Previewed, Created, Updated:
+	case Unchanged, Previewed, Created, Updated, Deleted:
 		return true
 	}
 	return false

@@ -32,6 +32,14 @@ gateway, peering, hosted zone, Client VPN endpoint) is refused unless
 vsoc:customer=<name> is never touched. Created stacks get a stack policy that
 denies replacing or deleting those resources, and termination protection.
 
+The stack of a customer no longer declared (tagged vsoc:managed-by=vsoc and
+vsoc:customer=<name>, named vsoc-customer-<name>, not in OUT) is deleted after
+the other stacks are applied, with --execute --allow-destroy only: its
+termination protection is lifted, and the run waits for DELETE_COMPLETE. Without
+--allow-destroy the deletion is refused (and so is the run); a dry run deletes
+nothing. A deletion that fails (DELETE_FAILED) is reported with the service's
+reason, and the stack is protected again. --only deletes nothing.
+
 AWS credentials come from the standard chain (environment, profile, SSO, web
 identity such as GitHub OIDC); the region is the hub's. An interrupted run
 leaves nothing the next run cannot pick up.
@@ -81,7 +89,7 @@ failed or interrupted, 2 usage or internal error.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.Out, "out", "o", "out", "the build output to apply")
 	f.BoolVar(&opts.Execute, "execute", false, "execute the change sets and apply the manifests (default: dry run)")
-	f.BoolVar(&opts.AllowDestroy, "allow-destroy", false, "accept change sets that replace or remove protected resources")
+	f.BoolVar(&opts.AllowDestroy, "allow-destroy", false, "accept change sets that replace or remove protected resources, and delete the stacks of customers no longer declared")
 	f.StringSliceVar(&opts.Only, "only", nil, `apply only these customers ("hub" for the hub); repeatable or comma-separated`)
 	f.StringVar(&opts.EndpointURL, "endpoint-url", "", "CloudFormation and STS endpoint URL (local endpoints, tests)")
 	f.StringVar(&auditFile, "audit-file", "", "also write the audit record to this file")
