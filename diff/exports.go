@@ -3,7 +3,6 @@ package diff
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -98,7 +97,7 @@ func (c comparison) exportChanges(base, head render.Files) (map[string]exportCha
 // destroyedReference names the first resource value refers to that is
 // replaced or removed, as "X will be REPLACED"; "" when there is none.
 func destroyedReference(value any, resources []spec.Change) string {
-	refs := referencedResources(value)
+	refs := spec.ReferencedResources(value)
 	for _, r := range resources {
 		if !slices.Contains(refs, r.LogicalID) {
 			continue
@@ -136,52 +135,6 @@ func exportsOf(body []byte) map[string]any {
 		}
 	}
 	return exports
-}
-
-// subPlaceholder is a ${Name} or ${Name.Attribute} of Fn::Sub; ${!...} is a
-// literal.
-var subPlaceholder = regexp.MustCompile(`\$\{([^!}][^}.]*)(?:\.[^}]*)?\}`)
-
-// referencedResources lists the logical IDs a value names with Ref,
-// Fn::GetAtt or Fn::Sub.
-func referencedResources(v any) []string {
-	var names []string
-	switch v := v.(type) {
-	case map[string]any:
-		for fn, arg := range v {
-			switch fn {
-			case "Ref":
-				if s, ok := arg.(string); ok {
-					names = append(names, s)
-				}
-			case "Fn::GetAtt":
-				switch a := arg.(type) {
-				case string:
-					target, _, _ := strings.Cut(a, ".")
-					names = append(names, target)
-				case []any:
-					if len(a) > 0 {
-						target, _ := a[0].(string)
-						names = append(names, target)
-					}
-				}
-			case "Fn::Sub":
-				pattern, _ := arg.(string)
-				if list, ok := arg.([]any); ok && len(list) > 0 {
-					pattern, _ = list[0].(string)
-				}
-				for _, m := range subPlaceholder.FindAllStringSubmatch(pattern, -1) {
-					names = append(names, m[1])
-				}
-			}
-			names = append(names, referencedResources(arg)...)
-		}
-	case []any:
-		for _, e := range v {
-			names = append(names, referencedResources(e)...)
-		}
-	}
-	return names
 }
 
 // importsOf maps the export names a template imports (Fn::ImportValue with a

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -13,6 +12,8 @@ import (
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/vsoc/vsoc/render/cloudformation/spec"
 )
 
 // ExportInUse is an export the change set would change or delete while other
@@ -78,7 +79,7 @@ func changedExports(deployed, proposed []byte, changes []Change) (map[string]str
 			changed[name] = "changed (its value in the template changes)"
 		default:
 			for _, ch := range changes {
-				if destroysPhysicalID(ch) && slices.Contains(referencedResources(new), ch.LogicalID) {
+				if destroysPhysicalID(ch) && slices.Contains(spec.ReferencedResources(new), ch.LogicalID) {
 					changed[name] = fmt.Sprintf("changed (%s is %s)", ch.LogicalID, destroyedAs(ch))
 					break
 				}
@@ -110,59 +111,6 @@ func sameValue(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
-}
-
-// subPlaceholder is a ${Name} or ${Name.Attribute} of Fn::Sub; ${!...} is a
-// literal.
-var subPlaceholder = regexp.MustCompile(`\$\{([^!}][^}.]*)(?:\.[^}]*)?\}`)
-
-// referencedResources lists the logical IDs a value names with Ref,
-// Fn::GetAtt or Fn::Sub (pseudo parameters included; they match no resource).
-func referencedResources(v any) []string {
-	var names []string
-	switch v := v.(type) {
-	case map[string]any:
-		for fn, arg := range v {
-			switch fn {
-			case "Ref":
-				if s, ok := arg.(string); ok {
-					names = append(names, s)
-				}
-			case "Fn::GetAtt":
-				names = append(names, getAttTarget(arg))
-			case "Fn::Sub":
-				pattern, _ := arg.(string)
-				if list, ok := arg.([]any); ok && len(list) > 0 {
-					pattern, _ = list[0].(string)
-				}
-				for _, m := range subPlaceholder.FindAllStringSubmatch(pattern, -1) {
-					names = append(names, m[1])
-				}
-			}
-			names = append(names, referencedResources(arg)...)
-		}
-	case []any:
-		for _, e := range v {
-			names = append(names, referencedResources(e)...)
-		}
-	}
-	return names
-}
-
-// getAttTarget is the resource of an Fn::GetAtt, written ["Resource",
-// "Attribute"] or "Resource.Attribute".
-func getAttTarget(arg any) string {
-	switch a := arg.(type) {
-	case string:
-		target, _, _ := strings.Cut(a, ".")
-		return target
-	case []any:
-		if len(a) > 0 {
-			target, _ := a[0].(string)
-			return target
-		}
-	}
-	return ""
 }
 
 // exportsInUse are the changed exports other stacks import, by export name.

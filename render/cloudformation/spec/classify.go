@@ -319,6 +319,26 @@ func refersTo(v any, replaced map[string]bool) (refers, definitely bool) {
 	return refers, definitely
 }
 
+// ReferencedResources lists the logical IDs v names with Ref, Fn::GetAtt or Fn::Sub, at any
+// depth (pseudo parameters too: they name no resource), in no particular order.
+func ReferencedResources(v any) []string {
+	var names []string
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			names = append(names, ReferencedResources(e)...)
+		}
+	case map[string]any:
+		if fn, arg, ok := intrinsic(x); ok {
+			names = append(names, referencedNames(fn, arg)...)
+		}
+		for _, e := range x {
+			names = append(names, ReferencedResources(e)...)
+		}
+	}
+	return names
+}
+
 // referencedNames lists the logical IDs an intrinsic function call names directly.
 func referencedNames(fn string, arg any) []string {
 	switch fn {
