@@ -123,32 +123,16 @@ func markdown(p *Preview, d detail, shortened bool) string {
 		}
 		line("")
 	}
-	if len(p.Deletions) > 0 {
-		line("> [!CAUTION]")
-		line("> **%s** of customers no longer declared:", plural(len(p.Deletions), "stack deletion"))
-		line(">")
-		for i, del := range p.Deletions {
-			if i == d.maxItems {
-				line("> - … and %d more", len(p.Deletions)-i)
-				break
-			}
-			line("> - %s", html.EscapeString(del.Message))
-		}
-		line("")
+	deletions := make([]string, len(p.Deletions))
+	for i, del := range p.Deletions {
+		deletions[i] = del.Message
 	}
-	if len(p.Destructive) > 0 {
-		line("> [!CAUTION]")
-		line("> **%s**, review before merging:", plural(len(p.Destructive), "destructive change"))
-		line(">")
-		for i, c := range p.Destructive {
-			if i == d.maxItems {
-				line("> - … and %d more", len(p.Destructive)-i)
-				break
-			}
-			line("> - %s", html.EscapeString(c.Message))
-		}
-		line("")
+	caution(line, "**"+plural(len(deletions), "stack deletion")+"** of customers no longer declared:", deletions, d.maxItems)
+	destructive := make([]string, len(p.Destructive))
+	for i, c := range p.Destructive {
+		destructive[i] = c.Message
 	}
+	caution(line, "**"+plural(len(destructive), "destructive change")+"**, review before merging:", destructive, d.maxItems)
 
 	s := p.Summary
 	line("| | added | changed | removed |")
@@ -318,4 +302,23 @@ func codeBlock[T any](b *strings.Builder, lang string, items []T, max int, lines
 		}
 	}
 	b.WriteString("```\n")
+}
+
+// caution writes a GitHub caution alert: the heading (Markdown), then the
+// messages, at most max of them.
+func caution(line func(format string, args ...any), heading string, messages []string, max int) {
+	if len(messages) == 0 {
+		return
+	}
+	line("> [!CAUTION]")
+	line("> %s", heading)
+	line(">")
+	for i, m := range messages {
+		if i == max {
+			line("> - … and %d more", len(messages)-i)
+			break
+		}
+		line("> - %s", html.EscapeString(m))
+	}
+	line("")
 }

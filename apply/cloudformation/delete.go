@@ -159,15 +159,8 @@ func (r *run) refuseDeletingExportsInUse(ctx context.Context) (bool, error) {
 	if err != nil || len(inUse) == 0 {
 		return false, err
 	}
-	r.res.ExportsInUse = inUse
-	reasons := make([]string, len(inUse))
-	for i, e := range inUse {
-		reasons[i] = e.String()
-	}
-	r.res.Outcome = Refused
-	r.res.Decision = "refused: CloudFormation does not delete a stack whose exports other stacks import, and the deletion would fail: " +
-		strings.Join(reasons, "; ") + ". The importing stacks must stop importing them first; --allow-destroy does not change this"
-	r.printf("%s", r.res.Decision)
+	r.refuseForExportsInUse(inUse, "CloudFormation does not delete a stack whose exports other stacks import, and the deletion would fail",
+		"The importing stacks must stop importing them first")
 	return true, nil
 }
 

@@ -171,16 +171,23 @@ func (r *run) refuseExportsInUse(ctx context.Context, id string) (bool, error) {
 	if err := r.deleteChangeSet(ctx, id); err != nil {
 		return false, err
 	}
-	r.res.ExportsInUse = inUse
+	r.refuseForExportsInUse(inUse, "CloudFormation does not change or delete an export other stacks import, and the update would roll back",
+		"The importing stacks must stop importing it first (see vsoc-compile diff)")
+	return true, nil
+}
+
+// refuseForExportsInUse records the refusal of an operation CloudFormation
+// would not carry out because other stacks import the exports inUse: why
+// says what it refuses, then what has to happen first.
+func (r *run) refuseForExportsInUse(inUse []ExportInUse, why, then string) {
 	reasons := make([]string, len(inUse))
 	for i, e := range inUse {
 		reasons[i] = e.String()
 	}
+	r.res.ExportsInUse = inUse
 	r.res.Outcome = Refused
-	r.res.Decision = "refused: CloudFormation does not change or delete an export other stacks import, and the update would roll back: " +
-		strings.Join(reasons, "; ") + ". The importing stacks must stop importing it first (see vsoc-compile diff); --allow-destroy does not change this"
+	r.res.Decision = "refused: " + why + ": " + strings.Join(reasons, "; ") + ". " + then + "; --allow-destroy does not change this"
 	r.printf("%s", r.res.Decision)
-	return true, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
