@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -116,7 +117,7 @@ func sameValue(a, b any) bool {
 // exportsInUse are the changed exports other stacks import, by export name.
 func (r *run) exportsInUse(ctx context.Context, changed map[string]string) ([]ExportInUse, error) {
 	var inUse []ExportInUse
-	for _, name := range sortedKeys(changed) {
+	for _, name := range slices.Sorted(maps.Keys(changed)) {
 		importers, err := r.importers(ctx, name)
 		if err != nil {
 			return nil, err
@@ -188,13 +189,4 @@ func (r *run) refuseForExportsInUse(inUse []ExportInUse, why, then string) {
 	r.res.Outcome = Refused
 	r.res.Decision = "refused: " + why + ": " + strings.Join(reasons, "; ") + ". " + then + "; --allow-destroy does not change this"
 	r.printf("%s", r.res.Decision)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
