@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,43 +79,23 @@ func buildDir(ctx context.Context, w io.Writer, dir, format string, flags *loadF
 }
 
 // writeLoadErrors reports malformed input the way violations are reported,
-// so that CI annotations and editors handle both.
+// so that CI annotations, editors and JSON consumers handle both: in JSON and
+// GitHub annotations a load error is a violation of rule CUE.
 func writeLoadErrors(w io.Writer, format string, errs compiler.LoadErrors) error {
-	switch format {
-	case "json":
-		type item struct {
-			Pos     compiler.Pos `json:"pos"`
-			Message string       `json:"message"`
-		}
-		items := make([]item, len(errs))
+	if format == "json" || format == "github" {
+		vs := make([]validate.Violation, len(errs))
 		for i, e := range errs {
-			items[i] = item{Pos: e.Pos, Message: e.Message}
+			vs[i] = validate.Violation{Rule: "CUE", Pos: e.Pos, Message: e.Message}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"loadErrors": items})
-	case "github":
-		for _, e := range errs {
-			if _, err := fmt.Fprintf(w, "::error file=%s,line=%d,col=%d,title=CUE::%s\n",
-				e.Pos.File, e.Pos.Line, e.Pos.Col, githubEscape(e.Message)); err != nil {
-				return err
-			}
-		}
-		return nil
-	default:
-		for _, e := range errs {
-			if _, err := fmt.Fprintln(w, e.Error()); err != nil {
-				return err
-			}
-		}
-		_, err := fmt.Fprintf(w, "%d error(s): fix the CUE above (`cue vet` in the customers folder shows the same)\n", len(errs))
-		return err
+		return validate.WriteReport(w, format, vs)
 	}
-}
-
-// githubEscape escapes a workflow command's message.
-func githubEscape(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	for _, e := range errs {
+		if _, err := fmt.Fprintln(w, e.Error()); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d error(s): fix the CUE above (`cue vet` in the customers folder shows the same)\n", len(errs))
+	return err
 }
 
 func checkFormat(format string, allowed ...string) error {

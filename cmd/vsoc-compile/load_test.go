@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/vsoc/vsoc/compiler"
+)
+
+// TestLoadErrorsAreReportedAsViolations: a malformed file gives the same JSON shape and the same
+// annotations as a violation, so that what reads one reads the other.
+func TestLoadErrorsAreReportedAsViolations(t *testing.T) {
+	errs := compiler.LoadErrors{{Pos: compiler.Pos{File: "wob,com:x.cue", Line: 3, Col: 7}, Message: "customers.wob: 50% off\nnext"}}
+
+	var out bytes.Buffer
+	if err := writeLoadErrors(&out, "json", errs); err != nil {
+		t.Fatal(err)
+	}
+	var report []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("the JSON report is not an array of violations: %v\n%s", err, out.String())
+	}
+	if len(report) != 1 || report[0]["rule"] != "CUE" || report[0]["file"] != "wob,com:x.cue" || report[0]["line"] != 3.0 || report[0]["col"] != 7.0 {
+		t.Fatalf("JSON report %v, want one violation of rule CUE at wob,com:x.cue:3:7", report)
+	}
+
+	out.Reset()
+	if err := writeLoadErrors(&out, "github", errs); err != nil {
+		t.Fatal(err)
+	}
+	want := "::error file=wob%2Ccom%3Ax.cue,line=3,col=7,title=CUE::customers.wob: 50%25 off%0Anext\n"
+	if out.String() != want {
+		t.Fatalf("annotation\n%q, want\n%q", out.String(), want)
+	}
+
+	out.Reset()
+	if err := writeLoadErrors(&out, "text", errs); err != nil || !strings.HasPrefix(out.String(), "wob,com:x.cue:3:7: customers.wob") {
+		t.Fatalf("text report %q, %v", out.String(), err)
+	}
+}
