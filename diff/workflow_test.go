@@ -26,6 +26,7 @@ func TestGitHubActionsWorkflow(t *testing.T) {
 			If          string            `json:"if"`
 			Permissions map[string]string `json:"permissions"`
 			Steps       []struct {
+				If   string            `json:"if"`
 				Run  string            `json:"run"`
 				Uses string            `json:"uses"`
 				With map[string]string `json:"with"`
@@ -41,7 +42,7 @@ func TestGitHubActionsWorkflow(t *testing.T) {
 	steps := func(job string) string {
 		var all strings.Builder
 		for _, s := range wf.Jobs[job].Steps {
-			all.WriteString(s.Run + "\n" + s.Uses + "\n")
+			all.WriteString(s.If + "\n" + s.Run + "\n" + s.Uses + "\n")
 			for _, k := range sortedKeys(s.With) {
 				all.WriteString(k + ": " + s.With[k] + "\n")
 			}
@@ -69,5 +70,19 @@ func TestGitHubActionsWorkflow(t *testing.T) {
 	}
 	if !strings.Contains(wf.Jobs["apply"].If, "refs/heads/main") || wf.Jobs["apply"].Permissions["id-token"] != "write" {
 		t.Error("apply must run on main only, with an OIDC token")
+	}
+	// The version is pinned: vsoc refuses a vendored schema.cue of another
+	// version, so an install of the latest would break every pull request at
+	// the next release.
+	if strings.Contains(preview+apply, "latest") || !strings.Contains(preview, "${VSOC_VERSION:?") {
+		t.Error("vsoc-compile is installed without a pinned VSOC_VERSION")
+	}
+	// A fork's token cannot comment: the preview stays in the job summary.
+	if !strings.Contains(preview, "github.event.pull_request.head.repo.full_name == github.repository") {
+		t.Error("the comment step fails every pull request from a fork")
+	}
+	// Destructive changes are applied from a manual run only.
+	if _, ok := wf.On["workflow_dispatch"]; !ok || !strings.Contains(apply, "--allow-destroy") || !strings.Contains(wf.Jobs["apply"].If, "workflow_dispatch") {
+		t.Error("no manual run applies destructive changes with --allow-destroy")
 	}
 }
