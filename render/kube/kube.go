@@ -298,7 +298,7 @@ func renderCustomer(enc *fastyaml.Encoder, p *compiler.Plan, c *compiler.Custome
 	for _, ns := range managed {
 		var extra map[string]string
 		if ns.name == compiler.ProxyNamespace {
-			extra = proxyNamespacePodSecurity
+			extra = proxyNamespaceLabels
 		}
 		objs = append(objs, object{namespaceGVK, "", ns.name, namespaceObject(ns.name, name, ns.area, extra)})
 	}

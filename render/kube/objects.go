@@ -48,12 +48,23 @@ const (
 	proxyMemoryLimitMiB = 256
 )
 
-// The pod-security admission labels: the proxy's namespace only admits pods
-// meeting the "restricted" standard, which the proxy's Deployment does.
-var proxyNamespacePodSecurity = map[string]string{
-	"pod-security.kubernetes.io/enforce": "restricted",
-	"pod-security.kubernetes.io/warn":    "restricted",
+// proxyNamespaceLabels: pod-security admission only admits pods meeting the
+// "restricted" standard, which the proxy's Deployment does; and the AWS Load
+// Balancer Controller gives each proxy pod a readiness gate that holds until
+// the NLB reports its target healthy, so a rollout never leaves the NLB with
+// only new targets that are not serving yet (with target type ip, a pod's own
+// readiness says nothing about the NLB).
+var proxyNamespaceLabels = map[string]string{
+	"pod-security.kubernetes.io/enforce":      "restricted",
+	"pod-security.kubernetes.io/warn":         "restricted",
+	"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
 }
+
+// preStopSeconds is how long a terminating proxy pod keeps serving before it
+// gets SIGTERM: the NLB goes on sending new connections to a target for a
+// while after the pod leaves the Service's endpoints, until the controller
+// has deregistered it, and a proxy that stopped listening would refuse them.
+const preStopSeconds = 15
 
 // objectLabels are the labels of every object of a cluster; customer is ""
 // for the base, whose objects get it from the overlay's label transformer.
@@ -136,8 +147,9 @@ func deployment(customer string, replicas int32, listeners []compiler.Listener) 
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           appName,
 					AutomountServiceAccountToken: new(false),
-					// The proxy drains open connections for up to 30 s on SIGTERM.
-					TerminationGracePeriodSeconds: new(int64(45)),
+					// preStopSeconds of serving, then the proxy drains open
+					// connections for up to 30 s on SIGTERM.
+					TerminationGracePeriodSeconds: new(int64(preStopSeconds + 30 + 15)),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   new(true),
 						RunAsUser:      new(int64(nonRootID)),
@@ -160,6 +172,8 @@ func deployment(customer string, replicas int32, listeners []compiler.Listener) 
 						Image: Image,
 						Args:  []string{"--config", configDir + "/" + configFile},
 						Ports: ports,
+						// The image has no shell: the kubelet sleeps.
+						Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: preStopSeconds}}},
 						LivenessProbe: &corev1.Probe{
 							ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: adminPort}},
 							PeriodSeconds:    10,

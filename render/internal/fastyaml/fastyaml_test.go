@@ -6,6 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
+
+	// Registers -update, so that `go test ./render/... -update` runs here too.
+	_ "github.com/vsoc/vsoc/internal/golden"
 )
 
 // TestSharedEncoderMatchesLibrary: one Encoder reused across many values
