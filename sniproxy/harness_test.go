@@ -44,6 +44,8 @@ type dnsServer struct {
 	records map[string]dnsAnswer
 	// failing holds the names and query types answered with SERVFAIL.
 	failing map[dnsQuestion]bool
+	// delay is how long every answer takes.
+	delay   time.Duration
 	queries atomic.Int64
 }
 
@@ -79,6 +81,13 @@ func (d *dnsServer) set(name string, ttl uint32, addrs ...netip.Addr) {
 	d.records[dns.Fqdn(name)] = dnsAnswer{addrs: addrs, ttl: ttl}
 }
 
+// slow makes every answer take delay.
+func (d *dnsServer) slow(delay time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.delay = delay
+}
+
 // fail makes the server answer queries of qtype for name with SERVFAIL.
 func (d *dnsServer) fail(name string, qtype uint16) {
 	d.mu.Lock()
@@ -94,7 +103,9 @@ func (d *dnsServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 	d.mu.Lock()
 	ans, ok := d.records[strings.ToLower(q.Name)]
 	failing := d.failing[dnsQuestion{strings.ToLower(q.Name), q.Qtype}]
+	delay := d.delay
 	d.mu.Unlock()
+	time.Sleep(delay)
 	switch {
 	case failing:
 		resp.Rcode = dns.RcodeServerFailure

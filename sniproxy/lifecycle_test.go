@@ -1,6 +1,7 @@
 package sniproxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,6 +228,66 @@ func TestReloadUnderLoadKeepsOpenConnections(t *testing.T) {
 		t.Fatalf("new connection to a name denied by the reloaded config succeeded:\n%s", out)
 	}
 	e.audit.waitFor(t, map[string]any{"name": "www2.example.test", "reason": "denied", "config_generation": e.srv.Generation()})
+}
+
+// TestReloadDecidesConnectionsStillDeciding: a connection accepted before a reload, whose client
+// was still sending its head or whose DNS lookup was still running when the reload completed, is
+// decided by the new config. A client cannot open connections before a revocation and use them
+// after it.
+func TestReloadDecidesConnectionsStillDeciding(t *testing.T) {
+	e := newEnv(t, nil)
+	connect := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", "127.0.0.1:"+e.port("connect"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	status := func(r *bufio.Reader) string {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the status: %v", err)
+		}
+		return strings.TrimSpace(line)
+	}
+
+	// The head ends after a reload that takes the destination away.
+	c, r := connect()
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\n", e.httpBackend)
+	waitActive(t, e.srv, 1)
+	withoutBackend := *e.cfg
+	withoutBackend.AllowedDestinations = []netip.Prefix{netip.PrefixFrom(backend2IP, 32)}
+	if err := e.srv.Reload(&withoutBackend); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(c, "\r\n")
+	if got := status(r); got != "HTTP/1.1 403 Forbidden" {
+		t.Errorf("a head ended after the reload: %q, want 403 (the destination was taken away)", got)
+	}
+	e.audit.waitFor(t, map[string]any{"listener": "connect", "decision": "refuse", "reason": "destination_forbidden", "config_generation": 2.0})
+
+	// The reload comes while the name is being resolved.
+	e.dns.slow(time.Second)
+	c, r = connect()
+	before := e.dns.queries.Load()
+	fmt.Fprintf(c, "CONNECT ssh.example.test:%d HTTP/1.1\r\n\r\n", e.httpBackend.Port())
+	for deadline := time.Now().Add(5 * time.Second); e.dns.queries.Load() == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the proxy never asked the DNS server")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	denied := *e.cfg
+	denied.Deny = append(slices.Clone(e.cfg.Deny), "ssh.example.test")
+	if err := e.srv.Reload(&denied); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(r); got != "HTTP/1.1 403 Forbidden" {
+		t.Errorf("a lookup that ended after the reload: %q, want 403 (the name is denied now)", got)
+	}
+	e.audit.waitFor(t, map[string]any{"listener": "connect", "name": "ssh.example.test", "decision": "refuse", "reason": "denied", "config_generation": 3.0})
 }
 
 func TestReloadAddsAndRemovesListeners(t *testing.T) {

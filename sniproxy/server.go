@@ -405,6 +405,9 @@ func (ss *session) finished(res relayResult) {
 // sends no more, nil while it may) and decides: more bytes needed (false), a refusal, a dial, or a
 // DNS lookup to do first.
 func (ss *session) decide(head []byte, readErr error) (nextStep, bool) {
+	if !ss.adopt() {
+		return ss.refuse("listener_removed", 0, nil), true
+	}
 	rec, l := ss.rec, ss.l
 	var (
 		replay []byte // bytes to send upstream before relaying
@@ -466,15 +469,47 @@ func (ss *session) decide(head []byte, readErr error) (nextStep, bool) {
 		targets, reason, status := ss.s.resolved(ss.snap, rec, port, addrs, nil)
 		return ss.dialOrRefuse(targets, reason, status, replay), true
 	}
-	name := rec.name
+	name, resolver := rec.name, ss.snap.resolver
 	return nextStep{later: func() func() nextStep {
 		// The resolver bounds its own queries (timeouts.resolve).
-		addrs, err := ss.snap.resolver.lookup(ss.s.ctx, name)
-		return func() nextStep {
-			targets, reason, status := ss.s.resolved(ss.snap, rec, port, addrs, err)
-			return ss.dialOrRefuse(targets, reason, status, replay)
-		}
+		addrs, err := resolver.lookup(ss.s.ctx, name)
+		return func() nextStep { return ss.decideResolved(port, addrs, err, replay) }
 	}}, true
+}
+
+// decideResolved decides, back on the loop, with the answer of a DNS lookup: by the config in
+// force now, which a reload during the lookup may have changed (the name may be denied now, or
+// the addresses no longer allowed).
+func (ss *session) decideResolved(port uint16, addrs []netip.Addr, lookupErr error, replay []byte) nextStep {
+	if !ss.adopt() {
+		return ss.refuse("listener_removed", 0, nil)
+	}
+	if ss.l.Protocol != ProtocolConnect {
+		port = ss.l.UpstreamPort
+	}
+	targets, reason, status, resolve := ss.s.route(ss.snap, ss.l, ss.rec, port)
+	if resolve {
+		targets, reason, status = ss.s.resolved(ss.snap, ss.rec, port, addrs, lookupErr)
+	}
+	return ss.dialOrRefuse(targets, reason, status, replay)
+}
+
+// adopt makes the config in force now the one that decides, when a reload happened since the
+// connection was accepted: a client that opened its connection before a reload cannot use what
+// the reload took away. False when the connection's listener is gone, or speaks another
+// protocol now.
+func (ss *session) adopt() bool {
+	snap := ss.s.current.Load()
+	if snap == ss.snap {
+		return true
+	}
+	l, ok := snap.listeners[ss.l.Name]
+	if !ok || l.Protocol != ss.l.Protocol {
+		return false
+	}
+	ss.snap, ss.l = snap, l
+	ss.rec.configGen = snap.generation
+	return true
 }
 
 // decideTCP routes a connection of a tcp listener: its static mapping.
