@@ -423,14 +423,7 @@ func TestIdleTimeoutClosesBothSides(t *testing.T) {
 
 func TestShutdownDrainsThenCloses(t *testing.T) {
 	backend := startHalfCloseBackend(t, backend2IP)
-	cfg := tcpOnlyConfig(backend, time.Minute)
-	srv, err := New(cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv, audit := startProxy(t, tcpOnlyConfig(backend, time.Minute))
 	addr := srv.Addr("raw").String()
 	quick, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -472,6 +465,8 @@ func TestShutdownDrainsThenCloses(t *testing.T) {
 	if _, err := stuck.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("stuck connection after drain deadline: want EOF, got %v", err)
 	}
+	// Its audit line says it did not end by itself.
+	audit.waitFor(t, map[string]any{"listener": "raw", "error": "closed at the drain deadline"})
 }
 
 func TestAdminEndpoints(t *testing.T) {

@@ -1,6 +1,7 @@
 package sniproxy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -189,17 +190,17 @@ func (rl *relayLoops) onEveryLoop(fn func(i int, l *eventLoop)) {
 	wg.Wait()
 }
 
-// closeAll ends every relay with net.ErrClosed, and every relay handed over later as well.
-func (rl *relayLoops) closeAll() {
+// closeAll ends every relay with err, and every relay handed over later as well.
+func (rl *relayLoops) closeAll(err error) {
 	for _, l := range rl.loops {
-		l.request(func(l *eventLoop) { l.closing = true })
+		l.request(func(l *eventLoop) { l.closeWith = cmp.Or(l.closeWith, err) })
 	}
 }
 
 // stop ends every relay and the loops, and waits for them.
 func (rl *relayLoops) stop() {
 	for _, l := range rl.loops {
-		l.request(func(l *eventLoop) { l.closing, l.stopping = true, true })
+		l.request(func(l *eventLoop) { l.closeWith, l.stopping = cmp.Or(l.closeWith, net.ErrClosed), true })
 	}
 	for _, l := range rl.loops {
 		<-l.stopped
@@ -222,7 +223,7 @@ type eventLoop struct {
 	now          int64
 	tick         int64 // sweep interval for idle relays, 0 while no relay has an idle timeout
 	nextSweep    int64
-	closing      bool
+	closeWith    error // once set, every relay ends with it
 	stopping     bool
 	stopped      chan struct{}
 
@@ -304,8 +305,8 @@ func (l *eventLoop) run() {
 				l.accept(ref.acc)
 			}
 		}
-		if l.closing {
-			l.closeEverything(net.ErrClosed)
+		if l.closeWith != nil {
+			l.closeEverything(l.closeWith)
 			if l.stopping {
 				l.close()
 				return
@@ -396,8 +397,8 @@ func (l *eventLoop) takeQueued() {
 func (l *eventLoop) register(c *relayConn) {
 	c.slot = len(l.conns)
 	l.conns = append(l.conns, c)
-	if l.closing {
-		l.finish(c, net.ErrClosed)
+	if l.closeWith != nil {
+		l.finish(c, l.closeWith)
 		return
 	}
 	l.shortenTick(c.idle)

@@ -297,6 +297,10 @@ func sameBind(a, b string) bool {
 	return err1 == nil && err2 == nil && ab.port != 0 && ab == bb
 }
 
+// errDrainDeadline ends the connections still open when a shutdown's drain deadline passes; their
+// audit lines say so.
+var errDrainDeadline = errors.New("closed at the drain deadline")
+
 // decision of a connection, as audited.
 const (
 	decisionAllow  = "allow"
@@ -686,7 +690,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	n := s.active.Load()
 	s.mu.Lock()
 	if s.relays != nil {
-		s.relays.closeAll()
+		s.relays.closeAll(errDrainDeadline)
 	}
 	s.mu.Unlock()
 	<-drained
