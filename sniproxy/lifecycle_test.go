@@ -146,6 +146,7 @@ func TestReloadUnderLoadKeepsOpenConnections(t *testing.T) {
 		wg       sync.WaitGroup
 	)
 	dials := make([]atomic.Int64, clients)
+	served := make([]atomic.Int64, clients) // requests each client had answered
 	firstErr := make(chan error, 1)
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -168,6 +169,7 @@ func TestReloadUnderLoadKeepsOpenConnections(t *testing.T) {
 					return
 				}
 				requests.Add(1)
+				served[i].Add(1)
 			}
 		}(i)
 	}
@@ -178,7 +180,19 @@ func TestReloadUnderLoadKeepsOpenConnections(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitRequests(clients)
+	// Every client has its connection: one that is still deciding where it goes when a reload
+	// completes is decided by the new config (TestReloadDecidesConnectionsStillDeciding).
+	allServed := func() bool {
+		for i := range served {
+			if served[i].Load() == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(10 * time.Second); !allServed() && failures.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	// Reload repeatedly: each new config denies www2 (for new connections), the next allows it again.
 	for i := 0; i < 10; i++ {
