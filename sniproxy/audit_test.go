@@ -66,26 +66,35 @@ func TestAuditBufferWritesWholeBatchesInOrder(t *testing.T) {
 	a := newAuditBuffer(dest, time.Hour, func(err error) { t.Errorf("unexpected failure: %v", err) })
 	line := func(i int) string { return fmt.Sprintf("{\"n\":%d,\"pad\":%q}\n", i, strings.Repeat("x", 200)) }
 	var want strings.Builder
-	n := 2 * auditBatchSize / len(line(0)) // more than one batch
+	n := auditBatchSize/len(line(0)) + 1 // a full batch
 	for i := range n {
 		want.WriteString(line(i))
 		a.Write([]byte(line(i)))
 	}
-	// The full batches were written by the writer itself; the rest waits.
-	batches, got := dest.written()
-	if batches < 1 || len(got) < auditBatchSize {
-		t.Fatalf("%d batches, %d bytes written; want the full batches", batches, len(got))
+	// The full batch is written at once (by a goroutine of the writer's)...
+	deadline := time.Now().Add(5 * time.Second)
+	for _, got := dest.written(); len(got) < auditBatchSize; _, got = dest.written() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes written, want the full batch", len(got))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	if len(got) == want.Len() {
-		t.Fatalf("everything was written at once; the tail should wait for the interval")
+	// ...and the lines after it wait for the interval.
+	for i := n; i < n+10; i++ {
+		want.WriteString(line(i))
+		a.Write([]byte(line(i)))
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, got := dest.written(); len(got) == want.Len() {
+		t.Fatalf("the lines after a full batch were written at once; they should wait for the interval")
 	}
 	a.flush()
-	batches, got = dest.written()
+	batches, got := dest.written()
 	if got != want.String() {
 		t.Fatalf("written %d bytes, want %d, in order", len(got), want.Len())
 	}
-	if batches > n/100 {
-		t.Fatalf("%d writes for %d lines: not batched", batches, n)
+	if batches > 2 {
+		t.Fatalf("%d writes for a batch and a few lines: not batched", batches)
 	}
 }
 
@@ -116,6 +125,147 @@ func TestAuditBufferReportsWriteFailures(t *testing.T) {
 	}
 	if _, got := dest.written(); !bytes.Equal([]byte(got), []byte("{}\n")) {
 		t.Fatalf("written %q", got)
+	}
+}
+
+// gatedWriter holds every write until its gate is opened, like a pipe nobody reads.
+type gatedWriter struct {
+	gate chan struct{}
+	countingWriter
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	<-w.gate
+	return w.countingWriter.Write(p)
+}
+
+// A destination that stops accepting writes never holds the caller of Write (an event loop):
+// once the buffer is full, lines are dropped, counted and reported, at most once per
+// auditDropReportInterval.
+func TestAuditBufferNeverWaitsForAStuckDestination(t *testing.T) {
+	dest := &gatedWriter{gate: make(chan struct{})}
+	reports := make(chan error, 100)
+	a := newAuditBuffer(dest, time.Hour, func(err error) { reports <- err })
+	line := []byte(fmt.Sprintf("{\"pad\":%q}\n", strings.Repeat("x", 200)))
+	n := 2 * auditBufferLimit / len(line)
+	wrote := make(chan struct{})
+	go func() {
+		for range n {
+			a.Write(line)
+		}
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write waited for a destination that accepts nothing")
+	}
+	if d := a.writeDuration(time.Now()); d <= 0 {
+		t.Fatalf("write duration %s while a write is stuck, want it measured", d)
+	}
+	lost := a.linesLost.Load()
+	if lost < uint64(n/3) || lost == uint64(n) {
+		t.Fatalf("%d of %d lines lost; want those past the buffer's bound", lost, n)
+	}
+	select {
+	case err := <-reports:
+		if !strings.Contains(err.Error(), "audit lines dropped") {
+			t.Fatalf("report %q", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("dropped lines were not reported")
+	}
+	if len(reports) != 0 {
+		t.Fatalf("%d more reports within the report interval, want one", len(reports))
+	}
+
+	close(dest.gate)
+	a.flush()
+	if _, got := dest.written(); uint64(strings.Count(got, "\n")) != uint64(n)-lost {
+		t.Fatalf("%d lines written, want the %d not dropped", strings.Count(got, "\n"), uint64(n)-lost)
+	}
+	if d := a.writeDuration(time.Now()); d != 0 {
+		t.Fatalf("write duration %s with no write in progress", d)
+	}
+}
+
+// The lines buffered while a slow write lasted are written at their interval, though the timer
+// fired during the write.
+func TestAuditBufferWritesWhatWaitedForASlowWrite(t *testing.T) {
+	dest := &gatedWriter{gate: make(chan struct{})}
+	a := newAuditBuffer(dest, 10*time.Millisecond, func(err error) { t.Errorf("unexpected failure: %v", err) })
+	a.Write([]byte("{\"n\":1}\n"))
+	for a.writeDuration(time.Now()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	a.Write([]byte("{\"n\":2}\n"))
+	time.Sleep(50 * time.Millisecond) // the second line's interval passes during the first write
+	close(dest.gate)
+	deadline := time.Now().Add(5 * time.Second)
+	for _, got := dest.written(); got != "{\"n\":1}\n{\"n\":2}\n"; _, got = dest.written() {
+		if time.Now().After(deadline) {
+			t.Fatalf("written %q, want both lines", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// At shutdown, flush gives up on a destination that accepts nothing.
+func TestAuditBufferFlushGivesUpOnAStuckDestination(t *testing.T) {
+	dest := &gatedWriter{gate: make(chan struct{})}
+	defer close(dest.gate)
+	var failures []error
+	a := newAuditBuffer(dest, time.Hour, func(err error) { failures = append(failures, err) })
+	a.flushWait = 50 * time.Millisecond
+	a.Write([]byte("{}\n"))
+	a.flush()
+	if len(failures) != 1 || !strings.Contains(failures[0].Error(), "accepted nothing for 50ms") {
+		t.Fatalf("failures %v, want flush to give up", failures)
+	}
+}
+
+// fillingDisk accepts room bytes, then writes what fits of a write and fails with ENOSPC, as a
+// file system that fills up does.
+type fillingDisk struct {
+	room int
+	countingWriter
+}
+
+func (w *fillingDisk) Write(p []byte) (int, error) {
+	if len(p) <= w.room {
+		w.room -= len(p)
+		return w.countingWriter.Write(p)
+	}
+	n := w.room
+	w.room = 0
+	w.countingWriter.Write(p[:n])
+	return n, syscall.ENOSPC
+}
+
+// A write that a full disk cuts short leaves a partial line; the next write completes it before
+// anything else, so that every line of the file stays valid JSON.
+func TestAuditBufferCompletesALineAFullDiskCut(t *testing.T) {
+	dest := &fillingDisk{room: len("{\"n\":1}\n{\"n")}
+	var failures []error
+	a := newAuditBuffer(dest, time.Hour, func(err error) { failures = append(failures, err) })
+	for _, l := range []string{"{\"n\":1}\n", "{\"n\":2}\n", "{\"n\":3}\n"} {
+		a.Write([]byte(l))
+	}
+	a.flush() // cuts line 2 and loses line 3
+	if len(failures) != 1 || !errors.Is(failures[0], syscall.ENOSPC) || !strings.Contains(failures[0].Error(), "(1 lines lost)") {
+		t.Fatalf("failures %v, want ENOSPC with one line lost", failures)
+	}
+	a.Write([]byte("{\"n\":4}\n"))
+	a.flush() // the disk is still full: line 4 is lost, line 2 is still cut
+	dest.room = 1 << 20
+	a.Write([]byte("{\"n\":5}\n"))
+	a.flush()
+	_, got := dest.written()
+	if want := "{\"n\":1}\n{\"n\":2}\n{\"n\":5}\n"; got != want {
+		t.Fatalf("written %q, want %q", got, want)
+	}
+	if lost := a.linesLost.Load(); lost != 2 {
+		t.Fatalf("%d lines counted lost, want 2", lost)
 	}
 }
 

@@ -112,3 +112,11 @@ func (lm *listenerMeters) connections(decision, reason string) prometheus.Counte
 	c, _ := lm.outcomes.LoadOrStore(key, lm.connectionsVec.WithLabelValues(lm.name, decision, reason))
 	return c.(prometheus.Counter)
 }
+
+// newAuditLinesLostCounter reads the count of the audit lines a never wrote.
+func newAuditLinesLostCounter(a *auditBuffer) prometheus.CounterFunc {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "vsoc_sniproxy_audit_lines_lost_total",
+		Help: "Audit lines never written: dropped while a write lasted and the buffer was full, or left out by a failed write (both logged as \"audit lines lost\").",
+	}, func() float64 { return float64(a.linesLost.Load()) })
+}

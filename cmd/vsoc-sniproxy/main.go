@@ -4,8 +4,14 @@
 //	vsoc-sniproxy --config /etc/vsoc-sniproxy/config.yaml
 //
 // SIGHUP or a change of the config file reloads it (new connections use it, open ones are
-// untouched; an invalid file is refused and logged). SIGTERM/SIGINT stop accepting, drain open
-// connections up to timeouts.drain, then exit.
+// untouched; an invalid file is refused and logged). SIGHUP also reopens an audit file given by
+// path, for rename rotation (logrotate's default: move the file, then send SIGHUP, as for nginx).
+// SIGTERM/SIGINT stop accepting, drain open connections up to timeouts.drain, then exit.
+//
+// The audit is written off the event loops: a destination that stops accepting costs audit lines
+// (dropped once the buffer is full, counted in vsoc_sniproxy_audit_lines_lost_total), not
+// connections, and /healthz fails once a write has lasted --audit-stall-limit, so that the
+// liveness probe restarts the proxy.
 package main
 
 import (
@@ -22,6 +28,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +79,7 @@ func newRootCommand() *cobra.Command {
 		configPath    string
 		watchInterval time.Duration
 		checkOnly     bool
+		stallLimit    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:           "vsoc-sniproxy --config FILE",
@@ -89,7 +97,7 @@ func newRootCommand() *cobra.Command {
 				return nil
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			if err := run(cmd.Context(), logger, configPath, watchInterval); err != nil {
+			if err := run(cmd.Context(), logger, configPath, watchInterval, stallLimit); err != nil {
 				logger.Error("exiting", "error", err.Error())
 				return reportedError{err}
 			}
@@ -99,12 +107,13 @@ func newRootCommand() *cobra.Command {
 	cmd.Flags().StringVar(&configPath, "config", "", "proxy config file (rendered by vsoc-compile build as OUT/proxy/<customer>.yaml)")
 	cmd.Flags().DurationVar(&watchInterval, "watch-interval", 2*time.Second, "how often to check the config file for changes (0 disables; SIGHUP always reloads)")
 	cmd.Flags().BoolVar(&checkOnly, "check", false, "validate the config file and exit")
+	cmd.Flags().DurationVar(&stallLimit, "audit-stall-limit", 30*time.Second, "how long a write of audit lines may last before /healthz fails (the liveness probe then restarts the proxy)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
 
 // run serves until SIGTERM/SIGINT (or ctx ends), then drains.
-func run(ctx context.Context, logger *slog.Logger, configPath string, watchInterval time.Duration) error {
+func run(ctx context.Context, logger *slog.Logger, configPath string, watchInterval, auditStallLimit time.Duration) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -116,15 +125,21 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	if err != nil {
 		return err
 	}
-	auditW, closeAudit, err := openAudit(cfg.Audit)
+	auditW, err := openAudit(cfg.Audit)
 	if err != nil {
 		return err
 	}
-	defer closeAudit()
+	reopenable, _ := auditW.(*auditFile) // nil for stdout and stderr
+	if reopenable != nil {
+		defer reopenable.Close()
+	}
 
 	srv, err := sniproxy.New(cfg, sniproxy.Options{Log: logger, Audit: auditW})
 	if err != nil {
 		return err
+	}
+	if err := srv.Registry().Register(srv.AuditMetrics()); err != nil {
+		return fmt.Errorf("registering the audit metrics: %w", err)
 	}
 	// The admin port is bound first: a failure then leaves no accepted connection behind.
 	var adminLn net.Listener
@@ -142,7 +157,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	var admin *http.Server
 	if adminLn != nil {
 		ln := adminLn
-		admin = &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		admin = &http.Server{Handler: adminHandler(srv, auditStallLimit), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("admin endpoint stopped", "error", err.Error())
@@ -183,6 +198,9 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 		select {
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
+				if reopenable != nil {
+					reopenAudit(logger, reopenable)
+				}
 				data, err := os.ReadFile(configPath)
 				if err != nil {
 					logger.Error("config refused, the previous one keeps serving", "trigger", "SIGHUP", "error", err.Error())
@@ -227,17 +245,128 @@ func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg
 	return nil
 }
 
-// openAudit opens the audit destination: stdout, stderr or a file appended to.
-func openAudit(dest string) (io.Writer, func(), error) {
+// adminHandler is the Server's admin endpoint, whose /healthz also fails while a write of audit
+// lines has lasted longer than stallLimit: the proxy keeps serving without its audit, but only a
+// restart brings back a destination stuck that long (a pipe nobody reads, a hung file system).
+func adminHandler(srv *sniproxy.Server, stallLimit time.Duration) http.Handler {
+	served := srv.AdminHandler()
+	mux := http.NewServeMux()
+	mux.Handle("/", served)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if d := srv.AuditWriteDuration(); d > stallLimit {
+			http.Error(w, fmt.Sprintf("an audit write has lasted %s", d.Round(time.Second)), http.StatusServiceUnavailable)
+			return
+		}
+		served.ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// reopenAudit reopens the audit file at SIGHUP; a failure keeps the previous file.
+func reopenAudit(logger *slog.Logger, f *auditFile) {
+	if err := f.Reopen(); err != nil {
+		logger.Error("audit file not reopened, lines keep going to the previous one", "error", err.Error())
+		return
+	}
+	logger.Info("audit file reopened", "path", f.path)
+}
+
+// openAudit opens the audit destination: stdout, stderr or an *auditFile.
+func openAudit(dest string) (io.Writer, error) {
 	switch dest {
 	case "", "stdout":
-		return os.Stdout, func() {}, nil
+		return os.Stdout, nil
 	case "stderr":
-		return os.Stderr, func() {}, nil
+		return os.Stderr, nil
 	}
-	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := openAppending(dest)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening audit file %s: %w", dest, err)
+		return nil, err
 	}
-	return f, func() { f.Close() }, nil
+	if err := endCutLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit file %s: %w", dest, err)
+	}
+	return &auditFile{path: dest, current: f}, nil
+}
+
+func openAppending(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("opening audit file %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// endCutLine ends the file's last line if a failed write cut it and the process then exited, so
+// that the first line of this run is not appended to the fragment.
+func endCutLine(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, info.Size()-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		_, err = f.Write([]byte{'\n'})
+	}
+	return err
+}
+
+// auditFile is an audit file given by path, which Reopen opens anew for rename rotation. The
+// audit writer (one goroutine at a time) moves to the new file at its next write rather than at
+// once: a write in progress may be stuck, and a reopen must not wait for it.
+type auditFile struct {
+	path     string
+	reopened atomic.Pointer[os.File] // opened by Reopen, not yet written to
+	current  *os.File                // the file written to; the audit writer's
+	midLine  bool                    // the last write to current stopped inside a line (a full disk)
+}
+
+// Reopen opens the path anew: the next write goes to the new file.
+func (w *auditFile) Reopen() error {
+	f, err := openAppending(w.path)
+	if err != nil {
+		return err
+	}
+	if unused := w.reopened.Swap(f); unused != nil {
+		unused.Close()
+	}
+	return nil
+}
+
+func (w *auditFile) Write(p []byte) (int, error) {
+	done := 0
+	if next := w.reopened.Swap(nil); next != nil {
+		done = w.moveTo(next, p)
+	}
+	n, err := w.current.Write(p[done:])
+	if n > 0 {
+		w.midLine = p[done+n-1] != '\n'
+	}
+	return done + n, err
+}
+
+// moveTo makes next the file written to. A line that a failed write cut in the old file is
+// completed there (its end comes first in p), rather than starting the new file with a fragment;
+// moveTo returns how much of p that took.
+func (w *auditFile) moveTo(next *os.File, p []byte) int {
+	lineEnd := 0
+	if w.midLine {
+		lineEnd = bytes.IndexByte(p, '\n') + 1
+		w.current.Write(p[:lineEnd]) // if the old file is still full, its last line stays cut
+	}
+	w.current.Close()
+	w.current, w.midLine = next, false
+	return lineEnd
+}
+
+// Close closes the file.
+func (w *auditFile) Close() {
+	if next := w.reopened.Swap(nil); next != nil {
+		next.Close()
+	}
+	w.current.Close()
 }

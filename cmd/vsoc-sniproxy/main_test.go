@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -402,4 +403,231 @@ func cpuTicks(t *testing.T, pid int) int {
 	fmt.Sscan(fields[11], &utime)
 	fmt.Sscan(fields[12], &stime)
 	return utime + stime
+}
+
+// waitForLines waits until the file at path holds n lines, and returns them.
+func waitForLines(t *testing.T, path string, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile(path)
+		lines := strings.SplitAfter(string(data), "\n")
+		lines = lines[:len(lines)-1] // after the last newline
+		if len(lines) >= n {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %d lines, want %d:\n%s", path, len(lines), n, data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SIGHUP reopens the audit file: after logrotate's rename rotation (mv, then SIGHUP), lines go
+// to a new file at the configured path, not to the renamed one.
+func TestBinaryReopensTheAuditFileAtSIGHUP(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	backend := startBackend(t, "127.0.0.2", "b")
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	writeFile(t, cfgPath, configFor(backend, auditPath)+"auditFlush: 10ms\n")
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0")
+	logs, _ := startLogged(t, cmd)
+	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
+
+	connect := func(msg string) {
+		c := dialT(t, addr)
+		if got := roundTrip(t, c, msg); got != "b:"+msg {
+			t.Fatalf("relayed %q", got)
+		}
+		c.Close()
+	}
+	connect("1")
+	waitForLines(t, auditPath, 1)
+	if err := os.Rename(auditPath, auditPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	connect("2")
+	waitForLines(t, auditPath+".1", 2) // before SIGHUP, the renamed file is still written
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "audit file reopened", "path", auditPath)
+	connect("3")
+	if lines := waitForLines(t, auditPath, 1); len(lines) != 1 || !strings.Contains(lines[0], `"bytes_up":1,`) {
+		t.Fatalf("audit file after the reopen: %q, want the third connection", lines)
+	}
+	if lines := waitForLines(t, auditPath+".1", 2); len(lines) != 2 {
+		t.Fatalf("rotated file: %q, want the first two connections only", lines)
+	}
+}
+
+// With its audit going to a pipe nobody reads, the proxy keeps serving (the lines past its
+// bounded buffer are dropped and counted), and /healthz fails once a write has lasted the stall
+// limit, so that a liveness probe restarts it.
+func TestBinaryServesWhileItsAuditIsStuck(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	backend := startBackend(t, "127.0.0.2", "b")
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	writeFile(t, cfgPath, configFor(backend, "stdout")+"auditFlush: 10ms\n")
+	unread, stdout, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unread.Close()
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0", "--audit-stall-limit", "1s")
+	cmd.Stdout = stdout
+	logs, _ := startLogged(t, cmd)
+	stdout.Close()
+	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
+	admin := "http://" + logs.wait(t, "admin endpoint listening", "", "")["address"].(string)
+
+	// A pipe holds 64 KiB, a batch 256 KiB and the buffer 4 MiB: about 15,000 lines of ~280
+	// bytes fill them all.
+	const clients, perClient = 8, 2500
+	var wg sync.WaitGroup
+	failures := make(chan error, clients)
+	for range clients {
+		wg.Go(func() {
+			for range perClient {
+				if err := closeAfterRelay(addr); err != nil {
+					failures <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(failures)
+	for err := range failures {
+		t.Fatalf("a connection failed while the audit was stuck: %v", err)
+	}
+	if lost := metricValue(t, admin, "vsoc_sniproxy_audit_lines_lost_total"); lost < 1 {
+		t.Fatalf("%v audit lines counted lost, want the lines past the buffer", lost)
+	}
+	logs.wait(t, "audit lines lost", "", "")
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(admin + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "an audit write has lasted") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz still %d %q with the audit stuck for 10 s", resp.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// closeAfterRelay opens a connection through the proxy, has a byte relayed and closes it.
+func closeAfterRelay(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("x")); err != nil {
+		return err
+	}
+	_, err = c.Read(make([]byte, 8))
+	return err
+}
+
+// metricValue is the value of an unlabelled metric on the admin endpoint's /metrics.
+func metricValue(t *testing.T, admin, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if value, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			var v float64
+			fmt.Sscan(value, &v)
+			return v
+		}
+	}
+	t.Fatalf("no metric %s on /metrics", name)
+	return 0
+}
+
+// A line a full disk cut in the audit file is completed in that file when the next write goes
+// to a reopened one: the new file does not start with the end of a line.
+func TestAuditFileCompletesACutLineBeforeMovingToTheReopenedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	w, err := openAudit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := w.(*auditFile)
+	defer f.Close()
+	// As if the disk had filled up in the middle of the second line.
+	if _, err := f.Write([]byte("{\"n\":1}\n{\"n\"")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	// The audit writer writes the end of the cut line first, then the next lines.
+	if n, err := f.Write([]byte(":2}\n")); err != nil || n != 4 {
+		t.Fatalf("write of the cut line's end: %d, %v", n, err)
+	}
+	if n, err := f.Write([]byte("{\"n\":3}\n")); err != nil || n != 8 {
+		t.Fatalf("write after the reopen: %d, %v", n, err)
+	}
+	for file, want := range map[string]string{path + ".1": "{\"n\":1}\n{\"n\":2}\n", path: "{\"n\":3}\n"} {
+		if got := readFile(t, file); string(got) != want {
+			t.Errorf("%s holds %q, want %q", filepath.Base(file), got, want)
+		}
+	}
+}
+
+// A line cut by a run that then exited is ended before the next run's first line, rather than
+// continued by it.
+func TestOpenAuditEndsALineAPreviousRunCut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(path, []byte("{\"n\":1}\n{\"n\""), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // and a file that ends with a whole line is left alone
+		w, err := openAudit(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.(*auditFile).Close()
+	}
+	w, err := openAudit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.(*auditFile).Close()
+	if _, err := w.Write([]byte("{\"n\":3}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(readFile(t, path)), "{\"n\":1}\n{\"n\"\n{\"n\":3}\n"; got != want {
+		t.Fatalf("audit file %q, want %q", got, want)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
