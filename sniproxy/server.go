@@ -102,10 +102,13 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	auditBuf := newAuditBuffer(auditW, cfg.WithDefaults().AuditFlush.Std(), func(err error) {
 		logger.Error("audit lines lost", "error", err)
 	})
+	if err := reg.Register(newAuditLinesLostCounter(auditBuf)); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		log:       logger,
 		auditBuf:  auditBuf,

@@ -138,9 +138,6 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	if err != nil {
 		return err
 	}
-	if err := srv.Registry().Register(srv.AuditMetrics()); err != nil {
-		return fmt.Errorf("registering the audit metrics: %w", err)
-	}
 	// The admin port is bound first: a failure then leaves no accepted connection behind.
 	var adminLn net.Listener
 	if cfg.Admin != "" {
