@@ -175,20 +175,29 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 
 	current := cfg
 	lastSeen := sha256.Sum256(data)
-	reload := func(trigger string, data []byte) {
+	// The watcher tries a refused file again at every tick: what refused it may have been the
+	// machine rather than the file (a new listener's port still taken). It says so once per
+	// reason; SIGHUP always says.
+	var lastRefusal string
+	reload := func(trigger string, data []byte) (applied bool) {
 		next, err := sniproxy.ParseConfig(configPath, data)
 		if err == nil {
 			err = srv.Reload(next)
 		}
 		if err != nil {
-			logger.Error("config refused, the previous one keeps serving", "trigger", trigger, "error", err.Error())
-			return
+			if msg := err.Error(); msg != lastRefusal || trigger == "SIGHUP" {
+				logger.Error("config refused, the previous one keeps serving", "trigger", trigger, "error", msg)
+				lastRefusal = msg
+			}
+			return false
 		}
+		lastRefusal = ""
 		if next.Audit != current.Audit || next.AuditFlush != current.AuditFlush || next.Admin != current.Admin {
 			logger.Warn("audit and admin changes take effect at the next restart", "trigger", trigger)
 		}
 		current = next
 		logger.Info("config reloaded", "trigger", trigger, "generation", srv.Generation())
+		return true
 	}
 
 	for {
@@ -203,8 +212,9 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 					logger.Error("config refused, the previous one keeps serving", "trigger", "SIGHUP", "error", err.Error())
 					continue
 				}
-				lastSeen = sha256.Sum256(data)
-				reload("SIGHUP", data)
+				if reload("SIGHUP", data) {
+					lastSeen = sha256.Sum256(data)
+				}
 				continue
 			}
 			return shutdown(logger, srv, admin, current, sig.String())
@@ -213,9 +223,8 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 			if err != nil {
 				continue // a ConfigMap update swaps symlinks; the next tick sees the new file
 			}
-			if sum := sha256.Sum256(data); !bytes.Equal(sum[:], lastSeen[:]) {
+			if sum := sha256.Sum256(data); !bytes.Equal(sum[:], lastSeen[:]) && reload("file change", data) {
 				lastSeen = sum
-				reload("file change", data)
 			}
 		case <-ctx.Done():
 			return shutdown(logger, srv, admin, current, "context done")

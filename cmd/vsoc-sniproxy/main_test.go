@@ -260,6 +260,36 @@ func TestBinaryReloadsAndDrains(t *testing.T) {
 	}
 }
 
+// TestBinaryRetriesAReloadItCouldNotBind: a file whose new listener's port is taken is refused;
+// once the port is free, the watcher applies the same file without a SIGHUP.
+func TestBinaryRetriesAReloadItCouldNotBind(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	backend := startBackend(t, "127.0.0.2", "b")
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	writeFile(t, cfgPath, configFor(backend, filepath.Join(dir, "audit.jsonl")))
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "50ms")
+	logs, _ := startLogged(t, cmd)
+	logs.wait(t, "listening", "listener", "raw")
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(configFor(backend, filepath.Join(dir, "audit.jsonl")), `"127.0.0.1:0"`, `"`+taken.Addr().String()+`"`, 1)
+	writeFile(t, cfgPath, moved)
+	logs.wait(t, "config refused, the previous one keeps serving", "trigger", "file change")
+	time.Sleep(300 * time.Millisecond) // several ticks: the same refusal is logged once
+	if n := logs.count("config refused, the previous one keeps serving"); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once", n)
+	}
+	taken.Close()
+	logs.wait(t, "config reloaded", "trigger", "file change")
+	if got := roundTrip(t, dialT(t, taken.Addr().String()), "x"); got != "b:x" {
+		t.Fatalf("the listener on the freed port answers %q", got)
+	}
+}
+
 func dialT(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
