@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // The plan is everything derived from the model: it is computed, never
@@ -132,7 +133,7 @@ func planHub(h *Hub) (HubPlan, error) {
 	if err != nil {
 		return HubPlan{}, err
 	}
-	subnets, err := carve(cidr, h.AvailabilityZones, 2, 0)
+	subnets, err := carve(cidr, h.AvailabilityZones, 2, 4)
 	if err != nil {
 		return HubPlan{}, err
 	}
@@ -163,7 +164,8 @@ func planCustomer(c *Customer, hub *Hub) (CustomerPlan, error) {
 	if len(zones) == 0 {
 		zones = hub.AvailabilityZones
 	}
-	subnets, err := carve(cidrs[0], zones, 2, 0)
+	// Three quarters at most: the last one holds the public subnets.
+	subnets, err := carve(cidrs[0], zones, 2, 3)
 	if err != nil {
 		return CustomerPlan{}, err
 	}
@@ -181,7 +183,7 @@ func planCustomer(c *Customer, hub *Hub) (CustomerPlan, error) {
 		// Small public subnets from the primary block's last quarter, which
 		// the private subnets (at most three quarters) never use.
 		last := quarter(cidrs[0], 3)
-		if cp.PublicSubnets, err = carve(last, zones, 4, 0); err != nil {
+		if cp.PublicSubnets, err = carve(last, zones, 4, 16); err != nil {
 			return CustomerPlan{}, err
 		}
 	}
@@ -245,21 +247,59 @@ func ReservedContainerPorts() []int { return []int{AdminPort, 10080, 10443, 1312
 // AdminPort serves the proxy's metrics, /healthz and /readyz.
 const AdminPort = 9901
 
-// carve splits parent into subnets `extraBits` longer, and gives the i-th one
-// (from `first`) to the i-th zone.
-func carve(parent netip.Prefix, zones []string, extraBits, first int) ([]Subnet, error) {
+// carve splits parent into subnets `extraBits` longer and gives each zone one
+// of the first `slots` of them (see zoneSlots).
+func carve(parent netip.Prefix, zones []string, extraBits, slots int) ([]Subnet, error) {
 	bits := parent.Bits() + extraBits
 	if bits > 28 {
 		return nil, fmt.Errorf("%s is too small for %d subnets (AWS subnets are /28 at the smallest)", parent, len(zones))
 	}
-	if len(zones) > 1<<extraBits-first {
-		return nil, fmt.Errorf("%s has room for %d subnets, not %d", parent, 1<<extraBits-first, len(zones))
+	slots = min(slots, 1<<extraBits)
+	if len(zones) > slots {
+		return nil, fmt.Errorf("%s has room for %d subnets, not %d", parent, slots, len(zones))
+	}
+	at, err := zoneSlots(zones, slots)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Subnet, len(zones))
 	for i, z := range zones {
-		out[i] = Subnet{AvailabilityZone: z, CIDR: nthSubnet(parent, bits, first+i)}
+		out[i] = Subnet{AvailabilityZone: z, CIDR: nthSubnet(parent, bits, at[i])}
 	}
 	return out, nil
+}
+
+// zoneSlots gives each zone its own slot among n from the letter it ends with
+// (a the first, b the second, ...), so that a zone keeps its subnet whatever
+// else the list holds and in whatever order: a subnet that moves is a subnet
+// replaced, and with it the addresses of the proxy's load balancer and the
+// Resolver endpoint in that zone. A zone whose letter has no slot (d and
+// after, when three are free) takes the first slot the others leave, in
+// letter order; it may move when the list changes.
+func zoneSlots(zones []string, n int) ([]int, error) {
+	at := make([]int, len(zones))
+	taken := make([]bool, n)
+	var late []int
+	for i, z := range zones {
+		if z == "" || z[len(z)-1] < 'a' || z[len(z)-1] > 'z' {
+			return nil, fmt.Errorf("availability zone %q does not end with its letter", z)
+		}
+		letter := int(z[len(z)-1] - 'a')
+		if letter < n && !taken[letter] {
+			at[i], taken[letter] = letter, true
+			continue
+		}
+		late = append(late, i)
+	}
+	slices.SortFunc(late, func(i, j int) int { return strings.Compare(zones[i], zones[j]) })
+	for _, i := range late {
+		free := slices.Index(taken, false)
+		if free < 0 {
+			return nil, fmt.Errorf("no subnet left for availability zone %s", zones[i])
+		}
+		at[i], taken[free] = free, true
+	}
+	return at, nil
 }
 
 // nthSubnet is the n-th subnet of length bits inside parent (IPv4).

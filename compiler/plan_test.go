@@ -56,11 +56,50 @@ func TestPlanAllocatesFromTheVPC(t *testing.T) {
 }
 
 func TestCarveRefusesTooSmallParents(t *testing.T) {
-	if _, err := carve(netip.MustParsePrefix("100.64.0.0/27"), []string{"a", "b"}, 2, 0); err == nil {
+	if _, err := carve(netip.MustParsePrefix("100.64.0.0/27"), []string{"a", "b"}, 2, 4); err == nil {
 		t.Error("carving /29 subnets succeeded; AWS subnets are /28 at the smallest")
 	}
-	if _, err := carve(netip.MustParsePrefix("100.64.0.0/16"), []string{"a", "b", "c", "d", "e"}, 2, 0); err == nil {
+	if _, err := carve(netip.MustParsePrefix("100.64.0.0/16"), []string{"a", "b", "c", "d", "e"}, 2, 4); err == nil {
 		t.Error("carving 5 subnets from 4 quarters succeeded")
+	}
+	if _, err := carve(netip.MustParsePrefix("100.64.0.0/16"), []string{"eu-central-1a", ""}, 2, 4); err == nil {
+		t.Error("a zone without its letter got a subnet")
+	}
+}
+
+// TestZoneKeepsItsSubnet: a zone's subnet depends on the zone, not on its place in the list, so
+// removing, adding or reordering zones replaces no other zone's subnet.
+func TestZoneKeepsItsSubnet(t *testing.T) {
+	vpc := netip.MustParsePrefix("100.66.0.0/16")
+	subnetOf := func(zones ...string) map[string]string {
+		t.Helper()
+		subnets, err := carve(vpc, zones, 2, 3)
+		if err != nil {
+			t.Fatalf("carve %v: %v", zones, err)
+		}
+		out := map[string]string{}
+		for _, s := range subnets {
+			out[s.AvailabilityZone] = s.CIDR.String()
+		}
+		return out
+	}
+	want := map[string]string{"eu-central-1a": "100.66.0.0/18", "eu-central-1b": "100.66.64.0/18", "eu-central-1c": "100.66.128.0/18"}
+	for _, zones := range [][]string{
+		{"eu-central-1a", "eu-central-1b", "eu-central-1c"},
+		{"eu-central-1c", "eu-central-1a", "eu-central-1b"},
+		{"eu-central-1b", "eu-central-1c"},
+		{"eu-central-1a", "eu-central-1c"},
+	} {
+		for zone, cidr := range subnetOf(zones...) {
+			if cidr != want[zone] {
+				t.Errorf("zones %v: %s gets %s, want %s (its own, whatever the list)", zones, zone, cidr, want[zone])
+			}
+		}
+	}
+	// A zone after c takes the quarter the others leave, in letter order, whatever the list's.
+	if diff := cmp.Diff(subnetOf("us-east-1d", "us-east-1a", "us-east-1f"),
+		map[string]string{"us-east-1a": "100.66.0.0/18", "us-east-1d": "100.66.64.0/18", "us-east-1f": "100.66.128.0/18"}); diff != "" {
+		t.Errorf("zones d, a, f (-got +want):\n%s", diff)
 	}
 }
 
