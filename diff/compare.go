@@ -291,6 +291,9 @@ func (c comparison) classifyStack(a *ArtifactDiff, old, new []byte, exports map[
 		if ch.Action == spec.Modify || ch.Action == spec.Replace {
 			r.Differences = withReferenceChanges(valueDifferences("", oldR, newR), ch.Properties, oldR, exports)
 		}
+		if r.Destructive && r.Type == subnetType {
+			r.subnet = contentsOf(oldT, newT, r.LogicalID)
+		}
 		a.Resources = append(a.Resources, r)
 	}
 	if a.Status == Changed {
@@ -398,6 +401,8 @@ var impacts = map[string]impact{
 	"AWS::Route53::HostedZone": {"private hosted zone", "",
 		"its names stop resolving in the hub until the new zone and its records are in place",
 		"its names stop resolving in the hub"},
+	// What a subnet's loss does depends on what is in it: subnetConsequence.
+	subnetType: {noun: "subnet"},
 }
 
 // stackDeletion says what apply does with a stack the change removes: it
@@ -426,6 +431,9 @@ func consequence(owner, stack string, r ResourceChange) Consequence {
 		what, why = "may be REPLACED", im.replaced
 	default:
 		what, why = "will be REPLACED", im.replaced
+	}
+	if r.Type == subnetType {
+		why = subnetConsequence(owner, r)
 	}
 	if len(r.Replacing) > 0 {
 		what += " (" + strings.Join(r.Replacing, ", ") + ")"

@@ -177,6 +177,19 @@ customers: newcorp: {
 			if want := []string{"vsoc-hub-PrivateRouteTable-eu-central-1c", "vsoc-hub-PrivateSubnet-eu-central-1c"}; !slices.Equal(exports, want) {
 				t.Errorf("blocking exports %v, want %v", exports, want)
 			}
+			// Customers without zones of their own follow the hub's: every
+			// private subnet in eu-central-1c goes, with what lives in it.
+			removed := map[string]bool{}
+			for _, c := range p.Destructive {
+				if c.Type == "AWS::EC2::Subnet" && c.Action == "remove" && strings.Contains(c.Message, "subnet private-eu-central-1c will be DESTROYED") {
+					removed[c.Owner] = true
+				}
+			}
+			for _, o := range []string{"hub", "cubebikes", "documentation", "wacker", "wobcom"} {
+				if !removed[o] {
+					t.Errorf("%s's subnet in eu-central-1c is not among the destructive changes: %+v", o, p.Destructive)
+				}
+			}
 		},
 	},
 	{

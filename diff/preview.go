@@ -126,6 +126,9 @@ type ResourceChange struct {
 	Conditional bool         `json:"conditional,omitempty"`
 	Destructive bool         `json:"destructive,omitempty"`
 	Differences []Difference `json:"differences,omitempty"`
+	// subnet is what a destructive subnet change takes with it, for its
+	// consequence.
+	subnet subnetContents
 }
 
 // Consequence is a destructive change in words: what goes down.

@@ -21,9 +21,9 @@ import (
 )
 
 // Small handcrafted stacks in the shape the renderer produces: a hub that
-// exports its VPC, and customers with a VPC, a Site-to-Site VPN (gateways and
-// connection are protected) and a security group whose ingress rules follow
-// the proxy's static mappings.
+// exports its VPC, and customers with a VPC, a private subnet, a Site-to-Site
+// VPN (gateways and connection are protected, as is the subnet) and a security
+// group whose ingress rules follow the proxy's static mappings.
 
 func hubTemplate() []byte {
 	return mustJSON(map[string]any{
@@ -40,6 +40,7 @@ func hubTemplate() []byte {
 
 type customerParams struct {
 	cidr   string
+	subnet string // the private subnet's CIDR; no subnet when empty
 	asn    int
 	ports  []int // static mappings: one ingress rule each
 	broken bool  // an unknown property, which the service rejects
@@ -58,23 +59,25 @@ func customerTemplate(p customerParams) []byte {
 	if p.broken {
 		sg["NoSuchProperty"] = true
 	}
-	return mustJSON(map[string]any{
-		"AWSTemplateFormatVersion": "2010-09-09",
-		"Resources": map[string]any{
-			"Vpc":        map[string]any{"Type": "AWS::EC2::VPC", "Properties": map[string]any{"CidrBlock": p.cidr}},
-			"VpnGateway": map[string]any{"Type": "AWS::EC2::VPNGateway", "Properties": map[string]any{"Type": "ipsec.1", "AmazonSideAsn": 64512}},
-			"VpnGatewayAttachment": map[string]any{"Type": "AWS::EC2::VPCGatewayAttachment", "Properties": map[string]any{
-				"VpcId": map[string]any{"Ref": "Vpc"}, "VpnGatewayId": map[string]any{"Ref": "VpnGateway"}}},
-			"CustomerGateway": map[string]any{"Type": "AWS::EC2::CustomerGateway", "Properties": map[string]any{
-				"Type": "ipsec.1", "BgpAsn": p.asn, "IpAddress": "193.18.239.159"}},
-			"VpnConnection": map[string]any{"Type": "AWS::EC2::VPNConnection", "Properties": map[string]any{
-				"Type": "ipsec.1", "CustomerGatewayId": map[string]any{"Ref": "CustomerGateway"},
-				"VpnGatewayId": map[string]any{"Ref": "VpnGateway"}, "StaticRoutesOnly": false}},
-			"ProxySecurityGroup": map[string]any{"Type": "AWS::EC2::SecurityGroup", "Properties": sg},
-			"Peering": map[string]any{"Type": "AWS::EC2::VPCPeeringConnection", "Properties": map[string]any{
-				"VpcId": map[string]any{"Ref": "Vpc"}, "PeerVpcId": map[string]any{"Fn::ImportValue": "vsoc-hub-VpcId"}}},
-		},
-	})
+	resources := map[string]any{
+		"Vpc":        map[string]any{"Type": "AWS::EC2::VPC", "Properties": map[string]any{"CidrBlock": p.cidr}},
+		"VpnGateway": map[string]any{"Type": "AWS::EC2::VPNGateway", "Properties": map[string]any{"Type": "ipsec.1", "AmazonSideAsn": 64512}},
+		"VpnGatewayAttachment": map[string]any{"Type": "AWS::EC2::VPCGatewayAttachment", "Properties": map[string]any{
+			"VpcId": map[string]any{"Ref": "Vpc"}, "VpnGatewayId": map[string]any{"Ref": "VpnGateway"}}},
+		"CustomerGateway": map[string]any{"Type": "AWS::EC2::CustomerGateway", "Properties": map[string]any{
+			"Type": "ipsec.1", "BgpAsn": p.asn, "IpAddress": "193.18.239.159"}},
+		"VpnConnection": map[string]any{"Type": "AWS::EC2::VPNConnection", "Properties": map[string]any{
+			"Type": "ipsec.1", "CustomerGatewayId": map[string]any{"Ref": "CustomerGateway"},
+			"VpnGatewayId": map[string]any{"Ref": "VpnGateway"}, "StaticRoutesOnly": false}},
+		"ProxySecurityGroup": map[string]any{"Type": "AWS::EC2::SecurityGroup", "Properties": sg},
+		"Peering": map[string]any{"Type": "AWS::EC2::VPCPeeringConnection", "Properties": map[string]any{
+			"VpcId": map[string]any{"Ref": "Vpc"}, "PeerVpcId": map[string]any{"Fn::ImportValue": "vsoc-hub-VpcId"}}},
+	}
+	if p.subnet != "" {
+		resources["PrivateSubnet"] = map[string]any{"Type": "AWS::EC2::Subnet", "Properties": map[string]any{
+			"VpcId": map[string]any{"Ref": "Vpc"}, "CidrBlock": p.subnet, "AvailabilityZone": "eu-central-1a"}}
+	}
+	return mustJSON(map[string]any{"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
 }
 
 func mustJSON(v any) []byte {
@@ -92,8 +95,8 @@ type fleet struct {
 
 func defaultFleet() fleet {
 	return fleet{hub: hubTemplate(), customers: map[string]customerParams{
-		"acme":   {cidr: "100.65.0.0/20", asn: 65000, ports: []int{443}},
-		"globex": {cidr: "100.66.0.0/20", asn: 65001, ports: []int{443, 6443}},
+		"acme":   {cidr: "100.65.0.0/20", subnet: "100.65.0.0/22", asn: 65000, ports: []int{443}},
+		"globex": {cidr: "100.66.0.0/20", subnet: "100.66.0.0/22", asn: 65001, ports: []int{443, 6443}},
 	}}
 }
 
@@ -218,7 +221,7 @@ func TestFirstApplyCreatesEveryStackSecondIsNoop(t *testing.T) {
 		}
 	}
 	policy := e.stack("vsoc-customer-acme").Policy
-	for _, want := range []string{`"Deny"`, "Update:Replace", "AWS::EC2::VPNConnection", "AWS::EC2::CustomerGateway", "AWS::EC2::VPCPeeringConnection"} {
+	for _, want := range []string{`"Deny"`, "Update:Replace", "AWS::EC2::VPNConnection", "AWS::EC2::CustomerGateway", "AWS::EC2::VPCPeeringConnection", "AWS::EC2::Subnet"} {
 		if !strings.Contains(policy, want) {
 			t.Errorf("customer stack policy %s lacks %s", policy, want)
 		}
@@ -229,7 +232,7 @@ func TestFirstApplyCreatesEveryStackSecondIsNoop(t *testing.T) {
 			acme = r
 		}
 	}
-	if acme.ChangeSetType != "CREATE" || acme.ChangeSetID == "" || len(acme.Changes) != 7 {
+	if acme.ChangeSetType != "CREATE" || acme.ChangeSetID == "" || len(acme.Changes) != 8 {
 		t.Errorf("acme result: %+v", acme)
 	}
 
@@ -298,6 +301,40 @@ func TestBGPASNChangeRefusedWithoutAllowDestroy(t *testing.T) {
 	}
 }
 
+// TestSubnetReplacementRefusedWithoutAllowDestroy: a subnet whose CIDR changes
+// is replaced, and with it the addresses of what lives in it (the proxy's load
+// balancer, the Resolver endpoint), so it takes --allow-destroy like a VPN.
+func TestSubnetReplacementRefusedWithoutAllowDestroy(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	before := e.stack("vsoc-customer-acme").Template
+	f.edit("acme", func(p *customerParams) { p.subnet = "100.65.4.0/22" })
+
+	results, out := e.apply(t.Context(), f, Options{Execute: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Refused, "vsoc-customer-globex": Unchanged})
+	r := results[1]
+	if want := "replace PrivateSubnet (AWS::EC2::Subnet)"; !strings.Contains(r.Decision, want) || !strings.Contains(r.Decision, "--allow-destroy") {
+		t.Errorf("decision %q does not name %q and the flag", r.Decision, want)
+	}
+	if !strings.Contains(out, "PrivateSubnet") || !strings.Contains(out, "PROTECTED") {
+		t.Errorf("printed change set does not flag the subnet's replacement")
+	}
+	if st := e.stack("vsoc-customer-acme"); st.Template != before || len(st.ChangeSets) != 0 {
+		t.Errorf("refused stack changed: template same %v, change sets %v", st.Template == before, st.ChangeSets)
+	}
+
+	results, _ = e.apply(t.Context(), f, Options{Execute: true, AllowDestroy: true})
+	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-acme": Updated})
+	st := e.stack("vsoc-customer-acme")
+	if !strings.Contains(st.Template, "100.65.4.0/22") {
+		t.Errorf("the subnet's new CIDR was not applied")
+	}
+	if !strings.Contains(st.Policy, `"Deny"`) || !strings.Contains(st.Policy, "AWS::EC2::Subnet") {
+		t.Errorf("the protective stack policy, subnets included, was not restored after --allow-destroy: %s", st.Policy)
+	}
+}
+
 func TestStackPolicyStopsDestructionBehindVsocsBack(t *testing.T) {
 	// Someone executes a destructive change set by hand: the stack policy
 	// vsoc set makes CloudFormation refuse it and roll back.
@@ -307,7 +344,7 @@ func TestStackPolicyStopsDestructionBehindVsocsBack(t *testing.T) {
 	ctx := t.Context()
 	_, err := e.client.CreateChangeSet(ctx, &cfn.CreateChangeSetInput{
 		StackName: aws.String("vsoc-customer-acme"), ChangeSetName: aws.String("by-hand"),
-		TemplateBody: aws.String(string(customerTemplate(customerParams{cidr: "100.65.0.0/20", asn: 65099, ports: []int{443}}))),
+		TemplateBody: aws.String(string(customerTemplate(customerParams{cidr: "100.65.0.0/20", subnet: "100.65.0.0/22", asn: 65099, ports: []int{443}}))),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -644,7 +681,7 @@ func TestDeleteRemovesTheStackAfterLiftingTerminationProtection(t *testing.T) {
 
 	results, out := e.deleteStacks(t.Context(), Options{Execute: true, AllowDestroy: true}, Stack{Name: "vsoc-customer-globex", Customer: "globex"})
 	wantOutcomes(t, results, map[string]Outcome{"vsoc-customer-globex": Deleted})
-	if r := results[0]; r.StackStatus != "DELETE_COMPLETE" || len(r.Changes) != 7 || !r.Changes[0].Protected {
+	if r := results[0]; r.StackStatus != "DELETE_COMPLETE" || len(r.Changes) != 8 || !r.Changes[0].Protected {
 		t.Errorf("result %+v, want DELETE_COMPLETE and the 7 removals, CustomerGateway protected first", r)
 	}
 	if _, ok := e.server.Stack("vsoc-customer-globex"); ok {

@@ -141,7 +141,7 @@ func TestActionString(t *testing.T) {
 
 func TestProtected(t *testing.T) {
 	for _, typ := range []string{"AWS::EC2::VPC", "AWS::EC2::VPNConnection", "AWS::EC2::CustomerGateway", "AWS::EC2::VPNGateway",
-		"AWS::EC2::VPCPeeringConnection", "AWS::Route53::HostedZone", "AWS::EC2::ClientVpnEndpoint"} {
+		"AWS::EC2::VPCPeeringConnection", "AWS::EC2::Subnet", "AWS::Route53::HostedZone", "AWS::EC2::ClientVpnEndpoint"} {
 		if !Protected(typ) {
 			t.Errorf("Protected(%s) = false", typ)
 		}
@@ -149,7 +149,7 @@ func TestProtected(t *testing.T) {
 			t.Errorf("protected type %s is not in the specification (misspelt?)", typ)
 		}
 	}
-	for _, typ := range []string{"AWS::EC2::Subnet", "AWS::Logs::LogGroup", "AWS::Route53::RecordSet"} {
+	for _, typ := range []string{"AWS::EC2::SubnetRouteTableAssociation", "AWS::Logs::LogGroup", "AWS::Route53::RecordSet"} {
 		if Protected(typ) {
 			t.Errorf("Protected(%s) = true", typ)
 		}
