@@ -217,7 +217,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 				}
 				continue
 			}
-			return shutdown(logger, srv, admin, current, sig.String())
+			return shutdown(logger, srv, admin, current, sig.String(), signals)
 		case <-tick:
 			data, err := os.ReadFile(configPath)
 			if err != nil {
@@ -227,16 +227,33 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 				lastSeen = sum
 			}
 		case <-ctx.Done():
-			return shutdown(logger, srv, admin, current, "context done")
+			return shutdown(logger, srv, admin, current, "context done", signals)
 		}
 	}
 }
 
-func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg *sniproxy.Config, why string) error {
+// shutdown drains open connections up to the config's deadline; a second SIGTERM or SIGINT
+// (a second Ctrl-C) ends the drain at once.
+func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg *sniproxy.Config, why string, signals <-chan os.Signal) error {
 	drain := cfg.WithDefaults().Timeouts.Drain.Std()
 	logger.Info("draining", "why", why, "open_connections", srv.Active(), "deadline", drain.String())
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
+	go func() {
+		for {
+			select {
+			case sig := <-signals:
+				if sig == syscall.SIGHUP {
+					continue
+				}
+				logger.Warn("drain cut short", "signal", sig.String())
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	err := srv.Shutdown(ctx)
 	if admin != nil {
 		actx, acancel := context.WithTimeout(context.Background(), time.Second)

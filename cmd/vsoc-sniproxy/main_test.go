@@ -290,6 +290,39 @@ func TestBinaryRetriesAReloadItCouldNotBind(t *testing.T) {
 	}
 }
 
+// TestSecondSIGTERMEndsTheDrain: the drain waits for open connections up to its deadline; a
+// second SIGTERM closes them at once and the process exits.
+func TestSecondSIGTERMEndsTheDrain(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	cfg := strings.Replace(configFor(startBackend(t, "127.0.0.2", "b"), filepath.Join(dir, "audit.jsonl")), "{drain: 2s}", "{drain: 60s}", 1)
+	writeFile(t, cfgPath, cfg)
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0")
+	logs, logsDone := startLogged(t, cmd)
+	held := dialT(t, logs.wait(t, "listening", "listener", "raw")["address"].(string))
+	if got := roundTrip(t, held, "1"); got != "b:1" {
+		t.Fatalf("first connection: %q", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "draining", "", "")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { <-logsDone; done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("still draining 10 s after a second SIGTERM (the drain deadline is 60 s)")
+	}
+	if logs.count("drain cut short") != 1 {
+		t.Fatalf("no log line says the drain was cut short; log:\n%s", logs.raw.String())
+	}
+}
+
 func dialT(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
