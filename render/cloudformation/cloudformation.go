@@ -44,9 +44,6 @@ func StackOf(path string) (stack string, ok bool) {
 // Stacks are rendered in parallel; the result, and the error listing every stack that failed
 // (in stack order), do not depend on scheduling.
 func Render(p *compiler.Plan) (map[string][]byte, error) {
-	if err := checkResolverRuleNames(p); err != nil {
-		return nil, err
-	}
 	n := len(p.Customers) + 1 // the hub is job 0
 	zones := zonesByOwner(dns.Zones(p))
 	build := func(i int) (*template, error) {
