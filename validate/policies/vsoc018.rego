@@ -10,7 +10,9 @@
 #   customer's domain, the hub domain or another customer's KKP endpoint: those
 #   names belong to someone else, and a zone above them would take their names over.
 #   Under the customer's first domain an endpoint must not be the name of one of the
-#   customer's published services, which resolves to the service instead.
+#   customer's published services, which resolves to the service instead. An
+#   endpoint with a zone of its own may not give that zone the CloudFormation
+#   logical ID of a domain's zone or of the other endpoint's.
 # custom:
 #   hint: use a name under one of the customer's own dns.domains, e.g. kkp.<domain>
 package vsoc.rules.vsoc018
@@ -83,6 +85,32 @@ violation contains v if {
 		"path": ["kkp", "endpoints", k],
 		"message": sprintf("KKP %s endpoint %s %s", [k, e, lib.enumerate(others)]),
 		"hint": own_domains_hint,
+	}
+}
+
+# Outside the customer's domains an endpoint's zone is a hosted zone of the
+# customer's stack, whose CloudFormation logical ID keeps only the letters and
+# digits of its name: it may not meet a domain's zone or the other endpoint's.
+violation contains v if {
+	c := input.customer
+	some k, e in endpoints
+	lib.dns_name(e)
+	not lib.under_any(e, c.dns.domains)
+	clashes := array.concat(
+		[sprintf("domain %s", [d]) | some d in c.dns.domains; lib.logical_id(d) == lib.logical_id(e)],
+		[sprintf("the %s endpoint %s", [k2, e2]) |
+			some k2, e2 in endpoints
+			endpoint_index[k2] < endpoint_index[k]
+			e2 != e
+			not lib.under_any(e2, c.dns.domains)
+			lib.logical_id(e2) == lib.logical_id(e)
+		],
+	)
+	count(clashes) > 0
+	v := {
+		"path": ["kkp", "endpoints", k],
+		"message": sprintf("KKP %s endpoint %s gives its zone the same CloudFormation logical ID (HostedZone%s) as %s", [k, e, lib.logical_id(e), lib.enumerate(clashes)]),
+		"hint": "names that differ only in dots and hyphens are one name to CloudFormation: use a name under one of the customer's own dns.domains, e.g. kkp.<domain>",
 	}
 }
 

@@ -88,3 +88,21 @@ test_a_service_name if {
 	some v in vs
 	contains(v.message, "service grafana")
 }
+
+test_endpoint_zone_with_a_domain_zone_logical_id if {
+	vs := vsoc018.violation with input as endpoint_input("acme-example.io")
+		with input.customer.dns.domains as ["acme.example.io"]
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["kkp", "endpoints", "ui"]}
+	some v in vs
+	contains(v.message, "(HostedZoneAcmeExampleIo) as domain acme.example.io")
+}
+
+test_two_endpoint_zones_with_one_logical_id if {
+	two := fx.customer_input({"kkp": {"exposeStrategy": "Tunneling", "endpoints": {"ui": "kkp.acme.io", "api": "kkp-acme.io"}}})
+	vs := vsoc018.violation with input as two
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["kkp", "endpoints", "api"]}
+}
