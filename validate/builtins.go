@@ -77,9 +77,9 @@ func builtins() []builtin {
 		fn3("vsoc.cidr_conflicts", "the fleet's VPC, hub and Client VPN ranges overlapping a prefix: [{owner, customer, index, cidr}]",
 			types.NewFunction(ownerArgs, list), cidrConflictsBuiltin),
 		fn3("vsoc.domain_conflicts", "the fleet's domains equal to, above or below a domain: [{owner, customer, index, domain, relation}]",
-			types.NewFunction(ownerArgs, list), domainConflictsBuiltin),
+			types.NewFunction(ownerArgs, list), nameConflictsBuiltin("vsoc.domain_conflicts", "domain", func(idx *fleetIndex) *nameIndex { return &idx.domains })),
 		fn3("vsoc.kkp_zone_conflicts", "the fleet's KKP endpoints outside their customer's domains (each a zone of its own) equal to, above or below a name: [{owner, customer, index (0 ui, 1 api), endpoint, relation}]",
-			types.NewFunction(ownerArgs, list), kkpZoneConflictsBuiltin),
+			types.NewFunction(ownerArgs, list), nameConflictsBuiltin("vsoc.kkp_zone_conflicts", "endpoint", func(idx *fleetIndex) *nameIndex { return &idx.kkpZones })),
 		fn3("vsoc.gateway_conflicts", "the fleet's other customer gateways with an address: [{owner, customer, index}]",
 			types.NewFunction(ownerArgs, list), gatewayConflictsBuiltin),
 	}
@@ -377,30 +377,21 @@ func cidrConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.
 	return ast.ArrayTerm(out...), nil
 }
 
-func domainConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
-	idx, s, self, err := conflictArgs(bctx, "vsoc.domain_conflicts", "domain", value, customer, index)
-	if err != nil {
-		return nil, err
+// nameConflictsBuiltin answers, for one of the index's name sets, which of its names are equal
+// to, above or below the asked one; each answer names the match under key.
+func nameConflictsBuiltin(builtin, key string, names func(*fleetIndex) *nameIndex) rego.Builtin3 {
+	return func(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
+		idx, s, self, err := conflictArgs(bctx, builtin, key, value, customer, index)
+		if err != nil {
+			return nil, err
+		}
+		var out []*ast.Term
+		for _, r := range names(idx).conflicts(s, self) {
+			out = append(out, obj("owner", r.Label, "customer", r.Customer, "index", r.Index,
+				key, r.name, "relation", r.Relation))
+		}
+		return ast.ArrayTerm(out...), nil
 	}
-	var out []*ast.Term
-	for _, r := range idx.domains.conflicts(s, self) {
-		out = append(out, obj("owner", r.Label, "customer", r.Customer, "index", r.Index,
-			"domain", r.name, "relation", r.Relation))
-	}
-	return ast.ArrayTerm(out...), nil
-}
-
-func kkpZoneConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
-	idx, s, self, err := conflictArgs(bctx, "vsoc.kkp_zone_conflicts", "endpoint", value, customer, index)
-	if err != nil {
-		return nil, err
-	}
-	var out []*ast.Term
-	for _, r := range idx.kkpZones.conflicts(s, self) {
-		out = append(out, obj("owner", r.Label, "customer", r.Customer, "index", r.Index,
-			"endpoint", r.name, "relation", r.Relation))
-	}
-	return ast.ArrayTerm(out...), nil
 }
 
 func gatewayConflictsBuiltin(bctx rego.BuiltinContext, value, customer, index *ast.Term) (*ast.Term, error) {
