@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -59,7 +60,8 @@ type exportChange struct {
 func (c comparison) exportChanges(base, head render.Files) (map[string]exportChange, error) {
 	changes := map[string]exportChange{}
 	for _, path := range sortedKeys(base) {
-		if kindOf(path) != KindStack {
+		// An export's value changes only with its template's text.
+		if kindOf(path) != KindStack || bytes.Equal(base[path], head[path]) {
 			continue
 		}
 		before := exportsOf(base[path])
@@ -177,15 +179,22 @@ func importedNames(v any) []string {
 // name.
 func (c comparison) blockers(changes map[string]exportChange, base, head render.Files) []Blocker {
 	out := []Blocker{}
+	if len(changes) == 0 {
+		return out
+	}
+	// Each stack's imports, read once for every changed export.
+	imports := map[string]map[string][]string{}
+	for _, path := range sortedKeys(base) {
+		if kindOf(path) == KindStack {
+			imports[path] = importsOf(base[path])
+		}
+	}
 	for _, export := range sortedKeys(changes) {
 		ch := changes[export]
 		var importers []Importer
-		for _, path := range sortedKeys(base) {
-			if kindOf(path) != KindStack || stackOf(path) == ch.stack {
-				continue
-			}
-			resources := importsOf(base[path])[export]
-			if len(resources) == 0 {
+		for _, path := range sortedKeys(imports) {
+			resources := imports[path][export]
+			if len(resources) == 0 || stackOf(path) == ch.stack {
 				continue
 			}
 			owner := c.owners.owner(path)
@@ -260,7 +269,7 @@ func remedy(importers []Importer) string {
 // change CloudFormation will see once the hub's new value is imported: a
 // property that forces replacement replaces the importing resource.
 func importsReplaced(body []byte, changes map[string]exportChange, side string) ([]byte, error) {
-	if body == nil || !importsChanged(importsOf(body), changes) {
+	if body == nil || len(changes) == 0 || !importsChanged(importsOf(body), changes) {
 		return body, nil
 	}
 	doc, err := decodeJSON(body)
