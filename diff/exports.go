@@ -182,12 +182,19 @@ func (c comparison) blockers(changes map[string]exportChange, base, head render.
 	if len(changes) == 0 {
 		return out
 	}
-	// Each stack's imports, read once for every changed export.
-	imports := map[string]map[string][]string{}
+	// Each stack's imports, read once for every changed export (the head's
+	// only for the stacks that import one).
+	imports, headImports := map[string]map[string][]string{}, map[string]map[string][]string{}
 	for _, path := range sortedKeys(base) {
 		if kindOf(path) == KindStack {
 			imports[path] = importsOf(base[path])
 		}
+	}
+	importsAtHead := func(path string) map[string][]string {
+		if _, read := headImports[path]; !read {
+			headImports[path] = importsOf(head[path])
+		}
+		return headImports[path]
 	}
 	for _, export := range sortedKeys(changes) {
 		ch := changes[export]
@@ -200,7 +207,7 @@ func (c comparison) blockers(changes map[string]exportChange, base, head render.
 			owner := c.owners.owner(path)
 			importers = append(importers, Importer{
 				Owner: owner, Stack: stackOf(path), Resources: resources,
-				StillImports: len(importsOf(head[path])[export]) > 0, Removed: head[path] == nil,
+				StillImports: len(importsAtHead(path)[export]) > 0, Removed: head[path] == nil,
 			})
 		}
 		if len(importers) > 0 {
