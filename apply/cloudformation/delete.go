@@ -53,17 +53,14 @@ func (r *run) delete(ctx context.Context) error {
 		r.printf("refused: %s", why)
 		return nil
 	}
-	if inProgress(stack.StackStatus) {
-		r.printf("%s: waiting for the operation in progress to end", stack.StackStatus)
-		if stack, _, err = r.waitStable(ctx, ""); err != nil {
-			return err
-		}
-		if stack == nil {
-			r.alreadyGone()
-			return nil
-		}
-		r.res.StackStatus = string(stack.StackStatus)
+	if stack, err = r.waitIfInProgress(ctx, stack); err != nil {
+		return err
 	}
+	if stack == nil {
+		r.alreadyGone()
+		return nil
+	}
+	r.res.StackStatus = string(stack.StackStatus)
 	if err := r.collectRemovals(ctx, stack); err != nil {
 		return err
 	}

@@ -226,11 +226,8 @@ func (r *run) apply(ctx context.Context) error {
 			r.printf("refused: %s", why)
 			return nil
 		}
-		if inProgress(stack.StackStatus) {
-			r.printf("%s: waiting for the operation in progress to end", stack.StackStatus)
-			if stack, _, err = r.waitStable(ctx, ""); err != nil {
-				return err
-			}
+		if stack, err = r.waitIfInProgress(ctx, stack); err != nil {
+			return err
 		}
 	}
 	if stack != nil { // nil when an operation waited for deleted the stack
@@ -619,4 +616,15 @@ func (d *Driver) Orphans(ctx context.Context, known []string) ([]string, error) 
 	}
 	slices.Sort(orphans)
 	return orphans, nil
+}
+
+// waitIfInProgress waits for the operation in progress on stack, if there is one, to end, and
+// returns the stack as it is then: nil when that operation deleted it.
+func (r *run) waitIfInProgress(ctx context.Context, stack *types.Stack) (*types.Stack, error) {
+	if !inProgress(stack.StackStatus) {
+		return stack, nil
+	}
+	r.printf("%s: waiting for the operation in progress to end", stack.StackStatus)
+	stack, _, err := r.waitStable(ctx, "")
+	return stack, err
 }
