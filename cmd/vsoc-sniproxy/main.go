@@ -306,7 +306,7 @@ func openAudit(dest string) (io.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := endCutLine(f); err != nil {
+	if err := endCutLine(dest, f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit file %s: %w", dest, err)
 	}
@@ -314,7 +314,7 @@ func openAudit(dest string) (io.Writer, error) {
 }
 
 func openAppending(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("opening audit file %s: %w", path, err)
 	}
@@ -322,14 +322,21 @@ func openAppending(path string) (*os.File, error) {
 }
 
 // endCutLine ends the file's last line if a failed write cut it and the process then exited, so
-// that the first line of this run is not appended to the fragment.
-func endCutLine(f *os.File) error {
+// that the first line of this run is not appended to the fragment. The audit is opened for
+// writing only (the proxy may be allowed no more); the last byte is read through a handle of its
+// own, and a file the proxy may not read is left as it is.
+func endCutLine(path string, f *os.File) error {
 	info, err := f.Stat()
-	if err != nil || info.Size() == 0 {
+	if err != nil || !info.Mode().IsRegular() || info.Size() == 0 {
 		return err
 	}
+	r, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
 	last := make([]byte, 1)
-	if _, err := f.ReadAt(last, info.Size()-1); err != nil {
+	if _, err := r.ReadAt(last, info.Size()-1); err != nil {
 		return err
 	}
 	if last[0] != '\n' {
