@@ -28,6 +28,11 @@ type Options struct {
 	Audit io.Writer
 	// Registry receives the metrics; nil creates a private one (see Registry()).
 	Registry *prometheus.Registry
+	// AuditStallLimit is how long a write of audit lines may last before /healthz fails; zero
+	// never fails it. The event loops never wait for the audit destination, so the proxy serves
+	// on without its audit, but only a restart brings back a destination stuck that long (a pipe
+	// nobody reads, a hung file system).
+	AuditStallLimit time.Duration
 }
 
 // Server is a running proxy: its listeners, the configuration serving new connections, and the
@@ -35,11 +40,13 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	auditBuf *auditBuffer
-	registry *prometheus.Registry
-	metrics  *metrics
-	capture  *tls.Config
-	bufs     sync.Pool   // recording buffers for ClientHellos and request heads
-	relays   *relayLoops // started by Start, stopped by Shutdown
+	// auditStallLimit: Options.AuditStallLimit.
+	auditStallLimit time.Duration
+	registry        *prometheus.Registry
+	metrics         *metrics
+	capture         *tls.Config
+	bufs            sync.Pool   // recording buffers for ClientHellos and request heads
+	relays          *relayLoops // started by Start, stopped by Shutdown
 
 	current atomic.Pointer[snapshot]
 	ctx     context.Context // cancelled when the server is closed for good
@@ -110,14 +117,15 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		log:       logger,
-		auditBuf:  auditBuf,
-		registry:  reg,
-		metrics:   m,
-		capture:   newHelloCaptureConfig(),
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: make(map[string]*boundListener),
+		log:             logger,
+		auditBuf:        auditBuf,
+		auditStallLimit: opts.AuditStallLimit,
+		registry:        reg,
+		metrics:         m,
+		capture:         newHelloCaptureConfig(),
+		ctx:             ctx,
+		cancel:          cancel,
+		listeners:       make(map[string]*boundListener),
 	}
 	s.current.Store(s.compile(cfg, 1))
 	m.generation.Set(1)
@@ -713,12 +721,16 @@ func (s *Server) stopRelays() {
 	s.auditBuf.flush()
 }
 
-// AdminHandler serves /metrics, /healthz (the process is alive) and /readyz (it accepts
-// connections: started and not draining).
+// AdminHandler serves /metrics, /healthz (the process is alive, and no audit write has lasted
+// Options.AuditStallLimit) and /readyz (it accepts connections: started and not draining).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if d := s.auditBuf.writeDuration(time.Now()); s.auditStallLimit > 0 && d > s.auditStallLimit {
+			http.Error(w, fmt.Sprintf("an audit write has lasted %s", d.Round(time.Second)), http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {

@@ -134,7 +134,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 		defer reopenable.Close()
 	}
 
-	srv, err := sniproxy.New(cfg, sniproxy.Options{Log: logger, Audit: auditW})
+	srv, err := sniproxy.New(cfg, sniproxy.Options{Log: logger, Audit: auditW, AuditStallLimit: auditStallLimit})
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	var admin *http.Server
 	if adminLn != nil {
 		ln := adminLn
-		admin = &http.Server{Handler: adminHandler(srv, auditStallLimit), ReadHeaderTimeout: 5 * time.Second}
+		admin = &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("admin endpoint stopped", "error", err.Error())
@@ -266,23 +266,6 @@ func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg
 	}
 	logger.Info("drained")
 	return nil
-}
-
-// adminHandler is the Server's admin endpoint, whose /healthz also fails while a write of audit
-// lines has lasted longer than stallLimit: the proxy keeps serving without its audit, but only a
-// restart brings back a destination stuck that long (a pipe nobody reads, a hung file system).
-func adminHandler(srv *sniproxy.Server, stallLimit time.Duration) http.Handler {
-	served := srv.AdminHandler()
-	mux := http.NewServeMux()
-	mux.Handle("/", served)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if d := srv.AuditWriteDuration(); d > stallLimit {
-			http.Error(w, fmt.Sprintf("an audit write has lasted %s", d.Round(time.Second)), http.StatusServiceUnavailable)
-			return
-		}
-		served.ServeHTTP(w, r)
-	})
-	return mux
 }
 
 // reopenAudit reopens the audit file at SIGHUP; a failure keeps the previous file.
