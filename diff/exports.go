@@ -126,17 +126,7 @@ func exportsOf(body []byte) map[string]any {
 	if err != nil {
 		return nil // Classify reports it
 	}
-	top, _ := doc.(map[string]any)
-	outputs, _ := top["Outputs"].(map[string]any)
-	exports := map[string]any{}
-	for _, o := range outputs {
-		out, _ := o.(map[string]any)
-		export, _ := out["Export"].(map[string]any)
-		if name, ok := export["Name"].(string); ok {
-			exports[name] = out["Value"]
-		}
-	}
-	return exports
+	return spec.Exports(doc)
 }
 
 // importsOf maps the export names a template imports (Fn::ImportValue with a
@@ -148,31 +138,11 @@ func importsOf(body []byte) map[string][]string {
 	}
 	imports := map[string][]string{}
 	for _, id := range sortedKeys(t.resources) {
-		for _, name := range importedNames(t.resources[id]) {
-			if !slices.Contains(imports[name], id) {
-				imports[name] = append(imports[name], id)
-			}
+		for _, name := range spec.ImportedExports(t.resources[id]) {
+			imports[name] = append(imports[name], id)
 		}
 	}
 	return imports
-}
-
-func importedNames(v any) []string {
-	var names []string
-	switch v := v.(type) {
-	case map[string]any:
-		if name, ok := v["Fn::ImportValue"].(string); ok && len(v) == 1 {
-			return []string{name}
-		}
-		for _, e := range v {
-			names = append(names, importedNames(e)...)
-		}
-	case []any:
-		for _, e := range v {
-			names = append(names, importedNames(e)...)
-		}
-	}
-	return names
 }
 
 // blockers are the export changes that stacks of the base import, by export
@@ -322,7 +292,7 @@ func replaceImports(v any, changes map[string]exportChange, side string) any {
 // the new value of a changed export it imports, or the new ID of a replaced
 // resource it refers to.
 func unresolvedValue(v any, changes map[string]exportChange) string {
-	for _, name := range importedNames(v) {
+	for _, name := range spec.ImportedExports(v) {
 		if ch, ok := changes[name]; ok && !ch.delete {
 			return fmt.Sprintf("(the new value of export %s: %s)", name, ch.cause)
 		}

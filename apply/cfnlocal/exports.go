@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/vsoc/vsoc/render/cloudformation/spec"
 )
 
 // CloudFormation keeps an export that another stack imports as it is: an
@@ -25,24 +27,13 @@ func exportDeleteInUse(export string, importers []string) string {
 // resource resolves to its physical ID, so an export whose text stays the same
 // gets a new value when the resource it names is replaced.
 func exportValues(body []byte, physicalIDs map[string]string) map[string]string {
-	var doc struct {
-		Outputs map[string]struct {
-			Value  any `json:"Value"`
-			Export struct {
-				Name any `json:"Name"`
-			} `json:"Export"`
-		} `json:"Outputs"`
-	}
 	values := map[string]string{}
+	var doc any
 	if body == nil || json.Unmarshal(body, &doc) != nil {
 		return values
 	}
-	for _, o := range doc.Outputs {
-		name, ok := o.Export.Name.(string)
-		if !ok {
-			continue
-		}
-		resolved, _ := json.Marshal(resolve(o.Value, physicalIDs))
+	for name, value := range spec.Exports(doc) {
+		resolved, _ := json.Marshal(resolve(value, physicalIDs))
 		values[name] = string(resolved)
 	}
 	return values
@@ -66,14 +57,15 @@ func resolve(v any, physicalIDs map[string]string) any {
 		for k, e := range v {
 			out[k] = resolve(e, physicalIDs)
 		}
-		if pattern, ok := out["Fn::Sub"].(string); ok {
-			out["Fn::Sub"] = subPlaceholder.ReplaceAllStringFunc(pattern, func(p string) string {
-				m := subPlaceholder.FindStringSubmatch(p)
-				if id := physicalIDs[m[1]]; id != "" {
-					return id + m[2]
-				}
-				return p
-			})
+		switch sub := out["Fn::Sub"].(type) {
+		case string:
+			out["Fn::Sub"] = substitute(sub, nil, physicalIDs)
+		case []any: // [pattern, variables]: a variable's name shadows a resource's
+			if len(sub) == 2 {
+				pattern, _ := sub[0].(string)
+				variables, _ := sub[1].(map[string]any)
+				sub[0] = substitute(pattern, variables, physicalIDs)
+			}
 		}
 		return out
 	case []any:
@@ -84,6 +76,21 @@ func resolve(v any, physicalIDs map[string]string) any {
 		return out
 	}
 	return v
+}
+
+// substitute replaces the placeholders of an Fn::Sub pattern that name a
+// resource (and not one of the variables) by its physical ID.
+func substitute(pattern string, variables map[string]any, physicalIDs map[string]string) string {
+	return subPlaceholder.ReplaceAllStringFunc(pattern, func(p string) string {
+		m := subPlaceholder.FindStringSubmatch(p)
+		if _, shadowed := variables[m[1]]; shadowed {
+			return p
+		}
+		if id := physicalIDs[m[1]]; id != "" {
+			return id + m[2]
+		}
+		return p
+	})
 }
 
 // getAtt splits an Fn::GetAtt, written ["Resource", "Attribute"] or
@@ -117,9 +124,7 @@ func (s *Server) importers(export, except string) []string {
 		if json.Unmarshal(st.template, &doc) != nil {
 			continue
 		}
-		var imports []string
-		collectImports(doc, &imports)
-		if slices.Contains(imports, export) {
+		if slices.Contains(spec.ImportedExports(doc), export) {
 			names = append(names, name)
 		}
 	}

@@ -373,49 +373,20 @@ func (s *Server) missingImport(stackName string, body []byte) string {
 		if name == stackName || st.template == nil {
 			continue
 		}
-		var other struct {
-			Outputs map[string]struct {
-				Export struct {
-					Name any `json:"Name"`
-				} `json:"Export"`
-			} `json:"Outputs"`
-		}
+		var other any
 		if json.Unmarshal(st.template, &other) != nil {
 			continue
 		}
-		for _, o := range other.Outputs {
-			if n, ok := o.Export.Name.(string); ok {
-				exports[n] = true
-			}
+		for n := range spec.Exports(other) {
+			exports[n] = true
 		}
 	}
-	var imports []string
-	collectImports(doc, &imports)
-	slices.Sort(imports)
-	for _, name := range imports {
+	for _, name := range spec.ImportedExports(doc) {
 		if !exports[name] {
 			return name
 		}
 	}
 	return ""
-}
-
-// collectImports gathers the literal names passed to Fn::ImportValue.
-func collectImports(v any, into *[]string) {
-	switch v := v.(type) {
-	case map[string]any:
-		if name, ok := v["Fn::ImportValue"].(string); ok && len(v) == 1 {
-			*into = append(*into, name)
-			return
-		}
-		for _, k := range sortedKeys(v) {
-			collectImports(v[k], into)
-		}
-	case []any:
-		for _, e := range v {
-			collectImports(e, into)
-		}
-	}
 }
 
 // missingCapabilities returns the capability the template needs and was not

@@ -33,29 +33,13 @@ func (e ExportInUse) String() string {
 	return fmt.Sprintf("export %s would be %s, but is imported by %s", e.Export, e.Change, strings.Join(e.ImportedBy, ", "))
 }
 
-// output is an exported output of a template.
-type output struct {
-	Value  any `json:"Value"`
-	Export struct {
-		Name any `json:"Name"`
-	} `json:"Export"`
-}
-
 // exportsOf maps a template's literal export names to their values.
 func exportsOf(body []byte) (map[string]any, error) {
-	var doc struct {
-		Outputs map[string]output `json:"Outputs"`
-	}
+	var doc any
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("template is not JSON: %w", err)
 	}
-	exports := map[string]any{}
-	for _, o := range doc.Outputs {
-		if name, ok := o.Export.Name.(string); ok {
-			exports[name] = o.Value
-		}
-	}
-	return exports, nil
+	return spec.Exports(doc), nil
 }
 
 // changedExports maps the deployed template's exports that the change set

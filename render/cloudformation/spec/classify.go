@@ -319,6 +319,47 @@ func refersTo(v any, replaced map[string]bool) (refers, definitely bool) {
 	return refers, definitely
 }
 
+// Exports maps the literal export names of a decoded template's Outputs to their values.
+func Exports(template any) map[string]any {
+	top, _ := template.(map[string]any)
+	outputs, _ := top["Outputs"].(map[string]any)
+	exports := map[string]any{}
+	for _, o := range outputs {
+		out, _ := o.(map[string]any)
+		export, _ := out["Export"].(map[string]any)
+		if name, ok := export["Name"].(string); ok {
+			exports[name] = out["Value"]
+		}
+	}
+	return exports
+}
+
+// ImportedExports lists the export names v passes to Fn::ImportValue as literals, at any depth,
+// sorted and each once. (A computed name cannot be known before the stack is deployed.)
+func ImportedExports(v any) []string {
+	var names []string
+	collectImports(v, &names)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+func collectImports(v any, into *[]string) {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			collectImports(e, into)
+		}
+	case map[string]any:
+		if name, ok := x["Fn::ImportValue"].(string); ok && len(x) == 1 {
+			*into = append(*into, name)
+			return
+		}
+		for _, e := range x {
+			collectImports(e, into)
+		}
+	}
+}
+
 // ReferencedResources lists the logical IDs v names with Ref, Fn::GetAtt or Fn::Sub, at any
 // depth (pseudo parameters too: they name no resource), in no particular order.
 func ReferencedResources(v any) []string {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -154,4 +155,38 @@ func TestProtected(t *testing.T) {
 			t.Errorf("Protected(%s) = true", typ)
 		}
 	}
+}
+
+func TestExportsAndImportedExportsTakeLiteralNames(t *testing.T) {
+	doc := obj{
+		"Resources": obj{
+			"A": obj{"Properties": obj{"VpcId": obj{"Fn::ImportValue": "hub-VpcId"}, "Tags": []any{obj{"Value": obj{"Fn::ImportValue": "hub-Zone"}}}}},
+			"B": obj{"Properties": obj{"VpcId": obj{"Fn::ImportValue": "hub-VpcId"}, "Computed": obj{"Fn::ImportValue": obj{"Fn::Sub": "${Env}-x"}}}},
+		},
+		"Outputs": obj{
+			"Vpc":    obj{"Value": obj{"Ref": "Vpc"}, "Export": obj{"Name": "me-VpcId"}},
+			"Sub":    obj{"Value": "x", "Export": obj{"Name": obj{"Fn::Sub": "${AWS::StackName}-x"}}},
+			"Plain":  obj{"Value": "y"},
+			"Broken": "not an output",
+		},
+	}
+	var decoded any
+	if err := json.Unmarshal(mustJSON(t, doc), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if got := ImportedExports(decoded); !reflect.DeepEqual(got, []string{"hub-VpcId", "hub-Zone"}) {
+		t.Errorf("ImportedExports = %v, want each literal name once, sorted", got)
+	}
+	if got := Exports(decoded); len(got) != 1 || !reflect.DeepEqual(got["me-VpcId"], map[string]any{"Ref": "Vpc"}) {
+		t.Errorf("Exports = %v, want only the literal me-VpcId", got)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
