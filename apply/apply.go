@@ -167,12 +167,12 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 		Execute: opts.Execute, AllowDestroy: opts.AllowDestroy, Parallelism: opts.Parallelism,
 		PollInterval: opts.PollInterval, Description: description, Progress: progress,
 	})
-	rec.Stacks = driver.Apply(ctx, stacks)
-	if len(opts.Only) == 0 && ctx.Err() == nil {
+	if len(opts.Only) == 0 {
 		if rec.Deletions, err = deleteRemovedCustomers(ctx, driver, stacks); err != nil {
 			return nil, err
 		}
 	}
+	rec.Stacks = driver.Apply(ctx, stacks, rec.Deletions)
 
 	if opts.Kubeconfig != "" && ctx.Err() == nil {
 		rec.Clusters, rec.Skipped, err = applyClusters(ctx, opts, clusters, progress)
@@ -187,9 +187,9 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 
 // deleteRemovedCustomers deletes the stacks tagged as vsoc's that are not
 // among the built stacks: those of customers no longer declared. It runs
-// after the built stacks are applied, whatever their outcome: nothing imports
-// a customer stack's resources, and a hub change may wait for a removed
-// customer to stop importing its exports.
+// before the built stacks are applied: nothing imports a customer stack's
+// resources, and a hub change may wait for a removed customer to stop
+// importing its exports.
 func deleteRemovedCustomers(ctx context.Context, driver *cfnapply.Driver, built []cfnapply.Stack) ([]cfnapply.Result, error) {
 	known := make([]string, len(built))
 	for i, s := range built {

@@ -376,3 +376,59 @@ func TestHubExportInUseRefusesTheRun(t *testing.T) {
 		t.Errorf("the hub was executed: %s", st.Status)
 	}
 }
+
+// TestHubZoneRemovalAppliesItsImportersFirst: the hub drops an availability
+// zone whose subnet and route table every customer imports, and a customer
+// leaves in the same change. CloudFormation would refuse the hub's update
+// while any stack imports them, so one run deletes the removed customer and
+// updates the other customers (which stop importing the zone) before the hub.
+func TestHubZoneRemovalAppliesItsImportersFirst(t *testing.T) {
+	f := newFixture(t)
+	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+		t.Fatalf("first apply: %s", rec.Outcome)
+	}
+	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
+	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
+		t.Fatal(err)
+	}
+	f.commit("drop eu-central-1c and documentation")
+	f.build()
+	const removed = "vsoc-customer-documentation"
+
+	dry := f.options(false)
+	dry.AllowDestroy = true
+	rec := f.run(t.Context(), dry)
+	for name, got := range stackOutcomes(rec) {
+		if got != cfnapply.Previewed {
+			t.Errorf("dry run: %s %s, want previewed (the hub too: its importers go first)", name, got)
+		}
+	}
+	if rec.Outcome != DryRun || onlyDeletion(t, rec, removed).Outcome != cfnapply.Previewed {
+		t.Fatalf("dry run: %s, deletion %+v", rec.Outcome, rec.Deletions)
+	}
+
+	// Without --allow-destroy the customers' subnets in the zone stay, so
+	// they keep importing the hub's, and the hub is refused.
+	rec = f.run(t.Context(), f.options(false))
+	if hub := stackResult(t, rec, "vsoc-hub"); rec.Outcome != Refused || hub.Outcome != cfnapply.Refused || len(hub.ExportsInUse) != 2 {
+		t.Errorf("dry run without --allow-destroy: %s, hub %s %+v", rec.Outcome, hub.Outcome, hub.ExportsInUse)
+	}
+
+	opts := f.options(true)
+	opts.AllowDestroy = true
+	rec = f.run(t.Context(), opts)
+	if rec.Outcome != Success || onlyDeletion(t, rec, removed).Outcome != cfnapply.Deleted {
+		t.Fatalf("--execute --allow-destroy: %s %v, deletions %+v", rec.Outcome, stackOutcomes(rec), rec.Deletions)
+	}
+	// The hub's update went through: CloudFormation would have rolled it
+	// back had a customer still imported the zone's exports.
+	for name, got := range stackOutcomes(rec) {
+		if got != cfnapply.Updated {
+			t.Errorf("%s: %s, want updated", name, got)
+		}
+	}
+	hub, _ := f.server.Stack("vsoc-hub")
+	if strings.Contains(hub.Template, "eu-central-1c") {
+		t.Errorf("the hub still has eu-central-1c")
+	}
+}

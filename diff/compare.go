@@ -148,7 +148,7 @@ func (c comparison) compare(p *Preview, base, head render.Files) error {
 	if err != nil {
 		return err
 	}
-	p.Blocking = c.blockers(exports, base, head)
+	p.Blocking, p.Ordered = c.blockers(exports, base, head)
 	p.Summary.Blocking = len(p.Blocking)
 	byOwner := map[string]*OwnerDiff{}
 	for _, path := range sortedKeys(union(base, head)) {
@@ -410,7 +410,7 @@ var impacts = map[string]impact{
 func stackDeletion(owner, stack string, resources int) StackDeletion {
 	return StackDeletion{
 		Owner: owner, Stack: stack, Resources: resources,
-		Message: fmt.Sprintf("%s: stack %s will be DELETED with its %d resources by vsoc-compile apply --execute --allow-destroy, after the other stacks are applied; without --allow-destroy apply refuses and keeps it",
+		Message: fmt.Sprintf("%s: stack %s will be DELETED with its %d resources by vsoc-compile apply --execute --allow-destroy, before the other stacks are applied; without --allow-destroy apply refuses and keeps it",
 			owner, stack, resources),
 	}
 }

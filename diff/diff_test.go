@@ -302,3 +302,27 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExportChangeOrderDependsOnWhatImportersNeed: an export change apply
+// can order (its importers stop importing it and need nothing new) is not
+// blocking; one whose importer still imports it, or needs an export only the
+// updated hub has, is, with the remedy that fits.
+func TestExportChangeOrderDependsOnWhatImportersNeed(t *testing.T) {
+	ch := exportChange{owner: "hub", stack: "vsoc-hub", delete: true, cause: "its output is no longer exported"}
+	for _, c := range []struct {
+		name      string
+		importers []Importer
+		orderable bool
+		remedy    string
+	}{
+		{"released and removed", []Importer{{Owner: "a", Stack: "vsoc-customer-a"}, {Owner: "b", Stack: "vsoc-customer-b", Removed: true}}, true,
+			"vsoc-compile apply deletes the stacks of the removed customers (vsoc-customer-b, with --allow-destroy), then updates a, then the vsoc-hub stack"},
+		{"still imported", []Importer{{Owner: "a", StillImports: true}, {Owner: "b"}}, false, "a still import it after this change"},
+		{"needs a new export", []Importer{{Owner: "a", NeedsNewExports: true}, {Owner: "b"}}, false, "split the change"},
+	} {
+		b := blocker("vsoc-hub-Subnet-c", ch, c.importers)
+		if b.orderable() != c.orderable || !strings.Contains(b.Remedy, c.remedy) {
+			t.Errorf("%s: orderable %v, remedy %q; want %v and %q", c.name, b.orderable(), b.Remedy, c.orderable, c.remedy)
+		}
+	}
+}

@@ -42,8 +42,23 @@ type Importer struct {
 	// imports the export, so applying that stack first does not release it.
 	StillImports bool `json:"stillImports,omitempty"`
 	// Removed is set when the head has no such stack (a removed customer):
-	// apply leaves the deployed stack in place, importing the export.
+	// apply deletes it first, with --allow-destroy.
 	Removed bool `json:"removed,omitempty"`
+	// NeedsNewExports is set when the head's template of the stack also
+	// imports an export the base does not have: it needs the exporting
+	// stack's update first, so it cannot go before it.
+	NeedsNewExports bool `json:"needsNewExports,omitempty"`
+}
+
+// orderable reports whether apply gets the export change through by
+// applying (or deleting) every importer before the exporting stack.
+func (b Blocker) orderable() bool {
+	for _, imp := range b.ImportedBy {
+		if imp.StillImports || imp.NeedsNewExports {
+			return false
+		}
+	}
+	return true
 }
 
 // exportChange is what happens to one export between base and head.
@@ -146,18 +161,23 @@ func importsOf(body []byte) map[string][]string {
 }
 
 // blockers are the export changes that stacks of the base import, by export
-// name.
-func (c comparison) blockers(changes map[string]exportChange, base, head render.Files) []Blocker {
-	out := []Blocker{}
+// name: those no order of applying gets through, and those apply gets through
+// by applying the importers first (ordered).
+func (c comparison) blockers(changes map[string]exportChange, base, head render.Files) (blocking, ordered []Blocker) {
+	blocking, ordered = []Blocker{}, []Blocker{}
 	if len(changes) == 0 {
-		return out
+		return blocking, ordered
 	}
 	// Each stack's imports, read once for every changed export (the head's
 	// only for the stacks that import one).
 	imports, headImports := map[string]map[string][]string{}, map[string]map[string][]string{}
+	baseExports := map[string]bool{}
 	for _, path := range sortedKeys(base) {
 		if kindOf(path) == KindStack {
 			imports[path] = importsOf(base[path])
+			for name := range exportsOf(base[path]) {
+				baseExports[name] = true
+			}
 		}
 	}
 	importsAtHead := func(path string) map[string][]string {
@@ -165,6 +185,14 @@ func (c comparison) blockers(changes map[string]exportChange, base, head render.
 			headImports[path] = importsOf(head[path])
 		}
 		return headImports[path]
+	}
+	needsNew := func(path string) bool {
+		for name := range importsAtHead(path) {
+			if !baseExports[name] {
+				return true
+			}
+		}
+		return false
 	}
 	for _, export := range sortedKeys(changes) {
 		ch := changes[export]
@@ -177,14 +205,19 @@ func (c comparison) blockers(changes map[string]exportChange, base, head render.
 			owner := c.owners.owner(path)
 			importers = append(importers, Importer{
 				Owner: owner, Stack: stackOf(path), Resources: resources,
-				StillImports: len(importsAtHead(path)[export]) > 0, Removed: head[path] == nil,
+				StillImports: len(importsAtHead(path)[export]) > 0, Removed: head[path] == nil, NeedsNewExports: needsNew(path),
 			})
 		}
-		if len(importers) > 0 {
-			out = append(out, blocker(export, ch, importers))
+		if len(importers) == 0 {
+			continue
+		}
+		if b := blocker(export, ch, importers); b.orderable() {
+			ordered = append(ordered, b)
+		} else {
+			blocking = append(blocking, b)
 		}
 	}
-	return out
+	return blocking, ordered
 }
 
 func blocker(export string, ch exportChange, importers []Importer) Blocker {
@@ -197,9 +230,14 @@ func blocker(export string, ch exportChange, importers []Importer) Blocker {
 	for i, imp := range importers {
 		owners[i] = imp.Owner
 	}
-	b.Message = fmt.Sprintf("%s: export %s %s (%s) while %s import it — CloudFormation refuses %s an export in use, so the %s stack cannot be updated",
-		ch.owner, export, what, ch.cause, firstOf(owners, 5), refusal, ch.stack)
-	b.Remedy = remedy(importers)
+	if b.orderable() {
+		b.Message = fmt.Sprintf("%s: export %s %s (%s); %s import it now and stop in this change, and CloudFormation refuses %s an export in use, so apply takes them before the %s stack",
+			ch.owner, export, what, ch.cause, firstOf(owners, 5), refusal, ch.stack)
+	} else {
+		b.Message = fmt.Sprintf("%s: export %s %s (%s) while %s import it — CloudFormation refuses %s an export in use, so the %s stack cannot be updated",
+			ch.owner, export, what, ch.cause, firstOf(owners, 5), refusal, ch.stack)
+	}
+	b.Remedy = remedy(importers, ch.stack)
 	return b
 }
 
@@ -212,33 +250,41 @@ func firstOf(names []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
-// remedy says how the change can get through: importers that no longer
-// import the export in the head are applied (or, removed, deleted) first;
-// importers that keep importing it block it in any order.
-func remedy(importers []Importer) string {
-	var keep, removed, release []string
+// remedy says how the change gets through: importers that keep importing
+// the export block it in any order; importers that need the new exports
+// cannot go first, so the change has to be split; otherwise vsoc-compile
+// apply deletes the removed importers and updates the others before the
+// exporting stack.
+func remedy(importers []Importer, exporter string) string {
+	var keep, needNew, removed, release []string
 	for _, imp := range importers {
 		switch {
 		case imp.StillImports:
 			keep = append(keep, imp.Owner)
+		case imp.NeedsNewExports:
+			needNew = append(needNew, imp.Owner)
 		case imp.Removed:
 			removed = append(removed, imp.Stack)
 		default:
 			release = append(release, imp.Owner)
 		}
 	}
-	if len(keep) > 0 {
+	switch {
+	case len(keep) > 0:
 		return fmt.Sprintf("%s still import it after this change, so no order of applying gets it through: "+
 			"revert the change, or migrate by hand (the importing stacks must stop importing the export before it changes)", strings.Join(keep, ", "))
+	case len(needNew) > 0:
+		return fmt.Sprintf("%s stop importing it but import exports only the updated %s stack has, so neither can go first: "+
+			"split the change, first adding what they need (apply it), then removing what they no longer import", strings.Join(needNew, ", "), exporter)
 	}
 	var steps []string
 	if len(removed) > 0 {
-		steps = append(steps, fmt.Sprintf("delete the stacks of the removed customers (%s; vsoc-compile apply --execute --allow-destroy deletes them, though it refuses this change in that run)", strings.Join(removed, ", ")))
+		steps = append(steps, fmt.Sprintf("deletes the stacks of the removed customers (%s, with --allow-destroy)", strings.Join(removed, ", ")))
 	}
 	if len(release) > 0 {
-		steps = append(steps, fmt.Sprintf("apply the customers that stop importing it (vsoc-compile apply --only %s --execute)", strings.Join(release, ",")))
+		steps = append(steps, fmt.Sprintf("updates %s", strings.Join(release, ", ")))
 	}
-	return "first " + strings.Join(steps, ", then ") + ", then apply everything"
+	return fmt.Sprintf("vsoc-compile apply %s, then the %s stack", strings.Join(steps, ", then "), exporter)
 }
 
 // importsReplaced rewrites a template's imports of exports that change value

@@ -123,6 +123,20 @@ func markdown(p *Preview, d detail, shortened bool) string {
 		}
 		line("")
 	}
+	if len(p.Ordered) > 0 {
+		line("> [!NOTE]")
+		line("> **%s** that `vsoc-compile apply` carries out in order, the importing stacks first:", plural(len(p.Ordered), "export change"))
+		line(">")
+		for i, bl := range p.Ordered {
+			if i == d.maxItems {
+				line("> - … and %d more", len(p.Ordered)-i)
+				break
+			}
+			line("> - %s", html.EscapeString(bl.Message))
+			line(">   - order: %s", html.EscapeString(bl.Remedy))
+		}
+		line("")
+	}
 	deletions := make([]string, len(p.Deletions))
 	for i, del := range p.Deletions {
 		deletions[i] = del.Message

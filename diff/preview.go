@@ -44,6 +44,10 @@ type Preview struct {
 	// stacks import them: CloudFormation refuses such an update, so the
 	// change cannot be applied as it is.
 	Blocking []Blocker `json:"blocking"`
+	// Ordered lists the exports the change deletes or changes while other
+	// stacks import them now but stop in the same change: vsoc-compile apply
+	// updates (or deletes) those stacks before the exporting one.
+	Ordered []Blocker `json:"ordered"`
 	// Deletions are the stacks the change removes (customers no longer
 	// declared), which vsoc-compile apply deletes with --execute
 	// --allow-destroy.
@@ -177,7 +181,7 @@ func Run(ctx context.Context, opts Options) (*Preview, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Preview{Base: opts.Base, BaseCommit: base.Commit, Head: opts.Dir, Deletions: []StackDeletion{}, Destructive: []Consequence{}, Blocking: []Blocker{}, Owners: []OwnerDiff{}}
+	p := &Preview{Base: opts.Base, BaseCommit: base.Commit, Head: opts.Dir, Deletions: []StackDeletion{}, Destructive: []Consequence{}, Blocking: []Blocker{}, Ordered: []Blocker{}, Owners: []OwnerDiff{}}
 
 	head, err := render.Build(ctx, opts.Validator, opts.Dir, headSources, opts.Cache)
 	var loadErrs compiler.LoadErrors

@@ -85,6 +85,17 @@ func WriteText(w io.Writer, p *Preview, opts TextOptions) error {
 		}
 		t.line("")
 	}
+	if len(p.Ordered) > 0 {
+		t.line("%s", t.paint(ansiBold+ansiYellow, fmt.Sprintf("%s that apply carries out in order, the importing stacks first:", plural(len(p.Ordered), "export change"))))
+		for _, b := range p.Ordered {
+			t.line("  %s %s", t.paint(ansiYellow, "→"), b.Message)
+			for _, imp := range b.ImportedBy {
+				t.line("      imported by %s: %s", imp.Stack, strings.Join(imp.Resources, ", "))
+			}
+			t.line("      order: %s", b.Remedy)
+		}
+		t.line("")
+	}
 	if len(p.Deletions) > 0 {
 		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s of customers no longer declared:", plural(len(p.Deletions), "stack deletion"))))
 		for _, d := range p.Deletions {

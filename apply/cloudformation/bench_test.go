@@ -20,14 +20,14 @@ func BenchmarkNoopApply(b *testing.B) {
 				f.customers[fmt.Sprintf("c%04d", i)] = customerParams{cidr: fmt.Sprintf("100.%d.%d.0/24", 65+i/256, i%256), asn: 65000, ports: []int{443}}
 			}
 			opts := Options{Execute: true, Parallelism: 8, PollInterval: time.Millisecond, Progress: io.Discard}
-			for _, r := range New(e.client, opts).Apply(b.Context(), f.stacks()) {
+			for _, r := range New(e.client, opts).Apply(b.Context(), f.stacks(), nil) {
 				if r.Outcome != Created {
 					b.Fatalf("%s: %s %s", r.Stack, r.Outcome, r.Error)
 				}
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				for _, r := range New(e.client, opts).Apply(b.Context(), f.stacks()) {
+				for _, r := range New(e.client, opts).Apply(b.Context(), f.stacks(), nil) {
 					if r.Outcome != Unchanged {
 						b.Fatalf("%s: %s", r.Stack, r.Outcome)
 					}

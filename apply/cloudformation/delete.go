@@ -13,8 +13,8 @@ import (
 )
 
 // Delete deletes the stacks of customers the build no longer declares,
-// Parallelism at a time; it is meant to run after Apply, so that the hub and
-// the remaining customers are applied first. Deleting a customer's stack
+// Parallelism at a time; it is meant to run before Apply, so that the hub's
+// exports they import are released before the hub is updated. Deleting a customer's stack
 // destroys its network (VPC, VPN, peering, hosted zones), so it takes the
 // same consent as a destructive change set: a deletion that removes
 // protected resources is refused without AllowDestroy, and without Execute

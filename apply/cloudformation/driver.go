@@ -108,13 +108,19 @@ func Retryer(maxAttempts int, maxBackoff time.Duration) func() aws.Retryer {
 	}
 }
 
-// Apply applies the hub stack first, then the customer stacks, Parallelism
-// at a time. Results come back in the order hub, customers by name. A stack
-// that fails does not stop the others, except the hub: customers import its
-// exports, so when it did not apply they are not executed. A dry run still
-// previews them, against the deployed hub: it changes nothing, and the
+// Apply applies the hub stack, then the customer stacks, Parallelism at a
+// time; customers that stop importing an export the hub deletes or changes
+// are applied before the hub, which could not drop the export while they
+// import it (see releasers). deletions are the results of a Delete that ran
+// before: a stack it deleted, or in a dry run would delete, no longer holds
+// the hub's exports either.
+//
+// Results come back in the order hub, customers by name. A stack that fails
+// does not stop the others, except the hub: customers import its exports, so
+// when it did not apply the customers after it are not executed. A dry run
+// still previews them, against the deployed hub: it changes nothing, and the
 // reviewer sees every stack's change set, not only the hub's refusal.
-func (d *Driver) Apply(ctx context.Context, stacks []Stack) []Result {
+func (d *Driver) Apply(ctx context.Context, stacks []Stack, deletions []Result) []Result {
 	ordered := slices.Clone(stacks)
 	slices.SortFunc(ordered, func(a, b Stack) int {
 		if (a.Customer == HubCustomer) != (b.Customer == HubCustomer) {
@@ -126,31 +132,69 @@ func (d *Driver) Apply(ctx context.Context, stacks []Stack) []Result {
 		return strings.Compare(a.Name, b.Name)
 	})
 	results := make([]Result, len(ordered))
-	start, hubPending := 0, false
-	if len(ordered) > 0 && ordered[0].Customer == HubCustomer {
-		results[0] = d.applyStack(ctx, ordered[0], false)
-		start = 1
-		hubPending = !d.opts.Execute && results[0].Outcome != Unchanged
-		if d.opts.Execute && !results[0].Outcome.OK() {
-			for i := 1; i < len(ordered); i++ {
-				results[i] = Result{
-					Stack: ordered[i].Name, Customer: ordered[i].Customer, Template: ordered[i].Source,
-					Outcome: NotAttempted, Decision: "not attempted: the hub stack did not apply, and customer stacks import its exports",
-				}
-			}
-			return results
+	if len(ordered) == 0 || ordered[0].Customer != HubCustomer {
+		d.applyEach(ctx, ordered, results, allIndices(len(ordered)), false)
+		return results
+	}
+	hub, customers := ordered[0], ordered[1:]
+	released := map[string]bool{}
+	for _, del := range deletions {
+		if del.Outcome == Deleted || del.Outcome == Previewed {
+			released[del.Stack] = true
 		}
 	}
+	first, err := d.releasers(ctx, hub, customers)
+	if err != nil {
+		results[0] = Result{Stack: hub.Name, Customer: hub.Customer, Template: hub.Source, Outcome: Failed, Error: err.Error(),
+			Decision: "failed: the customers to apply before the hub could not be worked out"}
+		fmt.Fprintf(d.opts.Progress, "%s: failed: %v\n", hub.Name, err)
+	} else {
+		for _, i := range first {
+			fmt.Fprintf(d.opts.Progress, "%s: applied before %s, as it stops importing exports the hub deletes or changes\n", customers[i].Name, hub.Name)
+		}
+		d.applyEach(ctx, customers, results[1:], first, false)
+		for _, i := range first {
+			if results[1+i].Outcome.OK() {
+				released[customers[i].Name] = true
+			}
+		}
+		results[0] = d.applyStack(ctx, hub, false, released)
+	}
+	rest := slices.DeleteFunc(allIndices(len(customers)), func(i int) bool { return slices.Contains(first, i) })
+	if d.opts.Execute && !results[0].Outcome.OK() {
+		for _, i := range rest {
+			results[1+i] = Result{
+				Stack: customers[i].Name, Customer: customers[i].Customer, Template: customers[i].Source,
+				Outcome: NotAttempted, Decision: "not attempted: the hub stack did not apply, and customer stacks import its exports",
+			}
+		}
+		return results
+	}
+	hubPending := !d.opts.Execute && results[0].Outcome != Unchanged
+	d.applyEach(ctx, customers, results[1:], rest, hubPending)
+	return results
+}
+
+// applyEach applies stacks[i] for every i of which, Parallelism at a time,
+// into results[i].
+func (d *Driver) applyEach(ctx context.Context, stacks []Stack, results []Result, which []int, hubPending bool) {
 	var g errgroup.Group
 	g.SetLimit(d.opts.Parallelism)
-	for i := start; i < len(ordered); i++ {
+	for _, i := range which {
 		g.Go(func() error {
-			results[i] = d.applyStack(ctx, ordered[i], hubPending)
+			results[i] = d.applyStack(ctx, stacks[i], hubPending, nil)
 			return nil
 		})
 	}
 	g.Wait()
-	return results
+}
+
+func allIndices(n int) []int {
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	return all
 }
 
 // run is the state of one stack's apply.
@@ -165,11 +209,14 @@ type run struct {
 	// hubPending is set for customer stacks of a dry run in which the hub
 	// stack has changes that were not executed (previewed or refused).
 	hubPending bool
+	// released are the stacks that this dry run updates or deletes before
+	// this one so that they stop importing its exports.
+	released map[string]bool
 }
 
-func (d *Driver) applyStack(ctx context.Context, st Stack, hubPending bool) Result {
+func (d *Driver) applyStack(ctx context.Context, st Stack, hubPending bool, released map[string]bool) Result {
 	res := Result{Stack: st.Name, Customer: st.Customer, Template: st.Source}
-	r := &run{d: d, st: st, res: &res, hubPending: hubPending}
+	r := &run{d: d, st: st, res: &res, hubPending: hubPending, released: released}
 	r.recordError(ctx, r.apply(ctx))
 	return res
 }

@@ -164,7 +164,7 @@ func (e *env) apply(ctx context.Context, f fleet, opts Options) ([]Result, strin
 	}
 	opts.Progress = progress
 	opts.PollInterval = 2 * time.Millisecond
-	results := New(e.client, opts).Apply(ctx, f.stacks())
+	results := New(e.client, opts).Apply(ctx, f.stacks(), nil)
 	e.t.Logf("progress:\n%s", progress.String())
 	return results, progress.String()
 }
@@ -713,7 +713,7 @@ func TestDeleteRefusedWhileExportsAreImported(t *testing.T) {
 	acme := Stack{Name: "vsoc-customer-acme", Customer: "acme", Source: "out/aws/vsoc-customer-acme.template.json",
 		Template: withExport(customerTemplate(defaultFleet().customers["acme"]), "vsoc-customer-acme-VpcId")}
 	hub := Stack{Name: "vsoc-hub", Customer: HubCustomer, Template: hubTemplate(), Source: "out/aws/vsoc-hub.template.json"}
-	wantOutcomes(t, New(e.client, Options{Execute: true, PollInterval: 2 * time.Millisecond}).Apply(t.Context(), []Stack{hub, acme}),
+	wantOutcomes(t, New(e.client, Options{Execute: true, PollInterval: 2 * time.Millisecond}).Apply(t.Context(), []Stack{hub, acme}, nil),
 		map[string]Outcome{"vsoc-hub": Created, "vsoc-customer-acme": Created})
 	e.createByHand("partner", []byte(`{"Resources":{"Subnet":{"Type":"AWS::EC2::Subnet","Properties":{"VpcId":{"Fn::ImportValue":"vsoc-customer-acme-VpcId"},"CidrBlock":"100.65.0.0/24"}}}}`), nil)
 	before := e.stack("vsoc-customer-acme")

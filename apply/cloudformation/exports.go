@@ -102,9 +102,14 @@ func sameValue(a, b any) bool {
 func (r *run) exportsInUse(ctx context.Context, changed map[string]string) ([]ExportInUse, error) {
 	var inUse []ExportInUse
 	for _, name := range slices.Sorted(maps.Keys(changed)) {
-		importers, err := r.importers(ctx, name)
+		importers, err := r.d.importers(ctx, name)
 		if err != nil {
 			return nil, err
+		}
+		// A dry run executes nothing, so the stacks it would update or delete
+		// first still import the export; an execution asks after they ran.
+		if !r.d.opts.Execute {
+			importers = slices.DeleteFunc(importers, func(stack string) bool { return r.released[stack] })
 		}
 		if len(importers) > 0 {
 			inUse = append(inUse, ExportInUse{Export: name, Change: changed[name], ImportedBy: importers})
@@ -114,9 +119,9 @@ func (r *run) exportsInUse(ctx context.Context, changed map[string]string) ([]Ex
 }
 
 // importers are the stacks that import export (ListImports), sorted.
-func (r *run) importers(ctx context.Context, export string) ([]string, error) {
+func (d *Driver) importers(ctx context.Context, export string) ([]string, error) {
 	var names []string
-	p := cfn.NewListImportsPaginator(r.d.api, &cfn.ListImportsInput{ExportName: aws.String(export)})
+	p := cfn.NewListImportsPaginator(d.api, &cfn.ListImportsInput{ExportName: aws.String(export)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if isNotImported(err) {
