@@ -98,13 +98,16 @@ func markdown(p *Preview, d detail, shortened bool) string {
 		line("")
 	}
 
-	if len(p.Blocking) > 0 {
-		line("> [!CAUTION]")
-		line("> **%s**: CloudFormation refuses these, so `vsoc-compile apply` cannot execute this change as it is:", plural(len(p.Blocking), "blocking change"))
+	exportChanges := func(changes []Blocker, alert, heading, remedyLabel string) {
+		if len(changes) == 0 {
+			return
+		}
+		line("> [!%s]", alert)
+		line("> %s", heading)
 		line(">")
-		for i, bl := range p.Blocking {
+		for i, bl := range changes {
 			if i == d.maxItems {
-				line("> - … and %d more", len(p.Blocking)-i)
+				line("> - … and %d more", len(changes)-i)
 				break
 			}
 			line("> - %s", html.EscapeString(bl.Message))
@@ -119,24 +122,14 @@ func markdown(p *Preview, d detail, shortened bool) string {
 					line(">   - imported by `%s`", imp.Stack)
 				}
 			}
-			line(">   - to apply it: %s", html.EscapeString(bl.Remedy))
+			line(">   - %s: %s", remedyLabel, html.EscapeString(bl.Remedy))
 		}
 		line("")
 	}
-	if len(p.Ordered) > 0 {
-		line("> [!NOTE]")
-		line("> **%s** that `vsoc-compile apply` carries out in order, the importing stacks first:", plural(len(p.Ordered), "export change"))
-		line(">")
-		for i, bl := range p.Ordered {
-			if i == d.maxItems {
-				line("> - … and %d more", len(p.Ordered)-i)
-				break
-			}
-			line("> - %s", html.EscapeString(bl.Message))
-			line(">   - order: %s", html.EscapeString(bl.Remedy))
-		}
-		line("")
-	}
+	exportChanges(p.Blocking, "CAUTION", fmt.Sprintf("**%s**: CloudFormation refuses these, so `vsoc-compile apply` cannot execute this change as it is:",
+		plural(len(p.Blocking), "blocking change")), "to apply it")
+	exportChanges(p.Ordered, "NOTE", fmt.Sprintf("**%s** that `vsoc-compile apply` carries out in order, the importing stacks first:",
+		plural(len(p.Ordered), "export change")), "order")
 	deletions := make([]string, len(p.Deletions))
 	for i, del := range p.Deletions {
 		deletions[i] = del.Message

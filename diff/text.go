@@ -74,28 +74,10 @@ func WriteText(w io.Writer, p *Preview, opts TextOptions) error {
 		return t.w.Flush()
 	}
 
-	if len(p.Blocking) > 0 {
-		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s: CloudFormation refuses these, so apply cannot execute this change as it is:", plural(len(p.Blocking), "blocking change"))))
-		for _, b := range p.Blocking {
-			t.line("  %s %s", t.paint(ansiRed, "✗"), b.Message)
-			for _, imp := range b.ImportedBy {
-				t.line("      imported by %s: %s", imp.Stack, strings.Join(imp.Resources, ", "))
-			}
-			t.line("      to apply it: %s", b.Remedy)
-		}
-		t.line("")
-	}
-	if len(p.Ordered) > 0 {
-		t.line("%s", t.paint(ansiBold+ansiYellow, fmt.Sprintf("%s that apply carries out in order, the importing stacks first:", plural(len(p.Ordered), "export change"))))
-		for _, b := range p.Ordered {
-			t.line("  %s %s", t.paint(ansiYellow, "→"), b.Message)
-			for _, imp := range b.ImportedBy {
-				t.line("      imported by %s: %s", imp.Stack, strings.Join(imp.Resources, ", "))
-			}
-			t.line("      order: %s", b.Remedy)
-		}
-		t.line("")
-	}
+	t.exportChanges(p.Blocking, ansiRed, "✗", "to apply it",
+		fmt.Sprintf("%s: CloudFormation refuses these, so apply cannot execute this change as it is:", plural(len(p.Blocking), "blocking change")))
+	t.exportChanges(p.Ordered, ansiYellow, "→", "order",
+		fmt.Sprintf("%s that apply carries out in order, the importing stacks first:", plural(len(p.Ordered), "export change")))
 	if len(p.Deletions) > 0 {
 		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s of customers no longer declared:", plural(len(p.Deletions), "stack deletion"))))
 		for _, d := range p.Deletions {
@@ -156,6 +138,23 @@ func WriteText(w io.Writer, p *Preview, opts TextOptions) error {
 		t.line("Run with --details for every changed value.")
 	}
 	return t.w.Flush()
+}
+
+// exportChanges prints a section of export changes (blocking or ordered), each
+// with its importers and what it takes to apply it.
+func (t *textWriter) exportChanges(changes []Blocker, style, mark, remedyLabel, heading string) {
+	if len(changes) == 0 {
+		return
+	}
+	t.line("%s", t.paint(ansiBold+style, heading))
+	for _, b := range changes {
+		t.line("  %s %s", t.paint(style, mark), b.Message)
+		for _, imp := range b.ImportedBy {
+			t.line("      imported by %s: %s", imp.Stack, strings.Join(imp.Resources, ", "))
+		}
+		t.line("      %s: %s", remedyLabel, b.Remedy)
+	}
+	t.line("")
 }
 
 func (t *textWriter) differences(indent string, ds []Difference) {
