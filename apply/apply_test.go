@@ -432,3 +432,79 @@ func TestHubZoneRemovalAppliesItsImportersFirst(t *testing.T) {
 		t.Errorf("the hub still has eu-central-1c")
 	}
 }
+
+// TestNothingGoesBeforeAHubThatCannotApply: the customers that stop
+// importing a dropped zone go before the hub only when the hub's change set
+// would then be executed; otherwise nothing is changed, as before ordering.
+func TestNothingGoesBeforeAHubThatCannotApply(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		edits        [][2]string
+		allowDestroy bool
+		why          string
+	}{
+		// Every customer keeps importing the replaced endpoint's ID.
+		{"zone dropped and Client VPN endpoint replaced", [][2]string{{`, "eu-central-1c"]`, `]`}, {"100.100.0.0/22", "100.101.0.0/22"}}, true, "vsoc-hub-ClientVpnEndpointId would be changed"},
+		// The hub's own subnet removal is destructive.
+		{"zone dropped without --allow-destroy", [][2]string{{`, "eu-central-1c"]`, `]`}}, false, "--allow-destroy"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+				t.Fatalf("first apply: %s", rec.Outcome)
+			}
+			for _, e := range c.edits {
+				f.edit("hub.cue", e[0], e[1])
+			}
+			f.build()
+			for _, execute := range []bool{false, true} {
+				opts := f.options(execute)
+				opts.AllowDestroy = c.allowDestroy
+				rec := f.run(t.Context(), opts)
+				hub := stackResult(t, rec, "vsoc-hub")
+				if rec.Outcome != Refused || hub.Outcome != cfnapply.Refused || !strings.Contains(hub.Decision, c.why) {
+					t.Errorf("execute %v: run %s, hub %s %q; want refused for %q", execute, rec.Outcome, hub.Outcome, hub.Decision, c.why)
+				}
+				for _, name := range sampleStacks[1:] {
+					if got, want := stackOutcomes(rec)[name], map[bool]cfnapply.Outcome{false: cfnapply.Previewed, true: cfnapply.NotAttempted}[execute]; got != want &&
+						!(got == cfnapply.Refused && !c.allowDestroy) {
+						t.Errorf("execute %v: %s %s, want %s", execute, name, got, want)
+					}
+				}
+			}
+			if n := f.server.Calls("ExecuteChangeSet"); n != len(sampleStacks) {
+				t.Errorf("%d change sets executed, want only the first apply's %d", n, len(sampleStacks))
+			}
+		})
+	}
+}
+
+// TestAFailedReleaserLeavesTheHubAsItWas: a customer that has to stop
+// importing a dropped zone before the hub fails to update (and rolls back,
+// still importing it): the hub is not attempted and keeps the zone, and the
+// next run finishes the change.
+func TestAFailedReleaserLeavesTheHubAsItWas(t *testing.T) {
+	f := newFixture(t)
+	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+		t.Fatalf("first apply: %s", rec.Outcome)
+	}
+	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
+	f.edit("wobcom.cue", `"192.168.50.0/24"]`, `"192.168.50.0/24", "10.21.0.0/16"]`)
+	f.build()
+	f.server.FailResource("vsoc-customer-wobcom", "RemoteRouteTo10x21x0x0x16", "Resource handler returned message: \"route limit exceeded\"")
+
+	opts := f.options(true)
+	opts.AllowDestroy = true
+	rec := f.run(t.Context(), opts)
+	hub := stackResult(t, rec, "vsoc-hub")
+	if rec.Outcome != Failed || stackOutcomes(rec)["vsoc-customer-wobcom"] != cfnapply.Failed ||
+		hub.Outcome != cfnapply.NotAttempted || !strings.Contains(hub.Decision, "vsoc-customer-wobcom (failed)") {
+		t.Fatalf("run %s %v; hub %q", rec.Outcome, stackOutcomes(rec), hub.Decision)
+	}
+	if st, _ := f.server.Stack("vsoc-hub"); !strings.Contains(st.Template, "eu-central-1c") || len(st.ChangeSets) != 0 {
+		t.Errorf("the hub changed or kept its change set: %d change sets", len(st.ChangeSets))
+	}
+	if rec := f.run(t.Context(), opts); rec.Outcome != Success || stackOutcomes(rec)["vsoc-hub"] != cfnapply.Updated {
+		t.Errorf("the next run: %s %v", rec.Outcome, stackOutcomes(rec))
+	}
+}

@@ -318,11 +318,40 @@ func TestExportChangeOrderDependsOnWhatImportersNeed(t *testing.T) {
 		{"released and removed", []Importer{{Owner: "a", Stack: "vsoc-customer-a"}, {Owner: "b", Stack: "vsoc-customer-b", Removed: true}}, true,
 			"vsoc-compile apply deletes the stacks of the removed customers (vsoc-customer-b, with --allow-destroy), then updates a, then the vsoc-hub stack"},
 		{"still imported", []Importer{{Owner: "a", StillImports: true}, {Owner: "b"}}, false, "a still import it after this change"},
-		{"needs a new export", []Importer{{Owner: "a", NeedsNewExports: true}, {Owner: "b"}}, false, "split the change"},
+		{"needs a new export", []Importer{{Owner: "a", NeedsExporterFirst: true}, {Owner: "b"}}, false, "split the change"},
 	} {
 		b := blocker("vsoc-hub-Subnet-c", ch, c.importers)
 		if b.orderable() != c.orderable || !strings.Contains(b.Remedy, c.remedy) {
 			t.Errorf("%s: orderable %v, remedy %q; want %v and %q", c.name, b.orderable(), b.Remedy, c.orderable, c.remedy)
 		}
+	}
+}
+
+// TestImporterNeedingAChangedExportBlocks: the hub deletes export D and gives
+// E a new value; customer x imported D and imports E instead. x cannot go
+// before the hub (it needs E's new value) and the hub cannot go first (x
+// imports D), so D's change is blocking, not ordered.
+func TestImporterNeedingAChangedExportBlocks(t *testing.T) {
+	hub := func(outputs string) []byte {
+		return []byte(`{"Resources":{"A":{"Type":"AWS::EC2::VPC"},"B":{"Type":"AWS::EC2::VPC"}},"Outputs":{` + outputs + `}}`)
+	}
+	customer := func(export string) []byte {
+		return []byte(`{"Resources":{"R":{"Type":"AWS::EC2::Route","Properties":{"RouteTableId":{"Fn::ImportValue":"` + export + `"}}}}}`)
+	}
+	base := render.Files{
+		"aws/vsoc-hub.template.json":        hub(`"D":{"Value":{"Ref":"A"},"Export":{"Name":"hub-D"}},"E":{"Value":{"Ref":"A"},"Export":{"Name":"hub-E"}}`),
+		"aws/vsoc-customer-x.template.json": customer("hub-D"),
+	}
+	head := render.Files{
+		"aws/vsoc-hub.template.json":        hub(`"E":{"Value":{"Ref":"B"},"Export":{"Name":"hub-E"}}`),
+		"aws/vsoc-customer-x.template.json": customer("hub-E"),
+	}
+	changes := map[string]exportChange{
+		"hub-D": {owner: "hub", stack: "vsoc-hub", delete: true, cause: "its output is no longer exported"},
+		"hub-E": {owner: "hub", stack: "vsoc-hub", cause: "its value in the template changes"},
+	}
+	blocking, ordered := comparison{}.blockers(changes, base, head)
+	if len(blocking) != 1 || blocking[0].Export != "hub-D" || !blocking[0].ImportedBy[0].NeedsExporterFirst || len(ordered) != 0 {
+		t.Errorf("blocking %+v, ordered %+v; want hub-D blocking, x needing the hub first", blocking, ordered)
 	}
 }

@@ -44,17 +44,18 @@ type Importer struct {
 	// Removed is set when the head has no such stack (a removed customer):
 	// apply deletes it first, with --allow-destroy.
 	Removed bool `json:"removed,omitempty"`
-	// NeedsNewExports is set when the head's template of the stack also
-	// imports an export the base does not have: it needs the exporting
-	// stack's update first, so it cannot go before it.
-	NeedsNewExports bool `json:"needsNewExports,omitempty"`
+	// NeedsExporterFirst is set when the head's template of the stack
+	// imports an export the base does not have, or another export this
+	// change deletes or gives a new value: it needs the exporting stack's
+	// update first, so it cannot go before it.
+	NeedsExporterFirst bool `json:"needsExporterFirst,omitempty"`
 }
 
 // orderable reports whether apply gets the export change through by
 // applying (or deleting) every importer before the exporting stack.
 func (b Blocker) orderable() bool {
 	for _, imp := range b.ImportedBy {
-		if imp.StillImports || imp.NeedsNewExports {
+		if imp.StillImports || imp.NeedsExporterFirst {
 			return false
 		}
 	}
@@ -186,9 +187,9 @@ func (c comparison) blockers(changes map[string]exportChange, base, head render.
 		}
 		return headImports[path]
 	}
-	needsNew := func(path string) bool {
+	needsExporter := func(path, export string) bool {
 		for name := range importsAtHead(path) {
-			if !baseExports[name] {
+			if _, changes := changes[name]; !baseExports[name] || (changes && name != export) {
 				return true
 			}
 		}
@@ -205,7 +206,7 @@ func (c comparison) blockers(changes map[string]exportChange, base, head render.
 			owner := c.owners.owner(path)
 			importers = append(importers, Importer{
 				Owner: owner, Stack: stackOf(path), Resources: resources,
-				StillImports: len(importsAtHead(path)[export]) > 0, Removed: head[path] == nil, NeedsNewExports: needsNew(path),
+				StillImports: len(importsAtHead(path)[export]) > 0, Removed: head[path] == nil, NeedsExporterFirst: needsExporter(path, export),
 			})
 		}
 		if len(importers) == 0 {
@@ -261,7 +262,7 @@ func remedy(importers []Importer, exporter string) string {
 		switch {
 		case imp.StillImports:
 			keep = append(keep, imp.Owner)
-		case imp.NeedsNewExports:
+		case imp.NeedsExporterFirst:
 			needNew = append(needNew, imp.Owner)
 		case imp.Removed:
 			removed = append(removed, imp.Stack)
@@ -274,7 +275,7 @@ func remedy(importers []Importer, exporter string) string {
 		return fmt.Sprintf("%s still import it after this change, so no order of applying gets it through: "+
 			"revert the change, or migrate by hand (the importing stacks must stop importing the export before it changes)", strings.Join(keep, ", "))
 	case len(needNew) > 0:
-		return fmt.Sprintf("%s stop importing it but import exports only the updated %s stack has, so neither can go first: "+
+		return fmt.Sprintf("%s stop importing it but import exports the %s stack adds or changes in this change, so neither can go first: "+
 			"split the change, first adding what they need (apply it), then removing what they no longer import", strings.Join(needNew, ", "), exporter)
 	}
 	var steps []string

@@ -111,7 +111,7 @@ func Retryer(maxAttempts int, maxBackoff time.Duration) func() aws.Retryer {
 // Apply applies the hub stack, then the customer stacks, Parallelism at a
 // time; customers that stop importing an export the hub deletes or changes
 // are applied before the hub, which could not drop the export while they
-// import it (see releasers). deletions are the results of a Delete that ran
+// import it (see applyHub). deletions are the results of a Delete that ran
 // before: a stack it deleted, or in a dry run would delete, no longer holds
 // the hub's exports either.
 //
@@ -133,33 +133,11 @@ func (d *Driver) Apply(ctx context.Context, stacks []Stack, deletions []Result) 
 	})
 	results := make([]Result, len(ordered))
 	if len(ordered) == 0 || ordered[0].Customer != HubCustomer {
-		d.applyEach(ctx, ordered, results, allIndices(len(ordered)), false)
+		d.each(allIndices(len(ordered)), func(_, i int) { results[i] = d.applyStack(ctx, ordered[i], false) })
 		return results
 	}
-	hub, customers := ordered[0], ordered[1:]
-	released := map[string]bool{}
-	for _, del := range deletions {
-		if del.Outcome == Deleted || del.Outcome == Previewed {
-			released[del.Stack] = true
-		}
-	}
-	first, err := d.releasers(ctx, hub, customers)
-	if err != nil {
-		results[0] = Result{Stack: hub.Name, Customer: hub.Customer, Template: hub.Source, Outcome: Failed, Error: err.Error(),
-			Decision: "failed: the customers to apply before the hub could not be worked out"}
-		fmt.Fprintf(d.opts.Progress, "%s: failed: %v\n", hub.Name, err)
-	} else {
-		for _, i := range first {
-			fmt.Fprintf(d.opts.Progress, "%s: applied before %s, as it stops importing exports the hub deletes or changes\n", customers[i].Name, hub.Name)
-		}
-		d.applyEach(ctx, customers, results[1:], first, false)
-		for _, i := range first {
-			if results[1+i].Outcome.OK() {
-				released[customers[i].Name] = true
-			}
-		}
-		results[0] = d.applyStack(ctx, hub, false, released)
-	}
+	customers := ordered[1:]
+	first := d.applyHub(ctx, ordered[0], customers, deletions, results)
 	rest := slices.DeleteFunc(allIndices(len(customers)), func(i int) bool { return slices.Contains(first, i) })
 	if d.opts.Execute && !results[0].Outcome.OK() {
 		for _, i := range rest {
@@ -171,18 +149,17 @@ func (d *Driver) Apply(ctx context.Context, stacks []Stack, deletions []Result) 
 		return results
 	}
 	hubPending := !d.opts.Execute && results[0].Outcome != Unchanged
-	d.applyEach(ctx, customers, results[1:], rest, hubPending)
+	d.each(rest, func(_, i int) { results[1+i] = d.applyStack(ctx, customers[i], hubPending) })
 	return results
 }
 
-// applyEach applies stacks[i] for every i of which, Parallelism at a time,
-// into results[i].
-func (d *Driver) applyEach(ctx context.Context, stacks []Stack, results []Result, which []int, hubPending bool) {
+// each calls fn(k, which[k]) for every k, Parallelism at a time, and waits.
+func (d *Driver) each(which []int, fn func(k, i int)) {
 	var g errgroup.Group
 	g.SetLimit(d.opts.Parallelism)
-	for _, i := range which {
+	for k, i := range which {
 		g.Go(func() error {
-			results[i] = d.applyStack(ctx, stacks[i], hubPending, nil)
+			fn(k, i)
 			return nil
 		})
 	}
@@ -209,14 +186,23 @@ type run struct {
 	// hubPending is set for customer stacks of a dry run in which the hub
 	// stack has changes that were not executed (previewed or refused).
 	hubPending bool
-	// released are the stacks that this dry run updates or deletes before
-	// this one so that they stop importing its exports.
+	// released are the stacks that this dry run deletes first, so that they
+	// stop importing the stack's exports.
 	released map[string]bool
+	// deferred stops the run before executing: the change set waits in
+	// pending until the stacks that have to go first have been applied.
+	deferred bool
+	pending  *pendingChangeSet
+	// customers are, for the hub, the customers' new templates by stack name;
+	// the export check sets releasers to those that must stop importing the
+	// hub's changed exports before the hub is executed (see applyHub).
+	customers map[string][]byte
+	releasers []string
 }
 
-func (d *Driver) applyStack(ctx context.Context, st Stack, hubPending bool, released map[string]bool) Result {
+func (d *Driver) applyStack(ctx context.Context, st Stack, hubPending bool) Result {
 	res := Result{Stack: st.Name, Customer: st.Customer, Template: st.Source}
-	r := &run{d: d, st: st, res: &res, hubPending: hubPending, released: released}
+	r := &run{d: d, st: st, res: &res, hubPending: hubPending}
 	r.recordError(ctx, r.apply(ctx))
 	return res
 }
@@ -525,6 +511,10 @@ func (r *run) changeSet(ctx context.Context, kind types.ChangeSetType) error {
 		}
 		r.res.Outcome, r.res.Decision = Previewed, "dry run: change set shown and deleted; re-run with --execute to apply it"
 		r.printf("dry run: not executed (use --execute)")
+		return nil
+	}
+	if r.deferred {
+		r.pending = &pendingChangeSet{kind: kind, id: id, destructive: len(destructive) > 0}
 		return nil
 	}
 	return r.execute(ctx, kind, id, len(destructive) > 0)

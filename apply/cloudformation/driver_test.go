@@ -812,3 +812,18 @@ func TestDeleteOfAnUnexecutedCreationNeedsNoAllowDestroy(t *testing.T) {
 		t.Errorf("removals %+v of a stack without resources", results[0].Changes)
 	}
 }
+
+// TestCancelledBeforeTheHubIsInterrupted: a run cancelled before the hub's
+// change set is made records every stack as interrupted, not failed.
+func TestCancelledBeforeTheHubIsInterrupted(t *testing.T) {
+	e := newEnv(t)
+	f := defaultFleet()
+	e.apply(t.Context(), f, Options{Execute: true})
+	f.hub = hubWithCIDR("100.64.16.0/20")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	results := New(e.client, Options{Execute: true, PollInterval: 2 * time.Millisecond}).Apply(ctx, f.stacks(), nil)
+	if results[0].Outcome != Interrupted {
+		t.Errorf("hub %s %q, want interrupted", results[0].Outcome, results[0].Error)
+	}
+}

@@ -106,8 +106,8 @@ func (r *run) exportsInUse(ctx context.Context, changed map[string]string) ([]Ex
 		if err != nil {
 			return nil, err
 		}
-		// A dry run executes nothing, so the stacks it would update or delete
-		// first still import the export; an execution asks after they ran.
+		// A dry run executes nothing, so the stacks it deleted (previewed)
+		// still import the export.
 		if !r.d.opts.Execute {
 			importers = slices.DeleteFunc(importers, func(stack string) bool { return r.released[stack] })
 		}
@@ -157,6 +157,12 @@ func (r *run) refuseExportsInUse(ctx context.Context, id string) (bool, error) {
 	inUse, err := r.exportsInUse(ctx, changed)
 	if err != nil || len(inUse) == 0 {
 		return false, err
+	}
+	if r.customers != nil {
+		if r.releasers, inUse, err = r.splitImporters(inUse, changed); err != nil || len(inUse) == 0 {
+			return false, err
+		}
+		r.releasers = nil // the change cannot go through, so nobody goes first
 	}
 	if err := r.deleteChangeSet(ctx, id); err != nil {
 		return false, err

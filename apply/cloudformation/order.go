@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
@@ -18,47 +16,145 @@ import (
 // hub update that deletes or changes an export another stack still imports.
 // When the hub drops an availability zone, the customers stop importing its
 // subnet and route table in the same change, but only once they are updated:
-// so Apply updates those customers first, as Terraform applies a dependent's
-// change before the change of what it depends on. Stacks deleted before Apply
-// (removed customers) release the hub's exports the same way.
+// so the hub's change set is made and checked first, then those customers
+// (the releasers) are updated, then the hub's change set is executed, as
+// Terraform applies a dependent's change before the change of what it
+// depends on. Nothing is executed unless every step can be: a hub refused for
+// another reason, or a releaser that is refused, stops the sequence before
+// anything runs.
 
-// releasers are the customers (indices into customers) to apply before the
-// hub: each imports, as deployed, an export the hub's new template deletes or
-// gives another value, and its new template imports none of those exports,
-// nor any export the deployed hub does not have yet (it would need the new hub
-// first). The others keep their place after the hub; if one of them still
-// imports a changed export, the hub's own check refuses the change and says
-// why.
-func (d *Driver) releasers(ctx context.Context, hub Stack, customers []Stack) ([]int, error) {
-	deployed, err := d.deployedTemplate(ctx, hub.Name)
-	if err != nil || deployed == nil {
-		return nil, err
+// pendingChangeSet is a change set that was created and checked, and waits
+// to be executed once the stacks that have to go first have been applied.
+type pendingChangeSet struct {
+	kind        types.ChangeSetType
+	id          string
+	destructive bool
+}
+
+// applyHub applies the hub into results[0], taking first the customers that
+// have to stop importing its exports; it returns their indices, whose results
+// are in results[1+i]. deletions are the stacks deleted before (in a dry run,
+// previewed for deletion): they no longer hold the hub's exports.
+func (d *Driver) applyHub(ctx context.Context, hub Stack, customers []Stack, deletions []Result, results []Result) []int {
+	templates := make(map[string][]byte, len(customers))
+	for _, c := range customers {
+		templates[c.Name] = c.Template
 	}
-	changed, err := changedExports(deployed, hub.Template, nil)
-	if err != nil || len(changed) == 0 {
-		return nil, err
-	}
-	existing, err := exportsOf(deployed)
-	if err != nil {
-		return nil, err
-	}
-	index := make(map[string]int, len(customers))
-	for i, c := range customers {
-		index[c.Name] = i
-	}
-	chosen := map[int]bool{}
-	for _, export := range slices.Sorted(maps.Keys(changed)) {
-		importers, err := d.importers(ctx, export)
-		if err != nil {
-			return nil, err
+	released := map[string]bool{}
+	for _, del := range deletions {
+		if del.Outcome == Deleted || del.Outcome == Previewed {
+			released[del.Stack] = true
 		}
-		for _, name := range importers {
-			if i, ok := index[name]; ok && releases(customers[i].Template, changed, existing) {
-				chosen[i] = true
+	}
+	results[0] = Result{Stack: hub.Name, Customer: hub.Customer, Template: hub.Source}
+	hr := &run{d: d, st: hub, res: &results[0], deferred: true, customers: templates, released: released}
+	hr.recordError(ctx, hr.apply(ctx))
+	if len(hr.releasers) == 0 || (hr.pending == nil && hr.res.Outcome != Previewed) {
+		hr.executePending(ctx)
+		return nil
+	}
+
+	var first []int
+	for i, c := range customers {
+		if slices.Contains(hr.releasers, c.Name) {
+			first = append(first, i)
+			fmt.Fprintf(d.opts.Progress, "%s: applied before %s, as it stops importing exports the hub deletes or changes\n", c.Name, hub.Name)
+		}
+	}
+	runs := make([]*run, len(first))
+	d.each(first, func(k, i int) {
+		results[1+i] = Result{Stack: customers[i].Name, Customer: customers[i].Customer, Template: customers[i].Source}
+		runs[k] = &run{d: d, st: customers[i], res: &results[1+i], deferred: true}
+		runs[k].recordError(ctx, runs[k].apply(ctx))
+	})
+	if blocked := notApplied(runs); len(blocked) > 0 {
+		for _, r := range runs {
+			if r.pending != nil {
+				r.abandon(ctx, "not attempted: "+strings.Join(blocked, ", ")+" did not apply, and the hub needs every customer that stops importing its exports updated first")
 			}
 		}
+		hr.abandon(ctx, "not attempted: customers that must stop importing its exports first did not apply ("+strings.Join(blocked, ", ")+")")
+		return first
 	}
-	return slices.Sorted(maps.Keys(chosen)), nil
+	d.each(allIndices(len(runs)), func(_, k int) { runs[k].executePending(ctx) })
+	if failed := notApplied(runs); len(failed) > 0 {
+		hr.abandon(ctx, "not attempted: customers that must stop importing its exports first did not apply ("+strings.Join(failed, ", ")+")")
+		return first
+	}
+	hr.executePending(ctx)
+	return first
+}
+
+// notApplied describes the runs that neither applied nor wait to be
+// executed: "vsoc-customer-a (refused)".
+func notApplied(runs []*run) []string {
+	var out []string
+	for _, r := range runs {
+		if r.pending == nil && !r.res.Outcome.OK() {
+			out = append(out, fmt.Sprintf("%s (%s)", r.st.Name, r.res.Outcome))
+		}
+	}
+	return out
+}
+
+// executePending executes the run's change set if it waits for it. The
+// export check is made again first, against the stacks as they are now: the
+// releasers must have stopped importing.
+func (r *run) executePending(ctx context.Context) {
+	p := r.pending
+	if p == nil {
+		return
+	}
+	r.pending, r.customers = nil, nil
+	refused, err := r.refuseExportsInUse(ctx, p.id)
+	if err == nil && !refused {
+		err = r.execute(ctx, p.kind, p.id, p.destructive)
+	}
+	r.recordError(ctx, err)
+}
+
+// abandon gives up the run's change set, if one waits, and records that the
+// run is not attempted, and why.
+func (r *run) abandon(ctx context.Context, why string) {
+	if r.pending != nil {
+		r.pending = nil
+		if err := r.deleteChangeSet(ctx, r.res.ChangeSetID); err != nil {
+			r.recordError(ctx, err)
+			return
+		}
+	}
+	r.res.Outcome, r.res.Decision = NotAttempted, why
+	r.printf("%s", why)
+}
+
+// splitImporters splits the importers of the hub's changed exports in use: the
+// customers whose new template imports none of the changed exports and only
+// exports the deployed hub has can be updated first (releasers); the export
+// changes any other stack imports stay in use (blocked).
+func (r *run) splitImporters(inUse []ExportInUse, changed map[string]string) (releasers []string, blocked []ExportInUse, err error) {
+	existing, err := exportsOf(r.deployed)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range inUse {
+		var stay []string
+		for _, name := range e.ImportedBy {
+			template, built := r.customers[name]
+			if built && releases(template, changed, existing) {
+				if !slices.Contains(releasers, name) {
+					releasers = append(releasers, name)
+				}
+				continue
+			}
+			stay = append(stay, name)
+		}
+		if len(stay) > 0 {
+			e.ImportedBy = stay
+			blocked = append(blocked, e)
+		}
+	}
+	slices.Sort(releasers)
+	return releasers, blocked, nil
 }
 
 // releases reports whether a customer's new template can be applied before
@@ -77,23 +173,4 @@ func releases(template []byte, changed map[string]string, existing map[string]an
 		}
 	}
 	return true
-}
-
-// deployedTemplate is the template stack runs, nil when there is no such
-// stack or it has no template yet (a creation previewed, never executed).
-func (d *Driver) deployedTemplate(ctx context.Context, stack string) ([]byte, error) {
-	described, err := d.api.DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(stack)})
-	switch {
-	case isNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("describing stack %s: %w", stack, err)
-	case len(described.Stacks) == 0 || described.Stacks[0].StackStatus == types.StackStatusReviewInProgress:
-		return nil, nil
-	}
-	out, err := d.api.GetTemplate(ctx, &cfn.GetTemplateInput{StackName: aws.String(stack), TemplateStage: types.TemplateStageOriginal})
-	if err != nil {
-		return nil, fmt.Errorf("getting the deployed template of %s: %w", stack, err)
-	}
-	return []byte(aws.ToString(out.TemplateBody)), nil
 }
