@@ -57,9 +57,12 @@ func tuneGC() {
 }
 
 func run(ctx context.Context, args []string) int {
-	root := newRootCmd()
+	root, finishProfile := newRootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if perr := finishProfile(); perr != nil && err == nil {
+		err = perr
+	}
 	if err == nil {
 		return 0
 	}
@@ -75,7 +78,9 @@ func run(ctx context.Context, args []string) int {
 	return 2
 }
 
-func newRootCmd() *cobra.Command {
+// newRootCmd returns the command tree, and what ends the CPU profile
+// --cpuprofile started, to be called when the command returns.
+func newRootCmd() (*cobra.Command, func() error) {
 	root := &cobra.Command{
 		Use:   "vsoc-compile",
 		Short: "Validate, compile, preview and apply a VSOC customers repository",
@@ -85,7 +90,7 @@ Kubernetes manifests, the proxy's configuration and operators' SSH config.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	profileFlags(root)
+	finishProfile := profileFlags(root)
 	root.AddCommand(
 		newValidateCmd(),
 		newExplainCmd(),
@@ -95,12 +100,15 @@ Kubernetes manifests, the proxy's configuration and operators' SSH config.`,
 		newApplyCmd(),
 		newSchemaCmd(),
 	)
-	return root
+	return root, finishProfile
 }
 
 // profileFlags adds --cpuprofile to every command: where a build's time goes
-// is measured on the real command, with the real fleet, not guessed.
-func profileFlags(root *cobra.Command) {
+// is measured on the real command, with the real fleet, not guessed. The
+// returned function ends the profile; it is called whatever the command's
+// outcome, since a validation that finds violations (status 1) is as worth
+// profiling as a clean one.
+func profileFlags(root *cobra.Command) func() error {
 	var path string
 	var f *os.File
 	root.PersistentFlags().StringVar(&path, "cpuprofile", "", "write a CPU profile (go tool pprof) of the command to this file")
@@ -114,13 +122,12 @@ func profileFlags(root *cobra.Command) {
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
+			f = nil
 			return exitError{code: 2, err: fmt.Errorf("starting the CPU profile: %w", err)}
 		}
 		return nil
 	}
-	// A command that fails does not reach PersistentPostRun; the profile of
-	// a failed run is not worth a second code path.
-	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+	return func() error {
 		if f == nil {
 			return nil
 		}

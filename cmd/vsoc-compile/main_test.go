@@ -1,0 +1,22 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestCPUProfileOfAFailingValidation: --cpuprofile writes the profile when
+// the command ends with status 1 too (violations found): the slow
+// validation worth profiling is often one that finds violations.
+func TestCPUProfileOfAFailingValidation(t *testing.T) {
+	profile := filepath.Join(t.TempDir(), "cpu.prof")
+	if code := run(t.Context(), []string{"validate", "--cpuprofile", profile, "--no-cache", filepath.Join("..", "..", "testdata", "invalid", "vsoc001-host-bits")}); code != 1 {
+		t.Fatalf("status %d, want 1 (violations)", code)
+	}
+	b, err := os.ReadFile(profile)
+	if err != nil || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+		t.Fatalf("profile %d bytes (%v), want a gzipped pprof profile", len(b), err)
+	}
+}
