@@ -2,8 +2,12 @@ package apply
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -506,5 +510,76 @@ func TestAFailedReleaserLeavesTheHubAsItWas(t *testing.T) {
 	}
 	if rec := f.run(t.Context(), opts); rec.Outcome != Success || stackOutcomes(rec)["vsoc-hub"] != cfnapply.Updated {
 		t.Errorf("the next run: %s %v", rec.Outcome, stackOutcomes(rec))
+	}
+}
+
+// cancelWhenPolicyLifted cancels the run as soon as a stack policy that
+// denies nothing has been set: between lifting a stack's protection and
+// executing its change set.
+type cancelWhenPolicyLifted struct{ cancel context.CancelFunc }
+
+func (c cancelWhenPolicyLifted) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if form, _ := url.ParseQuery(string(body)); form.Get("Action") == "SetStackPolicy" && !strings.Contains(form.Get("StackPolicyBody"), "Deny") {
+		c.cancel()
+	}
+	return resp, err
+}
+
+// TestInterruptedAllowDestroyRunPutsProtectionBack: a run cancelled after it
+// lifted a stack's policy for a destructive change, before executing it,
+// puts the protective policy back, so a later run without --allow-destroy
+// does not find the stack unprotected.
+func TestInterruptedAllowDestroyRunPutsProtectionBack(t *testing.T) {
+	f := newFixture(t)
+	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+		t.Fatalf("first apply: %s", rec.Outcome)
+	}
+	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
+	f.build()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	opts := f.options(true)
+	opts.AllowDestroy, opts.Parallelism = true, 1
+	opts.AWS.HTTPClient = &http.Client{Transport: cancelWhenPolicyLifted{cancel}}
+	if rec := f.run(ctx, opts); rec.Outcome != Interrupted {
+		t.Fatalf("run %s, want interrupted", rec.Outcome)
+	}
+	for _, name := range sampleStacks {
+		if st, _ := f.server.Stack(name); !strings.Contains(st.Policy, `"Deny"`) {
+			t.Errorf("%s is left with the lifted stack policy %s", name, st.Policy)
+		}
+	}
+	if n := f.server.Calls("ExecuteChangeSet"); n != len(sampleStacks) {
+		t.Errorf("%d change sets executed, want only the first apply's %d", n, len(sampleStacks))
+	}
+}
+
+// TestRefusedUpdatePutsProtectionBack: a stack found with its policy lifted
+// (an --allow-destroy execution interrupted while it ran) gets it back from
+// an --execute run that refuses its destructive change.
+func TestRefusedUpdatePutsProtectionBack(t *testing.T) {
+	f := newFixture(t)
+	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+		t.Fatalf("first apply: %s", rec.Outcome)
+	}
+	client := cfnlocaltest.Client(cfnlocaltest.Config(cfnapply.Retryer(10, 5*time.Millisecond)), f.endpoint)
+	if _, err := client.SetStackPolicy(t.Context(), &cfn.SetStackPolicyInput{StackName: aws.String("vsoc-hub"),
+		StackPolicyBody: aws.String(`{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
+	f.build()
+	rec := f.run(t.Context(), f.options(true))
+	if hub := stackResult(t, rec, "vsoc-hub"); hub.Outcome != cfnapply.Refused {
+		t.Fatalf("hub %s, want refused", hub.Outcome)
+	}
+	if st, _ := f.server.Stack("vsoc-hub"); !strings.Contains(st.Policy, `"Deny"`) {
+		t.Errorf("the refused hub keeps the lifted policy %s", st.Policy)
 	}
 }

@@ -293,7 +293,13 @@ func (r *run) apply(ctx context.Context) error {
 			return nil
 		}
 	}
-	return r.changeSet(ctx, kind)
+	if err := r.changeSet(ctx, kind); err != nil || !r.d.opts.Execute || kind != types.ChangeSetTypeUpdate || r.res.Outcome != Refused {
+		return err
+	}
+	// A refused update executes nothing, but it puts the stack's protection
+	// back, which an --allow-destroy run interrupted during its execution may
+	// have left lifted.
+	return r.protect(ctx, stack)
 }
 
 func (r *run) describe(ctx context.Context) (*types.Stack, error) {

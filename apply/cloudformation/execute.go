@@ -2,6 +2,7 @@ package cloudformation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ func protectedType(resourceType string) bool { return spec.Protected(resourceTyp
 // permissive one for this execution only when it destroys protected
 // resources (which needs AllowDestroy to get here).
 func (r *run) execute(ctx context.Context, kind types.ChangeSetType, id string, destructive bool) error {
+	lifted := false
 	if kind == types.ChangeSetTypeUpdate {
 		policy, err := protectivePolicy(r.doc.protectedTypes())
 		if destructive {
@@ -33,17 +35,26 @@ func (r *run) execute(ctx context.Context, kind types.ChangeSetType, id string, 
 		if err := r.setPolicy(ctx, policy); err != nil {
 			return err
 		}
+		lifted = destructive
 	}
 	marker, err := r.latestEventID(ctx)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = r.d.api.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{
+			ChangeSetName:      aws.String(id),
+			ClientRequestToken: aws.String(r.res.ChangeSetName),
+		})
+		if err != nil {
+			err = fmt.Errorf("executing change set %s of %s: %w", r.res.ChangeSetName, r.st.Name, err)
+		}
 	}
-	_, err = r.d.api.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{
-		ChangeSetName:      aws.String(id),
-		ClientRequestToken: aws.String(r.res.ChangeSetName),
-	})
 	if err != nil {
-		return fmt.Errorf("executing change set %s of %s: %w", r.res.ChangeSetName, r.st.Name, err)
+		if lifted {
+			// Nothing was executed: the stack gets its protection back now, as a
+			// later run without --allow-destroy would not execute it and so would
+			// not put it back.
+			err = errors.Join(err, r.reprotect(ctx))
+		}
+		return err
 	}
 	r.res.Decision = "executed"
 	r.printf("executing change set %s", r.res.ChangeSetName)
@@ -99,7 +110,8 @@ func (r *run) failureCause(events []Event) string {
 
 // protect makes sure the stack carries the protective stack policy and
 // termination protection; both are set right after creation, and put back
-// by any later run (e.g. after an interrupted --allow-destroy execution).
+// by any later --execute run that finds the stack unchanged, updates it or
+// refuses to (e.g. after an interrupted --allow-destroy execution).
 func (r *run) protect(ctx context.Context, stack *types.Stack) error {
 	want, err := protectivePolicy(r.doc.protectedTypes())
 	if err != nil {
@@ -133,6 +145,22 @@ func listOrNone(s []string) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// reprotect puts the protective stack policy back after a lifted one was not
+// used, even when ctx is cancelled (that is often why it was not).
+func (r *run) reprotect(ctx context.Context) error {
+	policy, err := protectivePolicy(r.doc.protectedTypes())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	return r.setPolicy(ctx, policy)
+}
+
+// cleanupTimeout bounds the calls that undo a step of a run that was
+// cancelled, made after the cancellation.
+const cleanupTimeout = 30 * time.Second
 
 func (r *run) setPolicy(ctx context.Context, body string) error {
 	_, err := r.d.api.SetStackPolicy(ctx, &cfn.SetStackPolicyInput{StackName: aws.String(r.st.Name), StackPolicyBody: aws.String(body)})

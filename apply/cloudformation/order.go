@@ -118,7 +118,11 @@ func (r *run) executePending(ctx context.Context) {
 func (r *run) abandon(ctx context.Context, why string) {
 	if r.pending != nil {
 		r.pending = nil
-		if err := r.deleteChangeSet(ctx, r.res.ChangeSetID); err != nil {
+		// A change set left behind could be executed by hand while customers
+		// still import the hub's exports: it goes even when ctx is cancelled.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if err := r.deleteChangeSet(cleanup, r.res.ChangeSetID); err != nil {
 			r.recordError(ctx, err)
 			return
 		}
