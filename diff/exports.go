@@ -148,17 +148,24 @@ func exportsOf(body []byte) map[string]any {
 // importsOf maps the export names a template imports (Fn::ImportValue with a
 // literal name) to the logical IDs of the resources that import them, sorted.
 func importsOf(body []byte) map[string][]string {
+	imports, _ := interfaceOf(body)
+	return imports
+}
+
+// interfaceOf reads, in one decoding, what a template imports (as importsOf)
+// and the names it exports.
+func interfaceOf(body []byte) (imports map[string][]string, exports map[string]any) {
 	t, err := decodeTemplate(body)
 	if err != nil {
-		return nil // Classify reports it
+		return nil, nil // Classify reports it
 	}
-	imports := map[string][]string{}
+	imports = map[string][]string{}
 	for _, id := range sortedKeys(t.resources) {
 		for _, name := range spec.ImportedExports(t.resources[id]) {
 			imports[name] = append(imports[name], id)
 		}
 	}
-	return imports
+	return imports, spec.Exports(t.rest)
 }
 
 // blockers are the export changes that stacks of the base import, by export
@@ -175,8 +182,9 @@ func (c comparison) blockers(changes map[string]exportChange, base, head render.
 	baseExports := map[string]bool{}
 	for _, path := range sortedKeys(base) {
 		if kindOf(path) == KindStack {
-			imports[path] = importsOf(base[path])
-			for name := range exportsOf(base[path]) {
+			var exports map[string]any
+			imports[path], exports = interfaceOf(base[path])
+			for name := range exports {
 				baseExports[name] = true
 			}
 		}
