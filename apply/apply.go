@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	cfnapply "github.com/vsoc/vsoc/apply/cloudformation"
@@ -140,6 +141,12 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 	if stacks, clusters, err = selectOnly(opts.Only, stacks, clusters); err != nil {
 		return nil, err
 	}
+	var targets []clusterTarget
+	if opts.Kubeconfig != "" && len(clusters) > 0 {
+		if targets, rec.Skipped, err = clusterTargets(opts.Kubeconfig, clusters, progress); err != nil {
+			return nil, err
+		}
+	}
 	rec.Git = gitVersion(ctx, opts.CustomersDir)
 
 	cfnClient := cfn.NewFromConfig(opts.AWS, func(o *cfn.Options) {
@@ -175,10 +182,7 @@ func Run(ctx context.Context, opts Options) (*Record, error) {
 	rec.Stacks = driver.Apply(ctx, stacks, rec.Deletions)
 
 	if opts.Kubeconfig != "" && ctx.Err() == nil {
-		rec.Clusters, rec.Skipped, err = applyClusters(ctx, opts, clusters, progress)
-		if err != nil {
-			return nil, err
-		}
+		rec.Clusters = applyClusters(ctx, opts, targets, progress)
 	}
 	rec.Outcome = outcome(ctx, opts, rec)
 	rec.FinishedAt = now()
@@ -345,14 +349,23 @@ func gitVersion(ctx context.Context, dir string) Git {
 	return g
 }
 
-// applyClusters applies each cluster to the kubeconfig context named after
-// it; clusters without a context are skipped and listed.
-func applyClusters(ctx context.Context, opts Options, clusters []kube.Cluster, progress io.Writer) ([]kube.Result, []string, error) {
-	kubeconfig, err := clientcmd.LoadFromFile(opts.Kubeconfig)
+// clusterTarget is a cluster and the kubeconfig context it is applied to.
+type clusterTarget struct {
+	cluster kube.Cluster
+	context string
+	config  *rest.Config
+}
+
+// clusterTargets finds each cluster's kubeconfig context (named after the
+// cluster, or vsoc-<name>); clusters without one are skipped and listed. It
+// runs before anything is applied, so that a kubeconfig that cannot be read,
+// or that reaches none of the clusters, stops the run before AWS is touched.
+func clusterTargets(path string, clusters []kube.Cluster, progress io.Writer) ([]clusterTarget, []string, error) {
+	kubeconfig, err := clientcmd.LoadFromFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading kubeconfig: %w", err)
 	}
-	var results []kube.Result
+	var targets []clusterTarget
 	var skipped []string
 	for _, c := range clusters {
 		contextName := ""
@@ -364,28 +377,40 @@ func applyClusters(ctx context.Context, opts Options, clusters []kube.Cluster, p
 		}
 		if contextName == "" {
 			skipped = append(skipped, c.Name)
-			fmt.Fprintf(progress, "%s: no kubeconfig context %q or %q in %s; cluster skipped\n", c.Name, c.Name, "vsoc-"+c.Name, opts.Kubeconfig)
+			fmt.Fprintf(progress, "%s: no kubeconfig context %q or %q in %s; cluster skipped\n", c.Name, c.Name, "vsoc-"+c.Name, path)
 			continue
 		}
 		cfg, err := clientcmd.NewNonInteractiveClientConfig(*kubeconfig, contextName, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
 		if err != nil {
-			return nil, nil, fmt.Errorf("kubeconfig %s, context %s: %w", opts.Kubeconfig, contextName, err)
+			return nil, nil, fmt.Errorf("kubeconfig %s, context %s: %w", path, contextName, err)
 		}
-		res := &kube.Result{Cluster: c.Name}
-		applier, err := kube.NewApplier(cfg)
+		targets = append(targets, clusterTarget{cluster: c, context: contextName, config: cfg})
+	}
+	if len(targets) == 0 {
+		return nil, nil, fmt.Errorf("kubeconfig %s has a context for none of the %d clusters (a cluster's context is named <name> or vsoc-<name>)", path, len(clusters))
+	}
+	return targets, skipped, nil
+}
+
+// applyClusters server-side applies each cluster to its context.
+func applyClusters(ctx context.Context, opts Options, targets []clusterTarget, progress io.Writer) []kube.Result {
+	var results []kube.Result
+	for _, t := range targets {
+		res := &kube.Result{Cluster: t.cluster.Name}
+		applier, err := kube.NewApplier(t.config)
 		if err == nil {
-			res, err = applier.Apply(ctx, c, kube.Options{DryRun: !opts.Execute, Progress: progress})
+			res, err = applier.Apply(ctx, t.cluster, kube.Options{DryRun: !opts.Execute, Progress: progress})
 		}
-		res.Context = contextName
+		res.Context = t.context
 		if err != nil {
 			res.Error = err.Error()
-			fmt.Fprintf(progress, "%s: %v\n", c.Name, err)
+			fmt.Fprintf(progress, "%s: %v\n", t.cluster.Name, err)
 		} else {
-			fmt.Fprintf(progress, "%s: %d created, %d configured, %d unchanged, %d pruned\n", c.Name, len(res.Created), len(res.Configured), res.Unchanged, len(res.Pruned))
+			fmt.Fprintf(progress, "%s: %d created, %d configured, %d unchanged, %d pruned\n", t.cluster.Name, len(res.Created), len(res.Configured), res.Unchanged, len(res.Pruned))
 		}
 		results = append(results, *res)
 	}
-	return results, skipped, nil
+	return results
 }
 
 // WriteRecord writes the record as indented JSON to w and, if file is set,

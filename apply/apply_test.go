@@ -583,3 +583,34 @@ func TestRefusedUpdatePutsProtectionBack(t *testing.T) {
 		t.Errorf("the refused hub keeps the lifted policy %s", st.Policy)
 	}
 }
+
+// TestUnusableKubeconfigStopsTheRunBeforeAWS: a kubeconfig that cannot be
+// read, or that has a context for none of the clusters, is reported before
+// any stack is touched (it used to be read after the stacks were applied,
+// and the run ended without an audit record).
+func TestUnusableKubeconfigStopsTheRunBeforeAWS(t *testing.T) {
+	f := newFixture(t)
+	elsewhere := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(elsewhere, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: elsewhere, context: {cluster: c, user: u}}]
+current-context: elsewhere
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		filepath.Join(t.TempDir(), "missing"): "reading kubeconfig",
+		elsewhere:                             "has a context for none of the 6 clusters",
+	} {
+		opts := f.options(true)
+		opts.Kubeconfig = path
+		if _, err := Run(t.Context(), opts); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("kubeconfig %s: error %v, want %q", path, err, want)
+		}
+	}
+	if n := f.server.Calls("GetCallerIdentity") + f.server.Calls("DescribeStacks"); n != 0 {
+		t.Errorf("%d AWS calls made before the kubeconfig was found unusable", n)
+	}
+}

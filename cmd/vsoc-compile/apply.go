@@ -25,15 +25,18 @@ written by vsoc-compile build from DIR, default customers/) describes.
 
 For each stack, hub first and then the customers a few at a time, it creates a
 CloudFormation change set, waits for it, prints it, and deletes it again unless
---execute is given: without --execute nothing changes. A change set that
-replaces or removes a protected resource (VPC, VPN connection, customer or VPN
-gateway, peering, hosted zone, Client VPN endpoint) is refused unless
+--execute is given: without --execute nothing changes. Customers that stop
+importing an export the hub deletes or changes are updated before the hub,
+which CloudFormation would not let drop the export while they import it. A
+change set that replaces or removes a protected resource (VPC, subnet, VPN
+connection, customer or VPN gateway, peering, hosted zone, Client VPN
+endpoint) is refused unless
 --allow-destroy is given. A stack without the tags vsoc:managed-by=vsoc and
 vsoc:customer=<name> is never touched. Created stacks get a stack policy that
 denies replacing or deleting those resources, and termination protection.
 
 The stack of a customer no longer declared (tagged vsoc:managed-by=vsoc and
-vsoc:customer=<name>, named vsoc-customer-<name>, not in OUT) is deleted after
+vsoc:customer=<name>, named vsoc-customer-<name>, not in OUT) is deleted before
 the other stacks are applied, with --execute --allow-destroy only: its
 termination protection is lifted, and the run waits for DELETE_COMPLETE. Without
 --allow-destroy the deletion is refused (and so is the run); a dry run deletes
@@ -48,7 +51,10 @@ With --kubeconfig, each cluster folder OUT/kube/clusters/<name> is server-side
 applied (field manager vsoc) to the kubeconfig context <name> or vsoc-<name>,
 and objects labelled app.kubernetes.io/managed-by=vsoc and
 vsoc.io/customer=<name> that are no longer rendered are pruned; without
---execute this is a server-side dry run.
+--execute this is a server-side dry run. A cluster without such a context is
+skipped (listed under skippedClusters); a kubeconfig that cannot be read, or
+that has a context for none of the clusters, stops the run before AWS is
+touched.
 
 The audit record of the run (caller identity, git commit, stacks, change sets,
 decisions, outcome) is printed as JSON on stdout and written to --audit-file;
