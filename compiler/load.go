@@ -193,9 +193,15 @@ func writeFileAtomic(path string, b []byte) error {
 type LoadError struct {
 	Pos     Pos
 	Message string
+	Hint    string // how to fix it, when there is more to say than the message
 }
 
-func (e LoadError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Message) }
+func (e LoadError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("%s: %s (hint: %s)", e.Pos, e.Message, e.Hint)
+	}
+	return fmt.Sprintf("%s: %s", e.Pos, e.Message)
+}
 
 // LoadErrors are all the load errors of a run, sorted by position.
 type LoadErrors []LoadError
@@ -548,7 +554,7 @@ func collapseChoices(errs LoadErrors) LoadErrors {
 			out = append(out, head)
 			continue
 		}
-		out = append(out, LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: %s is not one of %s (hint: use one of them)", path, value, strings.Join(choices, ", "))})
+		out = append(out, LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: %s is not one of %s", path, value, strings.Join(choices, ", ")), Hint: "use one of them"})
 		i += n
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html"
 	"strings"
+
+	"github.com/vsoc/vsoc/internal/wording"
 )
 
 // MarkdownMarker starts every markdown preview, so that a CI job can find
@@ -62,7 +64,7 @@ func markdown(p *Preview, d detail, shortened bool) string {
 
 	if len(p.HeadErrors) > 0 {
 		line("> [!CAUTION]")
-		line("> **The head does not compile** (%s): nothing was compared. Fix these before merging.", plural(len(p.HeadErrors), "error"))
+		line("> **The head does not compile** (%s): nothing was compared. Fix these before merging.", wording.Count(len(p.HeadErrors), "error"))
 		line("")
 		codeBlock(&b, "text", p.HeadErrors, d.maxItems, func(f Finding) []string {
 			return []string{f.Location() + ": " + f.Message}
@@ -71,7 +73,7 @@ func markdown(p *Preview, d detail, shortened bool) string {
 	}
 	if len(p.Violations) > 0 {
 		line("> [!CAUTION]")
-		line("> **Validation failed** (%s): this pull request cannot be merged; nothing was compared.", plural(len(p.Violations), "violation"))
+		line("> **Validation failed** (%s): this pull request cannot be merged; nothing was compared.", wording.Count(len(p.Violations), "violation"))
 		line("")
 		codeBlock(&b, "text", p.Violations, d.maxItems, func(f Finding) []string {
 			lines := []string{fmt.Sprintf("%s: %s: %s", f.Location(), f.Rule, f.Message)}
@@ -127,19 +129,19 @@ func markdown(p *Preview, d detail, shortened bool) string {
 		line("")
 	}
 	exportChanges(p.Blocking, "CAUTION", fmt.Sprintf("**%s**: CloudFormation refuses these, so `vsoc-compile apply` cannot execute this change as it is:",
-		plural(len(p.Blocking), "blocking change")), "to apply it")
+		wording.Count(len(p.Blocking), "blocking change")), "to apply it")
 	exportChanges(p.Ordered, "NOTE", fmt.Sprintf("**%s** that `vsoc-compile apply` carries out in order, the importing stacks first:",
-		plural(len(p.Ordered), "export change")), "order")
+		wording.Count(len(p.Ordered), "export change")), "order")
 	deletions := make([]string, len(p.Deletions))
 	for i, del := range p.Deletions {
 		deletions[i] = del.Message
 	}
-	caution(line, "**"+plural(len(deletions), "stack deletion")+"** of customers no longer declared:", deletions, d.maxItems)
+	caution(line, "**"+wording.Count(len(deletions), "stack deletion")+"** of customers no longer declared:", deletions, d.maxItems)
 	destructive := make([]string, len(p.Destructive))
 	for i, c := range p.Destructive {
 		destructive[i] = c.Message
 	}
-	caution(line, "**"+plural(len(destructive), "destructive change")+"**, review before merging:", destructive, d.maxItems)
+	caution(line, "**"+wording.Count(len(destructive), "destructive change")+"**, review before merging:", destructive, d.maxItems)
 
 	s := p.Summary
 	line("| | added | changed | removed |")
@@ -160,7 +162,7 @@ func markdown(p *Preview, d detail, shortened bool) string {
 				line("- … and %d more", len(p.Owners)-i)
 				break
 			}
-			line("- %s %s (%s)", ownerLabel(o), o.Status, plural(len(o.Artifacts), "file"))
+			line("- %s %s (%s)", ownerLabel(o), o.Status, wording.Count(len(o.Artifacts), "file"))
 		}
 		return b.String()
 	}

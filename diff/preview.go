@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/wording"
 	"github.com/vsoc/vsoc/render"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 	"github.com/vsoc/vsoc/validate"
@@ -211,7 +212,7 @@ func Run(ctx context.Context, opts Options) (*Preview, error) {
 		baseFleet, err = compiler.Load(ctx, opts.Dir, base.Sources, opts.Cache)
 		if errors.As(err, &loadErrs) {
 			p.BaseNote = fmt.Sprintf("the base (%s) does not compile (%s, the first: %s): every file is shown as added",
-				opts.Base, plural(len(loadErrs), "error"), loadErrs[0].Error())
+				opts.Base, wording.Count(len(loadErrs), "error"), loadErrs[0].Error())
 			baseFleet = nil
 			break
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/vsoc/vsoc/internal/wording"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 )
 
@@ -48,14 +49,14 @@ func WriteText(w io.Writer, p *Preview, opts TextOptions) error {
 	t.line("")
 
 	if len(p.HeadErrors) > 0 {
-		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("The head does not compile (%s): nothing was compared.", plural(len(p.HeadErrors), "error"))))
+		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("The head does not compile (%s): nothing was compared.", wording.Count(len(p.HeadErrors), "error"))))
 		for _, f := range p.HeadErrors {
 			t.line("%s: %s", f.Location(), f.Message)
 		}
 		return t.w.Flush()
 	}
 	if len(p.Violations) > 0 {
-		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("Validation FAILED (%s): this change cannot be merged; nothing was compared.", plural(len(p.Violations), "violation"))))
+		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("Validation FAILED (%s): this change cannot be merged; nothing was compared.", wording.Count(len(p.Violations), "violation"))))
 		for _, f := range p.Violations {
 			t.line("%s: %s: %s", f.Location(), f.Rule, f.Message)
 			if f.Hint != "" {
@@ -75,18 +76,18 @@ func WriteText(w io.Writer, p *Preview, opts TextOptions) error {
 	}
 
 	t.exportChanges(p.Blocking, ansiRed, "✗", "to apply it",
-		fmt.Sprintf("%s: CloudFormation refuses these, so apply cannot execute this change as it is:", plural(len(p.Blocking), "blocking change")))
+		fmt.Sprintf("%s: CloudFormation refuses these, so apply cannot execute this change as it is:", wording.Count(len(p.Blocking), "blocking change")))
 	t.exportChanges(p.Ordered, ansiYellow, "→", "order",
-		fmt.Sprintf("%s that apply carries out in order, the importing stacks first:", plural(len(p.Ordered), "export change")))
+		fmt.Sprintf("%s that apply carries out in order, the importing stacks first:", wording.Count(len(p.Ordered), "export change")))
 	if len(p.Deletions) > 0 {
-		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s of customers no longer declared:", plural(len(p.Deletions), "stack deletion"))))
+		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s of customers no longer declared:", wording.Count(len(p.Deletions), "stack deletion"))))
 		for _, d := range p.Deletions {
 			t.line("  %s %s", t.paint(ansiRed, "-"), d.Message)
 		}
 		t.line("")
 	}
 	if len(p.Destructive) > 0 {
-		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s:", plural(len(p.Destructive), "destructive change"))))
+		t.line("%s", t.paint(ansiBold+ansiRed, fmt.Sprintf("%s:", wording.Count(len(p.Destructive), "destructive change"))))
 		for _, c := range p.Destructive {
 			t.line("  %s %s", t.paint(ansiRed, "!"), c.Message)
 		}
@@ -213,13 +214,6 @@ func summaryLine(s Summary) string {
 		s.CustomersAdded, s.CustomersChanged, s.CustomersRemoved,
 		s.FilesAdded, s.FilesChanged, s.FilesRemoved,
 		s.ResourcesAdded, s.ResourcesModified, s.ResourcesReplaced, s.ResourcesRemoved)
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func shortCommit(c string) string {

@@ -36,7 +36,11 @@ func corpusLines(ctx context.Context, t *testing.T, v *Validator, dir string) []
 	if errors.As(err, &loadErrs) {
 		var lines []string
 		for _, le := range loadErrs {
-			lines = append(lines, fmt.Sprintf("%s: load: %s", le.Pos, le.Message))
+			line := fmt.Sprintf("%s: load: %s", le.Pos, le.Message)
+			if le.Hint != "" {
+				line += " (hint: " + le.Hint + ")"
+			}
+			lines = append(lines, line)
 		}
 		return lines
 	}

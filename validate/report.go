@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/vsoc/vsoc/internal/wording"
 )
 
 // formats are the report formats WriteReport accepts, for its error message.
@@ -49,15 +51,8 @@ func writeText(w io.Writer, vs []Violation) {
 		files[v.Pos.File] = true
 	}
 	if len(vs) > 0 {
-		fmt.Fprintf(w, "%s in %s\n", plural(len(vs), "violation"), plural(len(files), "file"))
+		fmt.Fprintf(w, "%s in %s\n", wording.Count(len(vs), "violation"), wording.Count(len(files), "file"))
 	}
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // jsonViolation is the stable JSON form: flat, every field always present.

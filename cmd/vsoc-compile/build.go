@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vsoc/vsoc/internal/wording"
 	"github.com/vsoc/vsoc/render"
 	"github.com/vsoc/vsoc/validate"
 )
@@ -62,7 +63,7 @@ func writeBuildSummary(w io.Writer, out string, customers int, files render.File
 		tops = append(tops, t)
 	}
 	sort.Strings(tops)
-	fmt.Fprintf(w, "built %d customers + hub into %s/\n", customers, out)
+	fmt.Fprintf(w, "built %s + hub into %s/\n", wording.Count(customers, "customer"), out)
 	for _, t := range tops {
 		fmt.Fprintf(w, "  %-6s %5d files  %8d bytes\n", t+"/", counts[t], bytes[t])
 	}

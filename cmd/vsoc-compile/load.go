@@ -85,7 +85,7 @@ func writeLoadErrors(w io.Writer, format string, errs compiler.LoadErrors) error
 	if format == "json" || format == "github" {
 		vs := make([]validate.Violation, len(errs))
 		for i, e := range errs {
-			vs[i] = validate.Violation{Rule: "CUE", Pos: e.Pos, Message: e.Message}
+			vs[i] = validate.Violation{Rule: "CUE", Pos: e.Pos, Message: e.Message, Hint: e.Hint}
 		}
 		return validate.WriteReport(w, format, vs)
 	}
@@ -94,7 +94,11 @@ func writeLoadErrors(w io.Writer, format string, errs compiler.LoadErrors) error
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(w, "%d error(s): fix the CUE above (`cue vet` in the customers folder shows the same)\n", len(errs))
+	what := "1 error"
+	if len(errs) != 1 {
+		what = fmt.Sprintf("%d errors", len(errs))
+	}
+	_, err := fmt.Fprintf(w, "%s: nothing was validated or built; fix the files above\n", what)
 	return err
 }
 

@@ -40,3 +40,27 @@ func TestLoadErrorsAreReportedAsViolations(t *testing.T) {
 		t.Fatalf("text report %q, %v", out.String(), err)
 	}
 }
+
+// TestLoadErrorHintIsAFieldOfItsOwn: in JSON a load error's hint is the
+// violation's hint, not part of its message; the text report says it after
+// the message; the summary counts in words.
+func TestLoadErrorHintIsAFieldOfItsOwn(t *testing.T) {
+	errs := compiler.LoadErrors{{Pos: compiler.Pos{File: "acme.cue", Line: 9, Col: 12}, Message: `routing: "ospf" is not one of "bgp", "static"`, Hint: "use one of them"}}
+	var out bytes.Buffer
+	if err := writeLoadErrors(&out, "json", errs); err != nil {
+		t.Fatal(err)
+	}
+	var report []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil || len(report) != 1 ||
+		report[0]["hint"] != "use one of them" || strings.Contains(report[0]["message"].(string), "hint") {
+		t.Fatalf("JSON report %s (%v)", out.String(), err)
+	}
+	out.Reset()
+	if err := writeLoadErrors(&out, "text", errs); err != nil {
+		t.Fatal(err)
+	}
+	want := "acme.cue:9:12: routing: \"ospf\" is not one of \"bgp\", \"static\" (hint: use one of them)\n1 error: nothing was validated or built; fix the files above\n"
+	if out.String() != want {
+		t.Fatalf("text report\n%q, want\n%q", out.String(), want)
+	}
+}

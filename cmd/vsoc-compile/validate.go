@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/wording"
 	"github.com/vsoc/vsoc/validate"
 )
 
@@ -39,7 +40,7 @@ Formats: text (compiler style), json, github (workflow annotations).`,
 				return findings()
 			}
 			if format == "text" {
-				fmt.Fprintf(out, "%s: the hub and %d customers validate clean\n", dirArg(args), len(fleet.Customers))
+				fmt.Fprintf(out, "%s: the hub and %s validate clean\n", dirArg(args), wording.Count(len(fleet.Customers), "customer"))
 			}
 			return nil
 		},
