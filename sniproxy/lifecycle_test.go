@@ -462,7 +462,7 @@ func TestShutdownDrainsThenCloses(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err = srv.Shutdown(ctx)
-	if err == nil || !strings.Contains(err.Error(), "closed 1 open connections") {
+	if err == nil || !strings.Contains(err.Error(), "drain deadline reached: closed 1 open connection") {
 		t.Fatalf("Shutdown: want the stuck connection closed at the deadline, got %v", err)
 	}
 	if d := time.Since(start); d < 550*time.Millisecond {

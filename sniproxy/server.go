@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vsoc/vsoc/internal/wording"
 )
 
 // Options are the process-level parts of a Server that the config file does not carry.
@@ -308,9 +310,13 @@ func sameBind(a, b string) bool {
 	return err1 == nil && err2 == nil && ab.port != 0 && ab == bb
 }
 
-// errDrainDeadline ends the connections still open when a shutdown's drain deadline passes; their
-// audit lines say so.
-var errDrainDeadline = errors.New("closed at the drain deadline")
+// errDrainDeadline ends the connections still open when a shutdown's drain deadline passes, and
+// errDrainCutShort those still open when the drain is cancelled before it (a second SIGTERM); their
+// audit lines say which.
+var (
+	errDrainDeadline = errors.New("closed at the drain deadline")
+	errDrainCutShort = errors.New("closed when the drain was cut short")
+)
 
 // decision of a connection, as audited.
 const (
@@ -699,14 +705,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	n := s.active.Load()
+	why, ended := errDrainCutShort, "drain cut short"
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		why, ended = errDrainDeadline, "drain deadline reached"
+	}
 	s.mu.Lock()
 	if s.relays != nil {
-		s.relays.closeAll(errDrainDeadline)
+		s.relays.closeAll(why)
 	}
 	s.mu.Unlock()
 	<-drained
 	s.stopRelays()
-	return fmt.Errorf("drain deadline reached: closed %d open connections", n)
+	return fmt.Errorf("%s: closed %s", ended, wording.Count(int(n), "open connection"))
 }
 
 // stopRelays ends the relay loops once every connection is gone, and writes out the audit
