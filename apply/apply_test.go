@@ -188,10 +188,7 @@ func TestMissingBuildOutputIsExplained(t *testing.T) {
 // the other stacks; without --allow-destroy the deletion is refused (and so
 // is the run), and a dry run deletes nothing.
 func TestRemovedCustomerStackIsDeletedWithAllowDestroy(t *testing.T) {
-	f := newFixture(t)
-	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
-		t.Fatalf("first apply: %s", rec.Outcome)
-	}
+	f := newDeployedFixture(t)
 	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
 		t.Fatal(err)
 	}
@@ -350,10 +347,7 @@ func TestExecutionFailureIsReportedAndTheNextRunRecovers(t *testing.T) {
 // the hub back, so apply refuses it up front and says why; the run is refused
 // (not failed), and a dry run still previews the customers.
 func TestHubExportInUseRefusesTheRun(t *testing.T) {
-	f := newFixture(t)
-	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
-		t.Fatalf("first apply: %s", rec.Outcome)
-	}
+	f := newDeployedFixture(t)
 	f.edit("hub.cue", "100.100.0.0/22", "100.101.0.0/22")
 	f.build()
 
@@ -387,10 +381,7 @@ func TestHubExportInUseRefusesTheRun(t *testing.T) {
 // while any stack imports them, so one run deletes the removed customer and
 // updates the other customers (which stop importing the zone) before the hub.
 func TestHubZoneRemovalAppliesItsImportersFirst(t *testing.T) {
-	f := newFixture(t)
-	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
-		t.Fatalf("first apply: %s", rec.Outcome)
-	}
+	f := newDeployedFixture(t)
 	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
 	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
 		t.Fatal(err)
@@ -453,10 +444,7 @@ func TestNothingGoesBeforeAHubThatCannotApply(t *testing.T) {
 		{"zone dropped without --allow-destroy", [][2]string{{`, "eu-central-1c"]`, `]`}}, false, "--allow-destroy"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
-				t.Fatalf("first apply: %s", rec.Outcome)
-			}
+			f := newDeployedFixture(t)
 			for _, e := range c.edits {
 				f.edit("hub.cue", e[0], e[1])
 			}
@@ -488,10 +476,7 @@ func TestNothingGoesBeforeAHubThatCannotApply(t *testing.T) {
 // still importing it): the hub is not attempted and keeps the zone, and the
 // next run finishes the change.
 func TestAFailedReleaserLeavesTheHubAsItWas(t *testing.T) {
-	f := newFixture(t)
-	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
-		t.Fatalf("first apply: %s", rec.Outcome)
-	}
+	f := newDeployedFixture(t)
 	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
 	f.edit("wobcom.cue", `"192.168.50.0/24"]`, `"192.168.50.0/24", "10.21.0.0/16"]`)
 	f.build()
@@ -536,10 +521,7 @@ func (c cancelWhenPolicyLifted) RoundTrip(req *http.Request) (*http.Response, er
 // puts the protective policy back, so a later run without --allow-destroy
 // does not find the stack unprotected.
 func TestInterruptedAllowDestroyRunPutsProtectionBack(t *testing.T) {
-	f := newFixture(t)
-	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
-		t.Fatalf("first apply: %s", rec.Outcome)
-	}
+	f := newDeployedFixture(t)
 	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
 	f.build()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -564,10 +546,7 @@ func TestInterruptedAllowDestroyRunPutsProtectionBack(t *testing.T) {
 // (an --allow-destroy execution interrupted while it ran) gets it back from
 // an --execute run that refuses its destructive change.
 func TestRefusedUpdatePutsProtectionBack(t *testing.T) {
-	f := newFixture(t)
-	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
-		t.Fatalf("first apply: %s", rec.Outcome)
-	}
+	f := newDeployedFixture(t)
 	client := cfnlocaltest.Client(cfnlocaltest.Config(cfnapply.Retryer(10, 5*time.Millisecond)), f.endpoint)
 	if _, err := client.SetStackPolicy(t.Context(), &cfn.SetStackPolicyInput{StackName: aws.String("vsoc-hub"),
 		StackPolicyBody: aws.String(`{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}`)}); err != nil {

@@ -67,6 +67,16 @@ func (f *fixture) edit(file, old, new string) {
 	f.commit("edit " + file)
 }
 
+// newDeployedFixture is a fixture whose sample fleet has been applied once.
+func newDeployedFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	if rec := f.run(t.Context(), f.options(true)); rec.Outcome != Success {
+		t.Fatalf("first apply: %s", rec.Outcome)
+	}
+	return f
+}
+
 // build compiles the customers folder into out with the CloudFormation and
 // Kubernetes renderers, as vsoc-compile build does.
 func (f *fixture) build() {
