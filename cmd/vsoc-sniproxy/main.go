@@ -117,6 +117,11 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Signals are caught from the start and acted on once serving: a SIGTERM during startup
+	// still drains, and a SIGHUP (logrotate) would otherwise kill the process, its default.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
 	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", configPath, err)
@@ -163,9 +168,6 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 		logger.Info("admin endpoint listening", "address", ln.Addr().String())
 	}
 
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
 	var tick <-chan time.Time
 	if watchInterval > 0 {
 		t := time.NewTicker(watchInterval)
