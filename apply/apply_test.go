@@ -421,6 +421,9 @@ func TestHubZoneRemovalAppliesItsImportersFirst(t *testing.T) {
 		if got != cfnapply.Updated {
 			t.Errorf("%s: %s, want updated", name, got)
 		}
+		if before := stackResult(t, rec, name).Before; (name == "vsoc-hub") != (before == "") || (before != "" && before != "vsoc-hub") {
+			t.Errorf("%s: applied before %q; the audit record should say each customer went before vsoc-hub", name, before)
+		}
 	}
 	hub, _ := f.server.Stack("vsoc-hub")
 	if strings.Contains(hub.Template, "eu-central-1c") {

@@ -63,7 +63,7 @@ func (d *Driver) applyHub(ctx context.Context, hub Stack, customers []Stack, del
 	}
 	runs := make([]*run, len(first))
 	d.each(first, func(k, i int) {
-		results[1+i] = Result{Stack: customers[i].Name, Customer: customers[i].Customer, Template: customers[i].Source}
+		results[1+i] = Result{Stack: customers[i].Name, Customer: customers[i].Customer, Template: customers[i].Source, Before: hub.Name}
 		runs[k] = &run{d: d, st: customers[i], res: &results[1+i], deferred: true}
 		runs[k].recordError(ctx, runs[k].apply(ctx))
 	})

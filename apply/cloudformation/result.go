@@ -33,6 +33,9 @@ type Result struct {
 	ChangeSetName string   `json:"changeSetName,omitempty"`
 	ChangeSetID   string   `json:"changeSetId,omitempty"`
 	Changes       []Change `json:"changes,omitempty"`
+	// Before names the stack this one was applied before, out of the usual
+	// order, because it stops importing exports that stack deletes or changes.
+	Before string `json:"before,omitempty"`
 	// Decision says why the driver did what it did, in words.
 	Decision    string  `json:"decision"`
 	Outcome     Outcome `json:"outcome"`
