@@ -1,6 +1,7 @@
 package sniproxy
 
 import (
+	"errors"
 	"bytes"
 	"fmt"
 	"io"
@@ -43,6 +44,7 @@ type auditBuffer struct {
 	cutLineEnd []byte                    // the end of a line a failed write cut, written before anything else; under writing
 	writeStart atomic.Pointer[time.Time] // when the write in progress started; nil when none is
 	linesLost  atomic.Uint64             // lines dropped for want of room or left out by a failed write
+	inFlight   atomic.Int64              // lines of the batch being written
 
 	mu              sync.Mutex
 	buf             []byte
@@ -129,8 +131,9 @@ func (a *auditBuffer) writeOut() {
 }
 
 // flush writes everything buffered so far, after the write in progress; a destination that
-// accepts nothing for flushWait is given up on (and the failure reported).
-func (a *auditBuffer) flush() {
+// accepts nothing for flushWait is given up on: the lines still waiting, and those of the write
+// in progress, count as lost, and the error says how many.
+func (a *auditBuffer) flush() error {
 	written := make(chan struct{})
 	go func() {
 		a.writing.Lock()
@@ -140,10 +143,20 @@ func (a *auditBuffer) flush() {
 	}()
 	select {
 	case <-written:
+		return nil
 	case <-time.After(a.flushWait):
-		a.failed(fmt.Errorf("the audit destination has accepted nothing for %s: the audit lines still buffered may be lost", a.flushWait))
 	}
+	a.mu.Lock()
+	waiting := int64(bytes.Count(a.buf, []byte{'\n'}))
+	a.mu.Unlock()
+	lost := waiting + a.inFlight.Load()
+	a.linesLost.Add(uint64(lost))
+	return fmt.Errorf("%w: the destination has accepted nothing for %s; lines not written: %d", ErrAuditLinesLost, a.flushWait, lost)
 }
+
+// ErrAuditLinesLost is what Shutdown returns (wrapped) when audit lines were lost while it ran:
+// dropped for want of room, left out by a failed write, or not written by the end.
+var ErrAuditLinesLost = errors.New("audit lines lost")
 
 // writeBuffered takes everything buffered and writes it; the caller holds writing.
 func (a *auditBuffer) writeBuffered() {
@@ -152,7 +165,9 @@ func (a *auditBuffer) writeBuffered() {
 	a.buf, a.due = a.spare[:0], false
 	a.mu.Unlock()
 	if len(batch) > 0 {
+		a.inFlight.Store(int64(bytes.Count(batch, []byte{'\n'})))
 		a.writeBatch(batch)
+		a.inFlight.Store(0)
 	}
 	if cap(batch) <= 2*auditBatchSize {
 		a.spare = batch[:0]

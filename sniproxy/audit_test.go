@@ -218,17 +218,22 @@ func TestAuditBufferWritesWhatWaitedForASlowWrite(t *testing.T) {
 	}
 }
 
-// At shutdown, flush gives up on a destination that accepts nothing.
+// At shutdown, flush gives up on a destination that accepts nothing, and counts as lost both the
+// lines of the stuck write and those still waiting.
 func TestAuditBufferFlushGivesUpOnAStuckDestination(t *testing.T) {
 	dest := &gatedWriter{gate: make(chan struct{})}
 	defer close(dest.gate)
-	var failures []error
-	a := newAuditBuffer(dest, time.Hour, func(err error) { failures = append(failures, err) })
+	a := newAuditBuffer(dest, time.Hour, func(err error) { t.Errorf("unexpected failure: %v", err) })
 	a.flushWait = 50 * time.Millisecond
+	a.Write([]byte("{}\n{}\n"))
+	go a.writeOut()
+	for a.writeDuration(time.Now()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	a.Write([]byte("{}\n"))
-	a.flush()
-	if len(failures) != 1 || !strings.Contains(failures[0].Error(), "accepted nothing for 50ms") {
-		t.Fatalf("failures %v, want flush to give up", failures)
+	err := a.flush()
+	if !errors.Is(err, ErrAuditLinesLost) || !strings.Contains(err.Error(), "accepted nothing for 50ms; lines not written: 3") || a.linesLost.Load() != 3 {
+		t.Fatalf("flush: %v, %d lines counted lost; want it to give up on 3 lines", err, a.linesLost.Load())
 	}
 }
 

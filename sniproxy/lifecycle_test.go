@@ -524,3 +524,35 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Fatalf("/readyz while shut down: %d, want 503", code)
 	}
 }
+
+// TestShutdownReportsLostAuditLines: a shutdown whose audit destination accepts nothing gives up
+// after the flush wait and says, as ErrAuditLinesLost, how many lines were not written.
+func TestShutdownReportsLostAuditLines(t *testing.T) {
+	backend := startHalfCloseBackend(t, backend2IP)
+	dest := &gatedWriter{gate: make(chan struct{})}
+	defer close(dest.gate)
+	cfg := tcpOnlyConfig(backend, time.Minute)
+	cfg.AuditFlush = Duration(time.Hour)
+	srv, err := New(cfg, Options{Audit: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.auditBuf.flushWait = 50 * time.Millisecond
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", srv.Addr("raw").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	io.ReadAll(c)
+	c.Close()
+	for srv.Active() != 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = srv.Shutdown(t.Context())
+	if !errors.Is(err, ErrAuditLinesLost) || !strings.Contains(err.Error(), "lines not written: 1") {
+		t.Fatalf("Shutdown: %v, want the one audit line reported lost", err)
+	}
+}

@@ -684,9 +684,12 @@ func (s *Server) Ready() bool { return s.started.Load() && !s.draining.Load() }
 func (s *Server) Active() int64 { return s.active.Load() }
 
 // Shutdown stops accepting, waits for open connections to end until ctx is done, then closes the
-// remaining ones and waits for their goroutines.
+// remaining ones and waits for their goroutines, and writes out the audit. The error says how
+// many connections had to be closed, and wraps ErrAuditLinesLost when audit lines were lost
+// while it ran.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	lostBefore := s.auditBuf.linesLost.Load()
 	s.mu.Lock()
 	for name, bl := range s.listeners {
 		s.unbind(bl)
@@ -699,8 +702,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-drained:
 		s.cancel()
-		s.stopRelays()
-		return nil
+		return s.stopRelays(lostBefore)
 	case <-ctx.Done():
 	}
 	s.cancel()
@@ -715,20 +717,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	<-drained
-	s.stopRelays()
-	return fmt.Errorf("%s: closed %s", ended, wording.Count(int(n), "open connection"))
+	return errors.Join(fmt.Errorf("%s: closed %s", ended, wording.Count(int(n), "open connection")), s.stopRelays(lostBefore))
 }
 
 // stopRelays ends the relay loops once every connection is gone, and writes out the audit
-// lines still buffered.
-func (s *Server) stopRelays() {
+// lines still buffered; the error says how many audit lines were lost since lostBefore.
+func (s *Server) stopRelays(lostBefore uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.relays != nil {
 		s.relays.stop()
 		s.relays = nil
 	}
-	s.auditBuf.flush()
+	if err := s.auditBuf.flush(); err != nil {
+		return err
+	}
+	if lost := s.auditBuf.linesLost.Load() - lostBefore; lost > 0 {
+		return fmt.Errorf("%w: lines dropped or not written while draining: %d (see the errors logged)", ErrAuditLinesLost, lost)
+	}
+	return nil
 }
 
 // AdminHandler serves /metrics, /healthz (the process is alive, and no audit write has lasted

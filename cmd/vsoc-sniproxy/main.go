@@ -219,24 +219,29 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 				}
 				continue
 			}
-			return shutdown(logger, srv, admin, current, sig.String(), signals)
+			return shutdown(logger, srv, admin, current, sig.String(), signals, reopenable)
 		case <-tick:
 			data, err := os.ReadFile(configPath)
 			if err != nil {
 				continue // a ConfigMap update swaps symlinks; the next tick sees the new file
 			}
-			if sum := sha256.Sum256(data); !bytes.Equal(sum[:], lastSeen[:]) && reload("file change", data) {
+			sum := sha256.Sum256(data)
+			switch {
+			case bytes.Equal(sum[:], lastSeen[:]):
+				lastRefusal = "" // back to the config that serves: a refusal is news again
+			case reload("file change", data):
 				lastSeen = sum
 			}
 		case <-ctx.Done():
-			return shutdown(logger, srv, admin, current, "context done", signals)
+			return shutdown(logger, srv, admin, current, "context done", signals, reopenable)
 		}
 	}
 }
 
 // shutdown drains open connections up to the config's deadline; a second SIGTERM or SIGINT
-// (a second Ctrl-C) ends the drain at once.
-func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg *sniproxy.Config, why string, signals <-chan os.Signal) error {
+// (a second Ctrl-C) ends the drain at once, and a SIGHUP still reopens the audit file (the
+// lines of the drain belong in the new one). Lost audit lines fail the run.
+func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg *sniproxy.Config, why string, signals <-chan os.Signal, audit *auditFile) error {
 	drain := cfg.WithDefaults().Timeouts.Drain.Std()
 	logger.Info("draining", "why", why, "open_connections", srv.Active(), "deadline", drain.String())
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
@@ -246,6 +251,9 @@ func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg
 			select {
 			case sig := <-signals:
 				if sig == syscall.SIGHUP {
+					if audit != nil {
+						reopenAudit(logger, audit)
+					}
 					continue
 				}
 				logger.Warn("drain cut short", "signal", sig.String())
@@ -262,7 +270,11 @@ func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg
 		defer acancel()
 		_ = admin.Shutdown(actx)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, sniproxy.ErrAuditLinesLost):
+		// Audit is how operators' actions stay traceable: losing lines fails the run.
+		return err
+	case err != nil:
 		logger.Warn("drain incomplete", "error", err.Error())
 		return nil
 	}
@@ -298,9 +310,20 @@ func openAudit(dest string) (io.Writer, error) {
 	return &auditFile{path: dest, current: f}, nil
 }
 
+// openAppending opens the audit file for appending. It is opened without blocking: a FIFO that
+// no process reads would otherwise hold the open for ever, at startup (where signals are not yet
+// acted on) or at a SIGHUP (on the goroutine that handles signals); it fails instead.
 func openAppending(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
+	if errors.Is(err, syscall.ENXIO) {
+		return nil, fmt.Errorf("opening audit file %s: it is a FIFO that no process reads (start its reader first)", path)
+	}
 	if err != nil {
+		return nil, fmt.Errorf("opening audit file %s: %w", path, err)
+	}
+	// Writes block again, as the audit writer expects (a full FIFO waits for its reader).
+	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("opening audit file %s: %w", path, err)
 	}
 	return f, nil

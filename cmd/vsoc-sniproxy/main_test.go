@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -697,4 +698,91 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestAuditFIFOWithoutReader: an audit FIFO that no process reads fails the start at once, with a
+// message saying so (the open used to block for ever, with SIGTERM ignored); at a SIGHUP it keeps
+// the previous destination and the proxy still drains at SIGTERM.
+func TestAuditFIFOWithoutReader(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "audit.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	writeFile(t, cfgPath, configFor(startBackend(t, "127.0.0.2", "b"), fifo))
+
+	start := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0")
+	var stderr bytes.Buffer
+	start.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- start.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "a FIFO that no process reads") {
+			t.Fatalf("start with a reader-less FIFO: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		start.Process.Kill()
+		t.Fatal("still starting 10 s later: the open of the audit FIFO blocks")
+	}
+
+	// With a reader the proxy starts; the reader goes, and a SIGHUP cannot reopen the FIFO.
+	reader, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0")
+	logs, logsDone := startLogged(t, cmd)
+	logs.wait(t, "listening", "listener", "raw")
+	reader.Close()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "audit file not reopened, lines keep going to the previous one", "", "")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "draining", "", "")
+	select {
+	case <-logsDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGTERM")
+	}
+	cmd.Wait()
+}
+
+// TestARepeatedRefusalIsLoggedAgain: a refused file, the serving one again, then the refused
+// one once more: the second refusal is news and is logged too.
+func TestARepeatedRefusalIsLoggedAgain(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	good := configFor(startBackend(t, "127.0.0.2", "b"), filepath.Join(dir, "audit.jsonl"))
+	bad := strings.Replace(good, "protocol: tcp", "protocol: udp", 1)
+	writeFile(t, cfgPath, good)
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "50ms")
+	logs, logsDone := startLogged(t, cmd)
+	logs.wait(t, "listening", "listener", "raw")
+	const refused = "config refused, the previous one keeps serving"
+	for round := 1; round <= 2; round++ {
+		writeFile(t, cfgPath, bad)
+		deadline := time.Now().Add(5 * time.Second)
+		for logs.count(refused) < round {
+			if time.Now().After(deadline) {
+				t.Fatalf("refusal %d not logged; log:\n%s", round, logs.raw.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		writeFile(t, cfgPath, good)
+		time.Sleep(300 * time.Millisecond) // several checks of the serving file
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-logsDone
+	cmd.Wait()
 }
