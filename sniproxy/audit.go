@@ -1,8 +1,8 @@
 package sniproxy
 
 import (
-	"errors"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
