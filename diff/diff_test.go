@@ -17,6 +17,7 @@ import (
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/internal/fleettest/fleetgen"
 	"github.com/vsoc/vsoc/render"
+	"github.com/vsoc/vsoc/schema"
 	"github.com/vsoc/vsoc/validate"
 )
 
@@ -353,5 +354,27 @@ func TestImporterNeedingAChangedExportBlocks(t *testing.T) {
 	blocking, ordered := comparison{}.blockers(changes, base, head)
 	if len(blocking) != 1 || blocking[0].Export != "hub-D" || !blocking[0].ImportedBy[0].NeedsExporterFirst || len(ordered) != 0 {
 		t.Errorf("blocking %+v, ordered %+v; want hub-D blocking, x needing the hub first", blocking, ordered)
+	}
+}
+
+// TestBaseWithAnOlderVendoredSchemaIsCompared: in the pull request that upgrades vsoc, the base
+// vendors the older version's schema.cue; the base is still compiled (with this binary's schema)
+// and compared, so a customer removed in the same change is a deletion, not hidden among
+// "everything added".
+func TestBaseWithAnOlderVendoredSchemaIsCompared(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.write("customers/schema.cue", r.read("customers/schema.cue")+"// the previous version's schema\n")
+	r.commitAll("base fleet on the previous vsoc")
+	r.write("customers/schema.cue", string(schema.Source))
+	if err := os.Remove(r.path("customers/wobcom.cue")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.BaseNote != "" || len(p.Deletions) != 1 || !strings.Contains(p.Deletions[0].Message, "vsoc-customer-wobcom") {
+		t.Fatalf("base note %q, deletions %+v; want the base compared and wobcom's stack deleted", p.BaseNote, p.Deletions)
 	}
 }

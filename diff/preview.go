@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/internal/wording"
@@ -209,7 +211,7 @@ func Run(ctx context.Context, opts Options) (*Preview, error) {
 		// The base was validated when it was merged: it is loaded (files
 		// unchanged in the head come from the cache) and rendered, not
 		// validated again.
-		baseFleet, err = compiler.Load(ctx, opts.Dir, base.Sources, opts.Cache)
+		baseFleet, err = compiler.Load(ctx, opts.Dir, withoutVendoredSchema(base.Sources), opts.Cache)
 		if errors.As(err, &loadErrs) {
 			p.BaseNote = fmt.Sprintf("the base (%s) does not compile (%s, the first: %s): every file is shown as added",
 				opts.Base, wording.Count(len(loadErrs), "error"), loadErrs[0].Error())
@@ -250,4 +252,13 @@ func violationFindings(vs []validate.Violation) []Finding {
 		out[i] = Finding{File: v.Pos.File, Line: v.Pos.Line, Col: v.Pos.Col, Rule: v.Rule, Customer: v.Customer, Message: v.Message, Hint: v.Hint}
 	}
 	return out
+}
+
+// withoutVendoredSchema leaves out the customers repository's copy of the schema: the base is
+// compiled with this binary's schema whatever copy it vendored, and in the pull request that
+// upgrades vsoc the base's copy is the older version's, which would fail the whole base.
+func withoutVendoredSchema(sources []compiler.Source) []compiler.Source {
+	return slices.DeleteFunc(slices.Clone(sources), func(s compiler.Source) bool {
+		return filepath.Base(s.Name) == compiler.SchemaFile
+	})
 }
