@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -365,8 +366,12 @@ func (c *fileCompiler) compileCached(src Source, cache *Cache) (*fileResult, Loa
 	return r, errs
 }
 
+// checkVendoredSchema refuses a vendored schema that differs from the built-in one; line endings
+// and a byte-order mark do not count, since git may convert them on checkout (core.autocrlf,
+// eol=crlf) and refreshing the file would not change that.
 func checkVendoredSchema(src Source) LoadErrors {
-	if string(src.Content) == string(schema.Source) {
+	vendored := bytes.ReplaceAll(bytes.TrimPrefix(src.Content, []byte("\ufeff")), []byte("\r\n"), []byte("\n"))
+	if bytes.Equal(vendored, []byte(schema.Source)) {
 		return nil
 	}
 	return LoadErrors{{

@@ -110,6 +110,19 @@ func TestLoadRefusesAStaleVendoredSchema(t *testing.T) {
 	}
 }
 
+// TestVendoredSchemaWithCRLFLineEndings: a checkout that converts line endings (core.autocrlf,
+// eol=crlf) or adds a byte-order mark does not make the vendored schema stale.
+func TestVendoredSchemaWithCRLFLineEndings(t *testing.T) {
+	crlf := "\ufeff" + strings.ReplaceAll(string(schema.Source), "\n", "\r\n")
+	if errs := checkVendoredSchema(Source{Name: "x/schema.cue", Content: []byte(crlf)}); errs != nil {
+		t.Fatalf("a CRLF copy of the schema is refused: %v", errs)
+	}
+	stale := strings.Replace(crlf, "package", "// changed\r\npackage", 1)
+	if errs := checkVendoredSchema(Source{Name: "x/schema.cue", Content: []byte(stale)}); errs == nil {
+		t.Fatal("a changed CRLF copy of the schema is accepted")
+	}
+}
+
 func TestVendoredSchemaIsCurrent(t *testing.T) {
 	vendored, err := os.ReadFile(filepath.Join(sampleDir, SchemaFile))
 	if err != nil {
