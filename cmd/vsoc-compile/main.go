@@ -38,6 +38,13 @@ func findings() error { return exitError{code: 1} }
 func main() {
 	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks the command to stop at its next step (apply leaves nothing the next
+	// run cannot pick up); a CUE compile cannot be interrupted, so a second signal, with the
+	// default disposition back, ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
