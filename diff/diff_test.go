@@ -378,3 +378,14 @@ func TestBaseWithAnOlderVendoredSchemaIsCompared(t *testing.T) {
 		t.Fatalf("base note %q, deletions %+v; want the base compared and wobcom's stack deleted", p.BaseNote, p.Deletions)
 	}
 }
+
+func TestMarkdownProseKeepsCodeSpansAsTheyAre(t *testing.T) {
+	for in, want := range map[string]string{
+		"refresh it with `vsoc-compile schema > customers/schema.cue` <now>": "refresh it with `vsoc-compile schema > customers/schema.cue` &lt;now&gt;",
+		"an odd ` backtick <b>": "an odd ` backtick &lt;b&gt;",
+	} {
+		if got := mdProse(in); got != want {
+			t.Errorf("mdProse(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

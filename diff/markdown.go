@@ -88,7 +88,7 @@ func markdown(p *Preview, d detail, shortened bool) string {
 	if p.BaseNote != "" {
 		line("")
 		line("> [!NOTE]")
-		line("> %s.", html.EscapeString(p.BaseNote))
+		line("> %s.", mdProse(p.BaseNote))
 	}
 	line("")
 	if p.Summary.NoChanges() {
@@ -112,7 +112,7 @@ func markdown(p *Preview, d detail, shortened bool) string {
 				line("> - … and %d more", len(changes)-i)
 				break
 			}
-			line("> - %s", html.EscapeString(bl.Message))
+			line("> - %s", mdProse(bl.Message))
 			for j, imp := range bl.ImportedBy {
 				if j == d.maxItems {
 					line(">   - … and %d more stacks", len(bl.ImportedBy)-j)
@@ -124,7 +124,7 @@ func markdown(p *Preview, d detail, shortened bool) string {
 					line(">   - imported by `%s`", imp.Stack)
 				}
 			}
-			line(">   - %s: %s", remedyLabel, html.EscapeString(bl.Remedy))
+			line(">   - %s: %s", remedyLabel, mdProse(bl.Remedy))
 		}
 		line("")
 	}
@@ -299,6 +299,20 @@ func boldIf(n int) string {
 // mdCode keeps a value from closing the code span it is shown in.
 func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
 
+// mdProse escapes a message's HTML outside its code spans: inside one, GitHub shows the text as
+// it is, so an escaped "&gt;" would show as such ("vsoc-compile schema > schema.cue"). A message
+// whose backticks do not pair is escaped whole.
+func mdProse(s string) string {
+	parts := strings.Split(s, "`")
+	if len(parts)%2 == 0 {
+		return html.EscapeString(s)
+	}
+	for i := 0; i < len(parts); i += 2 {
+		parts[i] = html.EscapeString(parts[i])
+	}
+	return strings.Join(parts, "`")
+}
+
 func codeBlock[T any](b *strings.Builder, lang string, items []T, max int, lines func(T) []string) {
 	fmt.Fprintf(b, "```%s\n", lang)
 	for i, it := range items {
@@ -327,7 +341,7 @@ func caution(line func(format string, args ...any), heading string, messages []s
 			line("> - … and %d more", len(messages)-i)
 			break
 		}
-		line("> - %s", html.EscapeString(m))
+		line("> - %s", mdProse(m))
 	}
 	line("")
 }
