@@ -389,3 +389,42 @@ func TestMarkdownProseKeepsCodeSpansAsTheyAre(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseSymlinkIsFollowed: a customer file committed as a symbolic link to a file elsewhere in
+// the repository is read at the base as a checkout would read it; one that leads out of the
+// repository is refused with the reason.
+func TestBaseSymlinkIsFollowed(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.write("shared/wobcom.cue", r.read("customers/wobcom.cue"))
+	if err := os.Remove(r.path("customers/wobcom.cue")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../shared/wobcom.cue", r.path("customers/wobcom.cue")); err != nil {
+		t.Fatal(err)
+	}
+	r.commitAll("wobcom's file is a link")
+	r.replace("shared/wobcom.cue", `"192.168.50.0/24"]`, `"192.168.50.0/24", "10.21.0.0/16"]`)
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.BaseNote != "" || len(p.Owners) != 1 || p.Owners[0].Name != "wobcom" || p.Owners[0].Status != Changed {
+		t.Fatalf("base note %q, owners %+v; want only wobcom changed", p.BaseNote, p.Owners)
+	}
+
+	if err := os.Remove(r.path("customers/wobcom.cue")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/hostname.cue", r.path("customers/wobcom.cue")); err != nil {
+		t.Fatal(err)
+	}
+	r.commitAll("a link out of the repository")
+	if err := os.Remove(r.path("customers/wobcom.cue")); err != nil {
+		t.Fatal(err)
+	}
+	r.write("customers/wobcom.cue", r.read("shared/wobcom.cue")) // the head is a plain file again
+	if _, err := r.preview("HEAD"); err == nil || !strings.Contains(err.Error(), "does not lead to a file in the repository") {
+		t.Fatalf("a link out of the repository: %v", err)
+	}
+}

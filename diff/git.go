@@ -67,6 +67,13 @@ func ReadRef(ctx context.Context, dir, ref string) (*BaseSources, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, e := range entries {
+		if e.symlink {
+			// git resolves a link inside the repository when asked for the path at the commit
+			// (cat-file --follow-symlinks), as a checkout's file system would.
+			entries[i].object = base.Commit + ":" + path.Join(treePath, e.name)
+		}
+	}
 	if len(entries) == 0 {
 		return base, nil
 	}
@@ -81,8 +88,9 @@ func ReadRef(ctx context.Context, dir, ref string) (*BaseSources, error) {
 }
 
 type treeEntry struct {
-	name   string
-	object string
+	name    string
+	object  string // what cat-file is asked for: the blob, or <commit>:<path> of a symbolic link
+	symlink bool
 }
 
 // cueBlobs picks the *.cue files out of `git ls-tree -z` output, as
@@ -104,11 +112,7 @@ func cueBlobs(listing []byte, dir, ref string) ([]treeEntry, error) {
 		if kind != "blob" || path.Ext(name) != ".cue" {
 			continue
 		}
-		if mode == "120000" {
-			return nil, fmt.Errorf("%s at %s is a symbolic link: diff reads the base from git objects and cannot follow it; commit the file itself",
-				filepath.Join(dir, name), ref)
-		}
-		entries = append(entries, treeEntry{name: name, object: object})
+		entries = append(entries, treeEntry{name: name, object: object, symlink: mode == "120000"})
 	}
 	return entries, nil
 }
@@ -121,7 +125,7 @@ func catBlobs(ctx context.Context, dir string, entries []treeEntry) ([][]byte, e
 		request.WriteString(e.object)
 		request.WriteByte('\n')
 	}
-	out, err := git(ctx, dir, &request, "cat-file", "--batch")
+	out, err := git(ctx, dir, &request, "cat-file", "--batch", "--follow-symlinks")
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +139,10 @@ func catBlobs(ctx context.Context, dir string, entries []treeEntry) ([][]byte, e
 		// <object> SP <type> SP <size> LF <content> LF
 		fields := strings.Fields(header)
 		if len(fields) != 3 || fields[1] != "blob" {
+			if e.symlink {
+				return nil, fmt.Errorf("%s is a symbolic link that does not lead to a file in the repository (git cat-file: %q); commit the file itself",
+					e.name, strings.TrimSpace(header))
+			}
 			return nil, fmt.Errorf("reading %s: git cat-file answered %q", e.name, strings.TrimSpace(header))
 		}
 		size, err := strconv.Atoi(fields[2])
