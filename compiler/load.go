@@ -663,7 +663,8 @@ func assemble(dir string, sources []Source, results []*fileResult) (*Fleet, Load
 		}
 	}
 	if fleet.Hub == nil && len(errs) == 0 && !anyFailed(results, sources) {
-		errs = append(errs, LoadError{Pos: Pos{File: dir},
+		// Placed where the hub belongs, so that the finding has a file:line:col like any other.
+		errs = append(errs, LoadError{Pos: Pos{File: filepath.Join(dir, "hub.cue"), Line: 1, Col: 1},
 			Message: "no hub: declare `hub: {...}` in hub.cue (region, cidr, domain, clientVPN)"})
 	}
 	sort.Slice(fleet.Customers, func(i, j int) bool { return fleet.Customers[i].Name < fleet.Customers[j].Name })
