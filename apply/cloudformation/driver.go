@@ -138,7 +138,11 @@ func (d *Driver) Apply(ctx context.Context, stacks []Stack, deletions []Result) 
 	}
 	customers := ordered[1:]
 	first := d.applyHub(ctx, ordered[0], customers, deletions, results)
-	rest := slices.DeleteFunc(allIndices(len(customers)), func(i int) bool { return slices.Contains(first, i) })
+	goneFirst := make([]bool, len(customers))
+	for _, i := range first {
+		goneFirst[i] = true
+	}
+	rest := slices.DeleteFunc(allIndices(len(customers)), func(i int) bool { return goneFirst[i] })
 	if d.opts.Execute && !results[0].Outcome.OK() {
 		for _, i := range rest {
 			results[1+i] = Result{
@@ -197,7 +201,7 @@ type run struct {
 	// the export check sets releasers to those that must stop importing the
 	// hub's changed exports before the hub is executed (see applyHub).
 	customers map[string][]byte
-	releasers []string
+	releasers map[string]bool
 }
 
 func (d *Driver) applyStack(ctx context.Context, st Stack, hubPending bool) Result {

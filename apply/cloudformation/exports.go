@@ -42,18 +42,10 @@ func exportsOf(body []byte) (map[string]any, error) {
 	return spec.Exports(doc), nil
 }
 
-// changedExports maps the deployed template's exports that the change set
-// deletes or whose value it changes to what happens to them: the value's
+// changedExports maps the deployed template's exports (before) that the change
+// set deletes or whose value it changes to what happens to them: the value's
 // text changes, or it names a resource the change set replaces or removes.
-func changedExports(deployed, proposed []byte, changes []Change) (map[string]string, error) {
-	before, err := exportsOf(deployed)
-	if err != nil {
-		return nil, fmt.Errorf("the deployed template: %w", err)
-	}
-	after, err := exportsOf(proposed)
-	if err != nil {
-		return nil, err
-	}
+func changedExports(before, after map[string]any, changes []Change) map[string]string {
 	changed := map[string]string{}
 	for name, old := range before {
 		new, kept := after[name]
@@ -71,7 +63,7 @@ func changedExports(deployed, proposed []byte, changes []Change) (map[string]str
 			}
 		}
 	}
-	return changed, nil
+	return changed
 }
 
 // destroysPhysicalID reports whether the change gives the resource a new
@@ -150,17 +142,22 @@ func (r *run) refuseExportsInUse(ctx context.Context, id string) (bool, error) {
 	if r.deployed == nil {
 		return false, nil
 	}
-	changed, err := changedExports(r.deployed, r.st.Template, r.res.Changes)
+	before, err := exportsOf(r.deployed)
+	if err != nil {
+		return false, fmt.Errorf("the deployed template: %w", err)
+	}
+	after, err := exportsOf(r.st.Template)
 	if err != nil {
 		return false, err
 	}
+	changed := changedExports(before, after, r.res.Changes)
 	inUse, err := r.exportsInUse(ctx, changed)
 	if err != nil || len(inUse) == 0 {
 		return false, err
 	}
 	if r.customers != nil {
-		if r.releasers, inUse, err = r.splitImporters(inUse, changed); err != nil || len(inUse) == 0 {
-			return false, err
+		if r.releasers, inUse = r.splitImporters(inUse, changed, before); len(inUse) == 0 {
+			return false, nil
 		}
 		r.releasers = nil // the change cannot go through, so nobody goes first
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
@@ -56,7 +55,7 @@ func (d *Driver) applyHub(ctx context.Context, hub Stack, customers []Stack, del
 
 	var first []int
 	for i, c := range customers {
-		if slices.Contains(hr.releasers, c.Name) {
+		if hr.releasers[c.Name] {
 			first = append(first, i)
 			fmt.Fprintf(d.opts.Progress, "%s: applied before %s, as it stops importing exports the hub deletes or changes\n", c.Name, hub.Name)
 		}
@@ -133,32 +132,32 @@ func (r *run) abandon(ctx context.Context, why string) {
 
 // splitImporters splits the importers of the hub's changed exports in use: the
 // customers whose new template imports none of the changed exports and only
-// exports the deployed hub has can be updated first (releasers); the export
-// changes any other stack imports stay in use (blocked).
-func (r *run) splitImporters(inUse []ExportInUse, changed map[string]string) (releasers []string, blocked []ExportInUse, err error) {
-	existing, err := exportsOf(r.deployed)
-	if err != nil {
-		return nil, nil, err
-	}
+// exports the deployed hub has (existing) can be updated first (releasers);
+// the export changes any other stack imports stay in use (blocked).
+func (r *run) splitImporters(inUse []ExportInUse, changed map[string]string, existing map[string]any) (releasers map[string]bool, blocked []ExportInUse) {
+	releasers = map[string]bool{}
+	verdicts := map[string]bool{} // by importer: a customer imports several of the exports
 	for _, e := range inUse {
 		var stay []string
 		for _, name := range e.ImportedBy {
-			template, built := r.customers[name]
-			if built && releases(template, changed, existing) {
-				if !slices.Contains(releasers, name) {
-					releasers = append(releasers, name)
-				}
-				continue
+			goesFirst, decided := verdicts[name]
+			if !decided {
+				template, built := r.customers[name]
+				goesFirst = built && releases(template, changed, existing)
+				verdicts[name] = goesFirst
 			}
-			stay = append(stay, name)
+			if goesFirst {
+				releasers[name] = true
+			} else {
+				stay = append(stay, name)
+			}
 		}
 		if len(stay) > 0 {
 			e.ImportedBy = stay
 			blocked = append(blocked, e)
 		}
 	}
-	slices.Sort(releasers)
-	return releasers, blocked, nil
+	return releasers, blocked
 }
 
 // releases reports whether a customer's new template can be applied before
