@@ -163,7 +163,7 @@ func (s *Server) finish(st *stack, cs *changeSet, creating bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st.template = cs.template
+	st.deploy(cs.template)
 	if cs.tagsSent {
 		st.tags = cs.tags
 	}

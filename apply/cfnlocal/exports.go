@@ -117,14 +117,7 @@ func getAtt(v map[string]any) (target, attr string, ok bool) {
 func (s *Server) importers(export, except string) []string {
 	var names []string
 	for name, st := range s.stacks {
-		if name == except || st.template == nil {
-			continue
-		}
-		var doc any
-		if json.Unmarshal(st.template, &doc) != nil {
-			continue
-		}
-		if slices.Contains(spec.ImportedExports(doc), export) {
+		if name != except && slices.Contains(st.imports, export) {
 			names = append(names, name)
 		}
 	}

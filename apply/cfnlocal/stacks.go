@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -26,7 +27,8 @@ type stack struct {
 	id, name              string
 	status, statusReason  string
 	created, updated      time.Time
-	template              []byte // the deployed template; nil while REVIEW_IN_PROGRESS
+	template              []byte   // the deployed template; nil while REVIEW_IN_PROGRESS
+	imports, exports      []string // the export names template imports and exports, set with it
 	tags                  []Tag
 	capabilities          []string
 	policy                string
@@ -35,6 +37,17 @@ type stack struct {
 	lastChangeSetID       string
 	events                []event // oldest first
 	physicalIDs           map[string]string
+}
+
+// deploy makes body the stack's template, reading once what it imports and
+// exports: ListImports and every change set's import check ask about all
+// the stacks.
+func (st *stack) deploy(body []byte) {
+	st.template = body
+	var doc any
+	json.Unmarshal(body, &doc) // the change set was checked; a broken body has nothing to read
+	st.imports = spec.ImportedExports(doc)
+	st.exports = slices.Sorted(maps.Keys(spec.Exports(doc)))
 }
 
 type changeSet struct {
@@ -370,15 +383,10 @@ func (s *Server) missingImport(stackName string, body []byte) string {
 	}
 	exports := map[string]bool{}
 	for name, st := range s.stacks {
-		if name == stackName || st.template == nil {
-			continue
-		}
-		var other any
-		if json.Unmarshal(st.template, &other) != nil {
-			continue
-		}
-		for n := range spec.Exports(other) {
-			exports[n] = true
+		if name != stackName {
+			for _, n := range st.exports {
+				exports[n] = true
+			}
 		}
 	}
 	for _, name := range spec.ImportedExports(doc) {
