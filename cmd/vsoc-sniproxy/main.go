@@ -206,9 +206,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 		select {
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				if reopenable != nil {
-					reopenAudit(logger, reopenable)
-				}
+				reopenAudit(logger, reopenable)
 				data, err := os.ReadFile(configPath)
 				if err != nil {
 					logger.Error("config refused, the previous one keeps serving", "trigger", "SIGHUP", "error", err.Error())
@@ -251,9 +249,7 @@ func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg
 			select {
 			case sig := <-signals:
 				if sig == syscall.SIGHUP {
-					if audit != nil {
-						reopenAudit(logger, audit)
-					}
+					reopenAudit(logger, audit)
 					continue
 				}
 				logger.Warn("drain cut short", "signal", sig.String())
@@ -282,8 +278,12 @@ func shutdown(logger *slog.Logger, srv *sniproxy.Server, admin *http.Server, cfg
 	return nil
 }
 
-// reopenAudit reopens the audit file at SIGHUP; a failure keeps the previous file.
+// reopenAudit reopens the audit file at SIGHUP (nil: the audit goes to stdout or stderr, which
+// are not reopened); a failure keeps the previous file.
 func reopenAudit(logger *slog.Logger, f *auditFile) {
+	if f == nil {
+		return
+	}
 	if err := f.Reopen(); err != nil {
 		logger.Error("audit file not reopened, lines keep going to the previous one", "error", err.Error())
 		return
