@@ -462,7 +462,7 @@ func TestNothingGoesBeforeAHubThatCannotApply(t *testing.T) {
 				}
 				for _, name := range sampleStacks[1:] {
 					if got, want := stackOutcomes(rec)[name], map[bool]cfnapply.Outcome{false: cfnapply.Previewed, true: cfnapply.NotAttempted}[execute]; got != want &&
-						!(got == cfnapply.Refused && !c.allowDestroy) {
+						!(got == cfnapply.Refused && !c.allowDestroy && !execute) { // a dry run previews the customers, whose subnet removals are refused
 						t.Errorf("execute %v: %s %s, want %s", execute, name, got, want)
 					}
 				}
