@@ -501,22 +501,35 @@ func TestAFailedReleaserLeavesTheHubAsItWas(t *testing.T) {
 	}
 }
 
-// cancelWhenPolicyLifted cancels the run as soon as a stack policy that
-// denies nothing has been set: between lifting a stack's protection and
-// executing its change set.
-type cancelWhenPolicyLifted struct{ cancel context.CancelFunc }
+// cancelAfter cancels the run as soon as a request it matches has been
+// answered: between lifting a stack's protection and using it, say.
+type cancelAfter struct {
+	cancel context.CancelFunc
+	match  func(form url.Values) bool
+}
 
-func (c cancelWhenPolicyLifted) RoundTrip(req *http.Request) (*http.Response, error) {
+func (c cancelAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return nil, err
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	resp, err := http.DefaultTransport.RoundTrip(req)
-	if form, _ := url.ParseQuery(string(body)); form.Get("Action") == "SetStackPolicy" && !strings.Contains(form.Get("StackPolicyBody"), "Deny") {
+	if form, _ := url.ParseQuery(string(body)); c.match(form) {
 		c.cancel()
 	}
 	return resp, err
+}
+
+// policyLifted matches the setting of a stack policy that denies nothing.
+func policyLifted(form url.Values) bool {
+	return form.Get("Action") == "SetStackPolicy" && !strings.Contains(form.Get("StackPolicyBody"), "Deny")
+}
+
+// terminationProtectionLifted matches the lifting of a stack's termination
+// protection.
+func terminationProtectionLifted(form url.Values) bool {
+	return form.Get("Action") == "UpdateTerminationProtection" && form.Get("EnableTerminationProtection") == "false"
 }
 
 // TestInterruptedAllowDestroyRunPutsProtectionBack: a run cancelled after it
@@ -531,7 +544,7 @@ func TestInterruptedAllowDestroyRunPutsProtectionBack(t *testing.T) {
 	defer cancel()
 	opts := f.options(true)
 	opts.AllowDestroy, opts.Parallelism = true, 1
-	opts.AWS.HTTPClient = &http.Client{Transport: cancelWhenPolicyLifted{cancel}}
+	opts.AWS.HTTPClient = &http.Client{Transport: cancelAfter{cancel, policyLifted}}
 	if rec := f.run(ctx, opts); rec.Outcome != Interrupted {
 		t.Fatalf("run %s, want interrupted", rec.Outcome)
 	}
@@ -594,5 +607,29 @@ current-context: elsewhere
 	}
 	if n := f.server.Calls("GetCallerIdentity") + f.server.Calls("DescribeStacks"); n != 0 {
 		t.Errorf("%d AWS calls made before the kubeconfig was found unusable", n)
+	}
+}
+
+// TestInterruptedDeletionPutsTerminationProtectionBack: a run cancelled after
+// it lifted a removed customer's termination protection, before deleting the
+// stack, protects it again.
+func TestInterruptedDeletionPutsTerminationProtectionBack(t *testing.T) {
+	f := newDeployedFixture(t)
+	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
+		t.Fatal(err)
+	}
+	f.commit("drop documentation")
+	f.build()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	opts := f.options(true)
+	opts.AllowDestroy = true
+	opts.AWS.HTTPClient = &http.Client{Transport: cancelAfter{cancel, terminationProtectionLifted}}
+	if rec := f.run(ctx, opts); rec.Outcome != Interrupted {
+		t.Fatalf("run %s, want interrupted", rec.Outcome)
+	}
+	if st, ok := f.server.Stack("vsoc-customer-documentation"); !ok || !st.TerminationProtection || f.server.Calls("DeleteStack") != 0 {
+		t.Errorf("the removed customer's stack: exists %v, termination protection %v, %d deletions; want it kept and protected",
+			ok, st.TerminationProtection, f.server.Calls("DeleteStack"))
 	}
 }

@@ -2,6 +2,7 @@ package cloudformation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -166,22 +167,28 @@ func (r *run) refuseDeletingExportsInUse(ctx context.Context) (bool, error) {
 // governs updates only, not the deletion of the stack. A deletion that fails
 // leaves the stack with what it could not delete, protected again.
 func (r *run) executeDelete(ctx context.Context, stack *types.Stack) error {
-	if aws.ToBool(stack.EnableTerminationProtection) {
-		_, err := r.d.api.UpdateTerminationProtection(ctx, &cfn.UpdateTerminationProtectionInput{
-			StackName: aws.String(r.st.Name), EnableTerminationProtection: aws.Bool(false),
-		})
-		if err != nil {
-			return fmt.Errorf("lifting the termination protection of %s: %w", r.st.Name, err)
+	lifted := aws.ToBool(stack.EnableTerminationProtection)
+	if lifted {
+		if err := r.setTerminationProtection(ctx, false); err != nil {
+			return err
 		}
 		r.printf("--allow-destroy: termination protection lifted to delete the stack")
 	}
 	marker, err := r.latestEventID(ctx)
-	if err != nil {
-		return err
+	if err == nil {
+		// By ID, so that only the stack described and checked above is deleted.
+		if _, err = r.d.api.DeleteStack(ctx, &cfn.DeleteStackInput{StackName: stack.StackId}); err != nil {
+			err = fmt.Errorf("deleting stack %s: %w", r.st.Name, err)
+		}
 	}
-	// By ID, so that only the stack described and checked above is deleted.
-	if _, err := r.d.api.DeleteStack(ctx, &cfn.DeleteStackInput{StackName: stack.StackId}); err != nil {
-		return fmt.Errorf("deleting stack %s: %w", r.st.Name, err)
+	if err != nil {
+		if lifted {
+			// Nothing was deleted: the protection goes back now, even when ctx is cancelled.
+			cleanup, cancel := cleanupContext(ctx)
+			defer cancel()
+			err = errors.Join(err, r.setTerminationProtection(cleanup, true))
+		}
+		return err
 	}
 	r.res.Decision = "deletion executed: customer " + r.st.Customer + " is no longer declared"
 	r.printf("deleting the stack")
@@ -222,4 +229,14 @@ func (r *run) deleteFailureCause(stack *types.Stack) string {
 		return fmt.Sprintf("%s (%s) failed: %s", first.LogicalID, first.Type, first.Reason)
 	}
 	return aws.ToString(stack.StackStatusReason)
+}
+
+func (r *run) setTerminationProtection(ctx context.Context, on bool) error {
+	_, err := r.d.api.UpdateTerminationProtection(ctx, &cfn.UpdateTerminationProtectionInput{
+		StackName: aws.String(r.st.Name), EnableTerminationProtection: aws.Bool(on),
+	})
+	if err != nil {
+		return fmt.Errorf("setting the termination protection of %s: %w", r.st.Name, err)
+	}
+	return nil
 }

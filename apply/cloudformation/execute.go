@@ -128,11 +128,8 @@ func (r *run) protect(ctx context.Context, stack *types.Stack) error {
 		r.printf("stack policy set: replacing or deleting %s is denied", listOrNone(r.doc.protectedTypes()))
 	}
 	if !aws.ToBool(stack.EnableTerminationProtection) {
-		_, err := r.d.api.UpdateTerminationProtection(ctx, &cfn.UpdateTerminationProtectionInput{
-			StackName: aws.String(r.st.Name), EnableTerminationProtection: aws.Bool(true),
-		})
-		if err != nil {
-			return fmt.Errorf("enabling termination protection of %s: %w", r.st.Name, err)
+		if err := r.setTerminationProtection(ctx, true); err != nil {
+			return err
 		}
 		r.printf("termination protection enabled")
 	}
@@ -153,14 +150,17 @@ func (r *run) reprotect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	return r.setPolicy(ctx, policy)
 }
 
-// cleanupTimeout bounds the calls that undo a step of a run that was
-// cancelled, made after the cancellation.
-const cleanupTimeout = 30 * time.Second
+// cleanupContext is for the calls that undo a step of a run that may have
+// been cancelled (often why the step was not finished): it ignores ctx's
+// cancellation, and is bounded by a timeout of its own.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
 
 func (r *run) setPolicy(ctx context.Context, body string) error {
 	_, err := r.d.api.SetStackPolicy(ctx, &cfn.SetStackPolicyInput{StackName: aws.String(r.st.Name), StackPolicyBody: aws.String(body)})

@@ -119,7 +119,7 @@ func (r *run) abandon(ctx context.Context, why string) {
 		r.pending = nil
 		// A change set left behind could be executed by hand while customers
 		// still import the hub's exports: it goes even when ctx is cancelled.
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		cleanup, cancel := cleanupContext(ctx)
 		defer cancel()
 		if err := r.deleteChangeSet(cleanup, r.res.ChangeSetID); err != nil {
 			r.recordError(ctx, err)
