@@ -189,10 +189,7 @@ func TestMissingBuildOutputIsExplained(t *testing.T) {
 // is the run), and a dry run deletes nothing.
 func TestRemovedCustomerStackIsDeletedWithAllowDestroy(t *testing.T) {
 	f := newDeployedFixture(t)
-	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
-		t.Fatal(err)
-	}
-	f.commit("drop documentation")
+	f.removeCustomer("documentation")
 	f.build()
 	const removed = "vsoc-customer-documentation"
 	untouched := func(step string) {
@@ -383,10 +380,7 @@ func TestHubExportInUseRefusesTheRun(t *testing.T) {
 func TestHubZoneRemovalAppliesItsImportersFirst(t *testing.T) {
 	f := newDeployedFixture(t)
 	f.edit("hub.cue", `, "eu-central-1c"]`, `]`)
-	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
-		t.Fatal(err)
-	}
-	f.commit("drop eu-central-1c and documentation")
+	f.removeCustomer("documentation")
 	f.build()
 	const removed = "vsoc-customer-documentation"
 
@@ -615,10 +609,7 @@ current-context: elsewhere
 // stack, protects it again.
 func TestInterruptedDeletionPutsTerminationProtectionBack(t *testing.T) {
 	f := newDeployedFixture(t)
-	if err := os.Remove(filepath.Join(f.customers, "documentation.cue")); err != nil {
-		t.Fatal(err)
-	}
-	f.commit("drop documentation")
+	f.removeCustomer("documentation")
 	f.build()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

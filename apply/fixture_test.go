@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,15 @@ func newDeployedFixture(t *testing.T) *fixture {
 		t.Fatalf("first apply: %s", rec.Outcome)
 	}
 	return f
+}
+
+// removeCustomer deletes a customer's file and commits that.
+func (f *fixture) removeCustomer(name string) {
+	f.t.Helper()
+	if err := os.Remove(filepath.Join(f.customers, name+".cue")); err != nil {
+		f.t.Fatal(err)
+	}
+	f.commit("drop " + name)
 }
 
 // build compiles the customers folder into out with the CloudFormation and
