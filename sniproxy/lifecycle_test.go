@@ -556,3 +556,42 @@ func TestShutdownReportsLostAuditLines(t *testing.T) {
 		t.Fatalf("Shutdown: %v, want the one audit line reported lost", err)
 	}
 }
+
+// TestASecondProxyCannotShareAListenerPort: the listeners bind with SO_REUSEPORT, which would let
+// a second proxy of the same user (here, of the same process) join the first one's port and take
+// half of its connections.
+func TestASecondProxyCannotShareAListenerPort(t *testing.T) {
+	e := newEnv(t, nil)
+	port := portOf(e.srv.Addr("https"))
+	for _, address := range []string{"127.0.0.1:" + port, ":" + port} {
+		t.Run(address, func(t *testing.T) {
+			cfg := *e.cfg
+			cfg.Listeners = []Listener{{Name: "https", Address: address, Protocol: ProtocolTLS, UpstreamPort: e.tlsBackend.Port()}}
+			cfg.Static = nil
+			second, err := New(&cfg, Options{Audit: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = second.Start()
+			if err == nil {
+				second.Shutdown(context.Background())
+				t.Fatalf("a second proxy started on %s, where the first one listens", address)
+			}
+			if !strings.Contains(err.Error(), "another process already listens on port "+port) {
+				t.Fatalf("want the reason the port is refused, got: %v", err)
+			}
+		})
+	}
+	// A reload may still move a listener to a new name at the same address: the old one is its own.
+	renamed := *e.cfg
+	renamed.Listeners = slices.Clone(e.cfg.Listeners)
+	renamed.Listeners[0].Name = "tls"
+	renamed.Listeners[0].Address = e.srv.Addr("https").String()
+	renamed.Static = []StaticMapping{{Host: "legacy.example.test", Listener: "tls", Target: e.legacy}, e.cfg.Static[1]}
+	if err := e.srv.Reload(&renamed); err != nil {
+		t.Fatalf("renaming a listener at its address: %v", err)
+	}
+	if got := e.srv.Addr("tls"); got == nil || portOf(got) != port {
+		t.Fatalf("renamed listener bound at %v, want port %s", got, port)
+	}
+}

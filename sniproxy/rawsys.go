@@ -206,3 +206,49 @@ func listenReusePort(address string) (int, net.Addr, error) {
 	}
 	return fd, ln.Addr(), nil
 }
+
+// refuseSharedPort fails when a socket of another process already listens where b would. The
+// listeners bind with SO_REUSEPORT, so the kernel would let them join another process's listener
+// (of the same user, that set SO_REUSEPORT too: a forgotten proxy still serving an older config)
+// and share its connections, half of them going to the other process. A socket bound without
+// SO_REUSEPORT conflicts with every listener on the port, and, bound but never listening, it
+// takes no connection before it is closed.
+func refuseSharedPort(b bindAddr) error {
+	fd, sa, err := probeSocket(b)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	// TIME_WAIT connections of an earlier run do not count: the listeners set SO_REUSEADDR too.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+	}
+	if err := unix.Bind(fd, sa); err == unix.EADDRINUSE {
+		return fmt.Errorf("another process already listens on port %d there (is an earlier vsoc-sniproxy still running?): %w", b.port, err)
+	} else if err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+	return nil
+}
+
+// probeSocket is a socket for refuseSharedPort of the family the net package listens with at b:
+// a wildcard address takes a dual-stack IPv6 socket where the host has IPv6, which conflicts
+// with IPv4 listeners on the port too.
+func probeSocket(b bindAddr) (int, unix.Sockaddr, error) {
+	if b.host.Is4() {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		return fd, &unix.SockaddrInet4{Port: int(b.port), Addr: b.host.As4()}, err
+	}
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err == nil && !b.host.IsValid() {
+		if err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil && !b.host.IsValid() {
+		// No IPv6 here: the net package listens on 0.0.0.0.
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		return fd, &unix.SockaddrInet4{Port: int(b.port)}, err
+	}
+	return fd, &unix.SockaddrInet6{Port: int(b.port), Addr: b.host.As16()}, err
+}

@@ -274,6 +274,9 @@ func (s *Server) bind(name, address string) (*boundListener, error) {
 	failed := func(err error, retryIn time.Duration) {
 		s.log.Warn("accept failed", "listener", name, "error", err, "retry_in", retryIn)
 	}
+	if err := s.refuseForeignListener(address); err != nil {
+		return nil, err
+	}
 	bl := &boundListener{name: name, address: address}
 	for range s.relays.count() {
 		// Once the first socket has its port (the configured one, or one the kernel chose for
@@ -293,6 +296,26 @@ func (s *Server) bind(name, address string) (*boundListener, error) {
 		bl.accs = append(bl.accs, &acceptor{fd: fd, admit: admit, failed: failed})
 	}
 	return bl, nil
+}
+
+// refuseForeignListener fails when another process listens where address would (see
+// refuseSharedPort). A listener of this server there is about to be closed by the reload that
+// binds address again (renamed, or its address written differently), so it does not count.
+// Callers hold s.mu.
+func (s *Server) refuseForeignListener(address string) error {
+	b, err := parseBindAddr(address)
+	if err != nil {
+		return err
+	}
+	if b.port == 0 {
+		return nil // the kernel picks a port no one listens on
+	}
+	for _, bl := range s.listeners {
+		if held, err := parseBindAddr(bl.addr.String()); err == nil && held.overlaps(b) {
+			return nil
+		}
+	}
+	return refuseSharedPort(b)
 }
 
 // unbind stops accepting on a listener and closes it. Callers hold s.mu.
