@@ -254,7 +254,7 @@ func sameFile(path string, content, buf []byte) (bool, []byte) {
 }
 
 // swap moves staging to out, keeping the old out until the new one is in
-// place, then removes the old one.
+// place, then removes the old one (a *PreviousLeftError when that fails).
 func swap(staging, out string) error {
 	old := ""
 	fi, err := os.Lstat(out)
@@ -278,10 +278,24 @@ func swap(staging, out string) error {
 		remove = removeTree
 	}
 	if err := remove(old); err != nil {
-		return fmt.Errorf("removing the previous %s: %w", out, err)
+		return &PreviousLeftError{Out: out, Path: old, Err: err}
 	}
 	return nil
 }
+
+// PreviousLeftError is Write's report of a build that is in place in Out, while the previous
+// build, moved aside to Path, could not be removed (a file made immutable, a folder without write
+// permission). The build succeeded: callers warn, and the leftover is for the user to remove.
+type PreviousLeftError struct {
+	Out, Path string
+	Err       error
+}
+
+func (e *PreviousLeftError) Error() string {
+	return fmt.Sprintf("the new build is in %s, but the previous one, moved aside to %s, could not be removed: %v", e.Out, e.Path, e.Err)
+}
+
+func (e *PreviousLeftError) Unwrap() error { return e.Err }
 
 // removeTree removes the folder dir. The files of different folders are
 // removed in parallel (removing entries of one folder serializes on its

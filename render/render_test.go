@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vsoc/vsoc/compiler"
 )
 
@@ -221,4 +223,53 @@ func TestWriteReplacesASymlinkNotItsTarget(t *testing.T) {
 	if fi, err := os.Lstat(out); err != nil || !fi.IsDir() {
 		t.Fatalf("out is %v, %v; want the new folder", fi, err)
 	}
+}
+
+// TestWriteWarnsWhenThePreviousBuildStays: once the new build is in place, a previous build that
+// cannot be removed (here a file made immutable) is reported as such, not as a failed build.
+func TestWriteWarnsWhenThePreviousBuildStays(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	if err := Write(out, Files{"aws/a.json": []byte("previous")}); err != nil {
+		t.Fatal(err)
+	}
+	stuck := filepath.Join(out, "aws", "a.json")
+	if err := setImmutable(stuck, true); err != nil {
+		t.Skipf("cannot make a file immutable here (needs root and a file system with the flag): %v", err)
+	}
+	var left *PreviousLeftError
+	err := Write(out, Files{"aws/a.json": []byte("new")})
+	if !errors.As(err, &left) {
+		t.Fatalf("Write = %v, want a *PreviousLeftError", err)
+	}
+	defer func() {
+		setImmutable(filepath.Join(left.Path, "aws", "a.json"), false)
+		os.RemoveAll(left.Path)
+	}()
+	if b, err := os.ReadFile(stuck); err != nil || string(b) != "new" {
+		t.Fatalf("%s = %q, %v; want the new build in place", stuck, b, err)
+	}
+	if !strings.HasPrefix(filepath.Base(left.Path), ".out.new-") || !strings.Contains(err.Error(), left.Path) {
+		t.Fatalf("the error should name the leftover folder next to out: %v", err)
+	}
+}
+
+// fsImmutableFlag is FS_IMMUTABLE_FL of linux/fs.h, which x/sys/unix does not name.
+const fsImmutableFlag = 0x10
+
+func setImmutable(path string, on bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetInt(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err
+	}
+	if on {
+		flags |= fsImmutableFlag
+	} else {
+		flags &^= fsImmutableFlag
+	}
+	return unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, flags)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -38,7 +39,10 @@ OUT untouched, and the same input always gives byte-identical files.`,
 				fmt.Fprintf(w, "nothing written to %s\n", out)
 				return findings()
 			}
-			if err := render.Write(out, res.Files); err != nil {
+			var left *render.PreviousLeftError
+			if err := render.Write(out, res.Files); errors.As(err, &left) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "vsoc-compile: warning: %v (hint: remove it by hand)\n", left)
+			} else if err != nil {
 				return exitError{code: 2, err: err}
 			}
 			return writeBuildSummary(w, out, len(res.Plan.Customers), res.Files)
