@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -44,22 +45,24 @@ type Target struct {
 	Render func(*compiler.Plan) (map[string][]byte, error)
 }
 
-// All renders every target in parallel and merges their files. Two targets
-// writing the same path is a bug in vsoc, reported as such.
+// All renders every target in parallel and merges their files. The errors of
+// failed targets are reported in the targets' order, whichever failed first.
+// Two targets writing the same path is a bug in vsoc, reported as such.
 func All(p *compiler.Plan, targets []Target) (Files, error) {
 	outputs := make([]map[string][]byte, len(targets))
-	var g errgroup.Group
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
 	for i, t := range targets {
-		g.Go(func() error {
+		wg.Go(func() {
 			files, err := t.Render(p)
 			if err != nil {
-				return fmt.Errorf("rendering %s: %w", t.Name, err)
+				errs[i] = fmt.Errorf("rendering %s: %w", t.Name, err)
 			}
 			outputs[i] = files
-			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	// Sized once: a large fleet has tens of thousands of files.

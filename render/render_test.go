@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -97,6 +98,15 @@ func TestAllRefusesTwoTargetsWritingOnePath(t *testing.T) {
 	failing := func(*compiler.Plan) (map[string][]byte, error) { return nil, errors.New("boom") }
 	if _, err := All(&compiler.Plan{}, []Target{{Name: "a", Render: failing}}); err == nil || !strings.Contains(err.Error(), "rendering a: boom") {
 		t.Fatalf("err = %v, want the target's error with its name", err)
+	}
+	// Every failed target is reported, in the targets' order, however the renders were scheduled.
+	late := func(*compiler.Plan) (map[string][]byte, error) {
+		time.Sleep(20 * time.Millisecond)
+		return nil, errors.New("late")
+	}
+	_, err = All(&compiler.Plan{}, []Target{{Name: "first", Render: late}, {Name: "second", Render: failing}})
+	if err == nil || err.Error() != "rendering first: late\nrendering second: boom" {
+		t.Fatalf("err = %q, want both targets' errors in the targets' order", err)
 	}
 }
 
