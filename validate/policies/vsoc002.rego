@@ -9,7 +9,7 @@
 #   A clash between two customers is reported at both; a clash with the hub or the
 #   pool is reported at the customer.
 # custom:
-#   hint: pick a free block from 100.64.0.0/10 (vsoc-compile plan lists the ranges in use)
+#   hint: pick a free block from 100.64.0.0/10 (vsoc-compile plan on the base branch lists the ranges in use; it plans only a valid fleet)
 package vsoc.rules.vsoc002
 
 import data.vsoc.lib
