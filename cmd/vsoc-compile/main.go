@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -64,16 +65,27 @@ func tuneGC() {
 }
 
 func run(ctx context.Context, args []string) int {
+	return runTo(ctx, args, os.Stdout)
+}
+
+// runTo runs the command with its output going to stdout; the exit status is 2 when writing it
+// failed (a full disk), however the command ended: what it found was not seen.
+func runTo(ctx context.Context, args []string, stdout io.Writer) int {
 	root, finishProfile := newRootCmd()
 	root.SetArgs(args)
+	out := &outputWriter{w: stdout}
+	root.SetOut(out)
 	err := root.ExecuteContext(ctx)
 	if perr := finishProfile(); perr != nil && err == nil {
 		err = perr
 	}
-	if err == nil {
+	var ee exitError
+	switch {
+	case out.err != nil && (err == nil || (errors.As(err, &ee) && ee.code < 2)):
+		err = exitError{code: 2, err: fmt.Errorf("writing the output: %w", out.err)}
+	case err == nil:
 		return 0
 	}
-	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
 			fmt.Fprintln(os.Stderr, "vsoc-compile:", ee.err)
@@ -83,6 +95,25 @@ func run(ctx context.Context, args []string) int {
 	// Anything else is a usage error (cobra's) or an internal one.
 	fmt.Fprintln(os.Stderr, "vsoc-compile:", err)
 	return 2
+}
+
+// outputWriter keeps the first error of a write to the command's output, so that a command that
+// printed its result with fmt.Fprintf, which nobody checks, does not end with status 0 when the
+// result was lost.
+type outputWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
 }
 
 // newRootCmd returns the command tree, and what ends the CPU profile

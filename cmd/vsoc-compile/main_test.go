@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -20,3 +21,22 @@ func TestCPUProfileOfAFailingValidation(t *testing.T) {
 		t.Fatalf("profile %d bytes (%v), want a gzipped pprof profile", len(b), err)
 	}
 }
+
+// TestLostOutputIsAnError: a result that could not be written (a full disk) ends the run with
+// status 2, whether the command printed it with checked writes or not.
+func TestLostOutputIsAnError(t *testing.T) {
+	for _, args := range [][]string{
+		{"validate", "--no-cache", filepath.Join("..", "..", "customers")},
+		{"validate", "--no-cache", filepath.Join("..", "..", "testdata", "invalid", "vsoc001-host-bits")},
+		{"explain"},
+		{"explain", "VSOC001"},
+	} {
+		if code := runTo(t.Context(), args, fullDisk{}); code != 2 {
+			t.Errorf("%v with its output on a full disk: status %d, want 2", args, code)
+		}
+	}
+}
+
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
