@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -40,3 +41,15 @@ func TestLostOutputIsAnError(t *testing.T) {
 type fullDisk struct{}
 
 func (fullDisk) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestExplainTheLoadRule: reports name rule CUE for a file that does not load, so explain knows it.
+func TestExplainTheLoadRule(t *testing.T) {
+	var out bytes.Buffer
+	if code := runTo(t.Context(), []string{"explain", "cue"}, &out); code != 0 || !strings.HasPrefix(out.String(), "CUE: ") || !strings.Contains(out.String(), "How to fix: ") {
+		t.Fatalf("explain cue: status %d, output:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := runTo(t.Context(), []string{"explain"}, &out); code != 0 || !strings.HasPrefix(out.String(), "CUE ") || !strings.Contains(out.String(), "\nVSOC019 ") {
+		t.Fatalf("explain: status %d, want CUE listed first, then the rules:\n%s", code, out.String())
+	}
+}
