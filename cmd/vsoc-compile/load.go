@@ -24,7 +24,7 @@ type loadFlags struct {
 }
 
 func (f *loadFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where compiled files are cached by content (default: the user cache folder)")
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where compiled files are cached by content (default: the user cache folder; without one, nothing is kept)")
 	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "compile every file, and keep nothing")
 }
 
@@ -36,7 +36,8 @@ func (f *loadFlags) cache() (*compiler.Cache, error) {
 	if dir == "" {
 		var err error
 		if dir, err = compiler.DefaultCacheDir(); err != nil {
-			return nil, exitError{code: 2, err: err}
+			// A container without HOME has no user cache folder; the cache only saves time.
+			dir = ""
 		}
 	}
 	return compiler.NewCache(dir), nil

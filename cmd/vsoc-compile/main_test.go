@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,5 +52,15 @@ func TestExplainTheLoadRule(t *testing.T) {
 	out.Reset()
 	if code := runTo(t.Context(), []string{"explain"}, &out); code != 0 || !strings.HasPrefix(out.String(), "CUE ") || !strings.Contains(out.String(), "\nVSOC019 ") {
 		t.Fatalf("explain: status %d, want CUE listed first, then the rules:\n%s", code, out.String())
+	}
+}
+
+// TestNoUserCacheFolder: without HOME or XDG_CACHE_HOME (a bare container) there is no user cache
+// folder; the cache only saves time, so the run goes on without it.
+func TestNoUserCacheFolder(t *testing.T) {
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	if code := runTo(t.Context(), []string{"validate", filepath.Join("..", "..", "customers")}, io.Discard); code != 0 {
+		t.Fatalf("validate without a user cache folder: status %d, want 0", code)
 	}
 }
