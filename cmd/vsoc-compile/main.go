@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vsoc/vsoc/internal/version"
 )
 
 // exitError carries the exit status: 1 for findings (violations, refused
@@ -125,6 +127,7 @@ func newRootCmd() (*cobra.Command, func() error) {
 		Long: `vsoc-compile compiles a customers repository (one CUE file per customer, default
 folder customers/) into the VSOC network: CloudFormation stacks, DNS records,
 Kubernetes manifests, the proxy's configuration and operators' SSH config.`,
+		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

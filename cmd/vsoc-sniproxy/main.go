@@ -34,6 +34,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vsoc/vsoc/internal/version"
 	"github.com/vsoc/vsoc/sniproxy"
 )
 
@@ -85,6 +86,7 @@ func newRootCommand() *cobra.Command {
 		Use:           "vsoc-sniproxy --config FILE",
 		Short:         "SNI/Host/CONNECT forward proxy into one customer's network",
 		Args:          cobra.NoArgs,
+		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
