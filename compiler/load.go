@@ -74,7 +74,9 @@ func DefaultCacheDir() (string, error) {
 
 // cacheFormat changes whenever the cached form or the model changes, so that
 // an old cache entry is never decoded into a new model.
-const cacheFormat = "vsoc-compiled-v1"
+// It also changes when the loader stops accepting a file it cached (v2: the
+// hub is accepted from hub.cue only), so that a stale entry cannot let it in.
+const cacheFormat = "vsoc-compiled-v2"
 
 // cacheKey covers everything a compiled file depends on: the schema, the
 // cached form, the file's name (positions carry it) and its content.
@@ -403,12 +405,23 @@ func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {
 	return c.decodeFile(v, src.Name, positions)
 }
 
-// checkDeclarations checks that the file declares the hub or exactly the one
-// customer it is named after, before the schema's errors about the wrong
-// customer's missing fields would drown that.
+// HubFile is the one file of a customers repository that declares the hub.
+const HubFile = "hub.cue"
+
+// checkDeclarations checks that the file declares the hub (hub.cue only) or
+// exactly the one customer it is named after, before the schema's errors
+// about the wrong customer's missing fields would drown that.
 func checkDeclarations(v cue.Value, name string, positions *Positions) LoadErrors {
 	base := strings.TrimSuffix(filepath.Base(name), ".cue")
 	hasHub := v.LookupPath(cue.ParsePath("hub")).Exists()
+	if hasHub && filepath.Base(name) != HubFile {
+		// Accepting the hub wherever it is declared made the alphabetically
+		// first file win, and blamed hub.cue for the "second" hub.
+		return LoadErrors{{Pos: mustPos(positions, "/hub", name),
+			Message: fmt.Sprintf("%s declares the hub, which belongs in %s", filepath.Base(name), HubFile),
+			Hint: fmt.Sprintf("move `hub: {...}` into %s (or delete it here if %s declares the hub already): %s declares only `customers: %q: {...}`",
+				HubFile, HubFile, filepath.Base(name), base)}}
+	}
 	cv := v.LookupPath(cue.ParsePath("customers"))
 	if !cv.Exists() {
 		if hasHub {
@@ -664,7 +677,7 @@ func assemble(dir string, sources []Source, results []*fileResult) (*Fleet, Load
 	}
 	if fleet.Hub == nil && len(errs) == 0 && !anyFailed(results, sources) {
 		// Placed where the hub belongs, so that the finding has a file:line:col like any other.
-		errs = append(errs, LoadError{Pos: Pos{File: filepath.Join(dir, "hub.cue"), Line: 1, Col: 1},
+		errs = append(errs, LoadError{Pos: Pos{File: filepath.Join(dir, HubFile), Line: 1, Col: 1},
 			Message: "no hub: declare `hub: {...}` in hub.cue (region, cidr, domain, clientVPN)"})
 	}
 	sort.Slice(fleet.Customers, func(i, j int) bool { return fleet.Customers[i].Name < fleet.Customers[j].Name })

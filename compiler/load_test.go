@@ -3,6 +3,7 @@ package compiler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -160,5 +161,44 @@ func TestLoadIsDeterministic(t *testing.T) {
 	runtime.GOMAXPROCS(prev)
 	if diff := cmp.Diff(one, four, cmp.AllowUnexported(Positions{})); diff != "" {
 		t.Fatalf("loads differ with GOMAXPROCS (-1 +4):\n%s", diff)
+	}
+}
+
+// TestHubBelongsInHubFile: the hub is declared in hub.cue and nowhere else. A hub in a customer
+// file is an error there (not a "second hub" blamed on hub.cue, whose deletion would leave the
+// misplaced one); a hub only in another file is not accepted; no hub at all stays "no hub".
+func TestHubBelongsInHubFile(t *testing.T) {
+	hub, err := os.ReadFile(filepath.Join(sampleDir, "hub.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := os.ReadFile(filepath.Join(sampleDir, "documentation.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(hub[strings.Index(string(hub), "\nhub:")+1:])
+	docsLines := strings.Count(string(docs), "\n")
+	for _, tc := range []struct {
+		name    string
+		sources []Source
+		want    string
+	}{
+		{"also in a customer file", []Source{
+			{Name: "x/documentation.cue", Content: []byte(string(docs) + body)},
+			{Name: "x/hub.cue", Content: hub},
+		}, fmt.Sprintf("x/documentation.cue:%d:1: documentation.cue declares the hub, which belongs in hub.cue (hint: ", docsLines+1)},
+		{"only in another file", []Source{
+			{Name: "x/documentation.cue", Content: docs},
+			{Name: "x/zz.cue", Content: hub},
+		}, "x/zz.cue:5:1: zz.cue declares the hub, which belongs in hub.cue (hint: "},
+		{"nowhere", []Source{{Name: "x/documentation.cue", Content: docs}}, "x/hub.cue:1:1: no hub: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(context.Background(), "x", tc.sources, nil)
+			var le LoadErrors
+			if !errors.As(err, &le) || len(le) != 1 || !strings.HasPrefix(le.Error(), tc.want) {
+				t.Fatalf("got:\n%v\nwant one error starting %q", err, tc.want)
+			}
+		})
 	}
 }

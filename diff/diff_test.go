@@ -428,3 +428,42 @@ func TestBaseSymlinkIsFollowed(t *testing.T) {
 		t.Fatalf("a link out of the repository: %v", err)
 	}
 }
+
+// TestHubOutsideHubFile: the hub belongs in hub.cue. A head that declares it in a customer file
+// too gets the error there, with its hint, as validate reports it (not a "second hub" in
+// hub.cue); a base whose hub was only in another file is loaded by the same rule and named in
+// the note.
+func TestHubOutsideHubFile(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	hub := r.read("customers/hub.cue")
+	body := hub[strings.Index(hub, "\nhub:")+1:]
+	r.commitAll("base fleet")
+	r.write("customers/wobcom.cue", r.read("customers/wobcom.cue")+"\n"+body)
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Failed() || len(p.HeadErrors) != 1 {
+		t.Fatalf("head errors %+v, want one", p.HeadErrors)
+	}
+	if e := p.HeadErrors[0]; e.File != filepath.Join("customers", "wobcom.cue") ||
+		!strings.Contains(e.Message, "wobcom.cue declares the hub, which belongs in hub.cue") || e.Hint == "" {
+		t.Errorf("head error %+v, want wobcom.cue declaring the hub, with a hint", e)
+	}
+
+	r.write("customers/wobcom.cue", strings.TrimSuffix(r.read("customers/wobcom.cue"), "\n"+body))
+	if err := os.Rename(r.path("customers/hub.cue"), r.path("customers/zz.cue")); err != nil {
+		t.Fatal(err)
+	}
+	r.commitAll("the hub in zz.cue")
+	if err := os.Rename(r.path("customers/zz.cue"), r.path("customers/hub.cue")); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = r.preview("HEAD"); err != nil {
+		t.Fatal(err)
+	}
+	if p.Failed() || !strings.Contains(p.BaseNote, "zz.cue declares the hub, which belongs in hub.cue") {
+		t.Errorf("failed %v, note %q: want a passing head and a note naming the base's hub in zz.cue", p.Failed(), p.BaseNote)
+	}
+}
