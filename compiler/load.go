@@ -376,11 +376,57 @@ func checkVendoredSchema(src Source) LoadErrors {
 	if bytes.Equal(vendored, []byte(schema.Source)) {
 		return nil
 	}
+	if errs := declaredInSchemaFile(src); errs != nil {
+		return errs
+	}
 	return LoadErrors{{
 		Pos: Pos{File: src.Name, Line: 1, Col: 1},
 		Message: "this vendored schema differs from the one built into vsoc-compile; " +
 			"refresh it with `vsoc-compile schema > " + src.Name + "`",
 	}}
+}
+
+// declaredInSchemaFile reports a schema.cue that is a customer's file (or
+// the hub's) rather than a copy of the schema: a customer named schema. The
+// stale-schema error would tell to overwrite it with `vsoc-compile schema`,
+// deleting the customer. A schema, whatever its version, names no customer
+// (customers are a pattern there) and declares definitions; nil when the file
+// looks like one, or does not parse.
+func declaredInSchemaFile(src Source) LoadErrors {
+	file, err := parser.ParseFile(src.Name, src.Content)
+	if err != nil {
+		return nil
+	}
+	positions := indexFile(file, src.Name)
+	var customers []string
+	definitions := false
+	for pointer := range positions.byPointer {
+		elems := strings.Split(pointer, "/")
+		switch {
+		case len(elems) == 3 && elems[1] == "customers":
+			customers = append(customers, pointer)
+		case len(elems) == 2 && strings.HasPrefix(elems[1], "#"):
+			definitions = true
+		}
+	}
+	base := filepath.Base(src.Name)
+	restore := fmt.Sprintf("then restore the vendored schema with `vsoc-compile schema > %s`", src.Name)
+	if len(customers) > 0 {
+		slices.SortFunc(customers, func(a, b string) int { return comparePos(positions.byPointer[a], positions.byPointer[b]) })
+		return LoadErrors{{Pos: positions.byPointer[customers[0]],
+			Message: base + " is the vendored schema's file name; a customer cannot be named schema",
+			Hint:    "give the customer another name, in a file of that name (customers: \"<name>\": {...} in <name>.cue), " + restore}}
+	}
+	if _, ok := positions.byPointer["/hub"]; ok && !definitions {
+		return LoadErrors{{Pos: positions.byPointer["/hub"],
+			Message: base + " is the vendored schema's file name; the hub belongs in " + HubFile,
+			Hint:    "move `hub: {...}` into " + HubFile + ", " + restore}}
+	}
+	return nil
+}
+
+func comparePos(a, b Pos) int {
+	return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 }
 
 func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {

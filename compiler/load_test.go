@@ -202,3 +202,34 @@ func TestHubBelongsInHubFile(t *testing.T) {
 		})
 	}
 }
+
+// TestCustomerNamedSchema: schema.cue is the vendored schema's name, so a customer named schema
+// (or the hub) declared there is reported as such, at its declaration, and not as a stale schema
+// whose hint (`vsoc-compile schema > x/schema.cue`) would overwrite the customer. A stale schema is
+// still one.
+func TestCustomerNamedSchema(t *testing.T) {
+	hub, err := os.ReadFile(filepath.Join(sampleDir, "hub.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := os.ReadFile(filepath.Join(sampleDir, "documentation.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer := strings.Replace(string(docs), "documentation:", "schema:", 1)
+	stale := strings.Replace(string(schema.Source), "package vsoc", "package vsoc\n\n#Old: string", 1)
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"customer", customer, "x/schema.cue:4:12: schema.cue is the vendored schema's file name; a customer cannot be named schema (hint: "},
+		{"hub", string(hub), "x/schema.cue:5:1: schema.cue is the vendored schema's file name; the hub belongs in hub.cue (hint: "},
+		{"stale schema", stale, "x/schema.cue:1:1: this vendored schema differs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := checkVendoredSchema(Source{Name: "x/schema.cue", Content: []byte(tc.content)})
+			if len(errs) != 1 || !strings.HasPrefix(errs.Error(), tc.want) {
+				t.Fatalf("got:\n%v\nwant one error starting %q", errs, tc.want)
+			}
+		})
+	}
+}

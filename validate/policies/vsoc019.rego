@@ -3,7 +3,9 @@
 # description: |-
 #   Some names are taken before any customer is declared. The hub's cluster has the
 #   folder kube/clusters/hub and the label vsoc.io/customer=hub, so no customer may
-#   be named hub. Every customer domain has the record proxy.<domain> for the
+#   be named hub. A customer's file is named after it, and schema.cue is the
+#   vendored copy of the schema (which vsoc-compile schema rewrites), so no
+#   customer may be named schema. Every customer domain has the record proxy.<domain> for the
 #   customer's proxy, so no published service may be named proxy. The namespaces
 #   default and kube-* (kube-system, kube-public, kube-node-lease) are Kubernetes'
 #   own: vsoc fences every namespace it manages with a default-deny NetworkPolicy,
@@ -16,11 +18,15 @@
 #   For the same reason the proxy's namespace is not the monitoring namespace,
 #   whose pods may reach every pod of the cluster.
 # custom:
-#   hint: choose another name; hub, proxy, default, kube-* and the proxy's area are taken
+#   hint: choose another name; hub, schema, proxy, default, kube-* and the proxy's area are taken
 package vsoc.rules.vsoc019
 
 # The hub cluster's folder and customer label (render/kube's HubCluster).
 hub_cluster := "hub"
+
+# The vendored schema's file is schema.cue (compiler.SchemaFile), and a
+# customer's file is named after the customer.
+schema_file_customer := "schema"
 
 # The name of the record every customer domain has for its proxy (render/dns).
 proxy_record := "proxy"
@@ -43,6 +49,15 @@ violation contains v if {
 		"path": [],
 		"message": "customer name hub is taken by the hub's cluster (kube/clusters/hub, vsoc.io/customer=hub)",
 		"hint": "choose another name for the customer, and declare it in a file of that name (hub.cue is the hub's)",
+	}
+}
+
+violation contains v if {
+	input.customer.name == schema_file_customer
+	v := {
+		"path": [],
+		"message": "customer name schema is taken by the vendored schema's file (schema.cue), which vsoc-compile schema rewrites",
+		"hint": "choose another name for the customer, and declare it in a file of that name (schema.cue is the vendored schema's)",
 	}
 }
 

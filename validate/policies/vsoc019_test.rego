@@ -6,6 +6,7 @@ import data.vsoc.rules.vsoc019
 test_names_of_their_own if {
 	count(vsoc019.violation) == 0 with input as fx.customer_input({"services": {"proxies": {"addresses": ["100.68.1.1"]}}, "cluster": {"namespaces": {"kubeflow": {"area": "ml"}, "defaults": {"area": "x"}}}})
 	count(vsoc019.violation) == 0 with input as fx.customer_input({"name": "hubble"})
+	count(vsoc019.violation) == 0 with input as fx.customer_input({"name": "schemas"})
 	count(vsoc019.violation) == 0 with input as fx.hub_input({})
 }
 
@@ -14,6 +15,13 @@ test_customer_named_hub if {
 	fx.paths(vs) == {[]}
 	some v in vs
 	contains(v.message, "kube/clusters/hub")
+}
+
+test_customer_named_schema if {
+	vs := vsoc019.violation with input as fx.customer_input({"name": "schema"})
+	fx.paths(vs) == {[]}
+	some v in vs
+	contains(v.message, "schema.cue")
 }
 
 test_service_named_proxy if {
