@@ -217,7 +217,19 @@ func (e LoadErrors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// ReadDir reads the customer files of dir (every *.cue file directly in it).
+// IsSourceName reports whether a file of a customers folder, by its base
+// name, is one of its CUE files: *.cue, except names starting with '.' or
+// '_', which cue/load (cue vet, cue export) leaves out too. Editors keep such
+// files beside the ones they edit (Emacs' lock file .#acme.cue, a dangling
+// symbolic link), and a copy .acme.cue would declare acme a second time.
+// compiler.ReadDir and diff's listing of the base use it, so that head and
+// base are the same set of files.
+func IsSourceName(name string) bool {
+	return filepath.Ext(name) == ".cue" && !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "_")
+}
+
+// ReadDir reads the customer files of dir (every *.cue file directly in it
+// that IsSourceName accepts).
 func ReadDir(dir string) ([]Source, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -225,7 +237,7 @@ func ReadDir(dir string) ([]Source, error) {
 	}
 	var sources []Source
 	for _, e := range entries {
-		if e.IsDir() || filepath.Ext(e.Name()) != ".cue" {
+		if e.IsDir() || !IsSourceName(e.Name()) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -236,7 +248,7 @@ func ReadDir(dir string) ([]Source, error) {
 		sources = append(sources, Source{Name: path, Content: content})
 	}
 	if len(sources) == 0 {
-		return nil, fmt.Errorf("%s: no .cue files: expected hub.cue and one <customer>.cue per customer", dir)
+		return nil, fmt.Errorf("%s: no .cue files (names starting with . or _ are left out): expected hub.cue and one <customer>.cue per customer", dir)
 	}
 	return sources, nil
 }

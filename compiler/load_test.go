@@ -233,3 +233,38 @@ func TestCustomerNamedSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestReadDirSkipsDotAndUnderscoreFiles: ReadDir reads the files cue/load reads. Names starting
+// with . or _ are left out: an Emacs lock file (a dangling symbolic link .#acme.cue) made every
+// command fail, and a copy .documentation.cue declared the customer twice.
+func TestReadDirSkipsDotAndUnderscoreFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"hub.cue", "documentation.cue"} {
+		b, err := os.ReadFile(filepath.Join(sampleDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, as := range []string{name, "." + name, "_" + name} {
+			if err := os.WriteFile(filepath.Join(dir, as), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.Symlink("user@host.1234:1700000000", filepath.Join(dir, ".#documentation.cue")); err != nil {
+		t.Fatal(err)
+	}
+	sources, err := ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range sources {
+		names = append(names, filepath.Base(s.Name))
+	}
+	if diff := cmp.Diff([]string{"documentation.cue", "hub.cue"}, names); diff != "" {
+		t.Fatalf("files read (-want +got):\n%s", diff)
+	}
+	if _, err := Load(context.Background(), dir, sources, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -467,3 +467,35 @@ func TestHubOutsideHubFile(t *testing.T) {
 		t.Errorf("failed %v, note %q: want a passing head and a note naming the base's hub in zz.cue", p.Failed(), p.BaseNote)
 	}
 }
+
+// TestBaseSkipsDotAndUnderscoreFiles: the base's files are listed as compiler.ReadDir lists the
+// head's, leaving out names starting with . or _ (as cue does): a committed copy .wobcom.cue and
+// a draft _next.cue are in neither, and only the real change shows.
+func TestBaseSkipsDotAndUnderscoreFiles(t *testing.T) {
+	r := newGitRepo(t)
+	r.copySampleFleet()
+	r.write("customers/.wobcom.cue", r.read("customers/wobcom.cue"))
+	r.write("customers/_next.cue", "package vsoc\n\ncustomers: next: {\n")
+	r.commitAll("base fleet with a hidden copy and a draft")
+	r.replace("customers/wobcom.cue", `"192.168.50.0/24"]`, `"192.168.50.0/24", "10.21.0.0/16"]`)
+	p, err := r.preview("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Failed() || p.BaseNote != "" || len(p.Owners) != 1 || p.Owners[0].Name != "wobcom" || p.Owners[0].Status != Changed {
+		var owners []string
+		for _, o := range p.Owners {
+			owners = append(owners, o.Name+" "+string(o.Status))
+		}
+		t.Fatalf("head errors %+v, base note %q, owners %v; want only wobcom changed", p.HeadErrors, p.BaseNote, owners)
+	}
+	base, err := ReadRef(context.Background(), r.path("customers"), "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range base.Sources {
+		if name := filepath.Base(s.Name); !compiler.IsSourceName(name) {
+			t.Errorf("the base lists %s", name)
+		}
+	}
+}

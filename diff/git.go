@@ -94,8 +94,9 @@ type treeEntry struct {
 }
 
 // cueBlobs picks the *.cue files out of `git ls-tree -z` output, as
-// compiler.ReadDir picks them out of a folder: files directly in it, sorted
-// by name (git sorts tree entries by name).
+// compiler.ReadDir picks them out of a folder: files directly in it that
+// compiler.IsSourceName accepts (not .* or _*), sorted by name (git sorts
+// tree entries by name).
 func cueBlobs(listing []byte, dir, ref string) ([]treeEntry, error) {
 	var entries []treeEntry
 	for _, rec := range bytes.Split(listing, []byte{0}) {
@@ -109,7 +110,7 @@ func cueBlobs(listing []byte, dir, ref string) ([]treeEntry, error) {
 			return nil, fmt.Errorf("listing %s at %s: unexpected git ls-tree line %q", dir, ref, rec)
 		}
 		mode, kind, object := fields[0], fields[1], fields[2]
-		if kind != "blob" || path.Ext(name) != ".cue" {
+		if kind != "blob" || !compiler.IsSourceName(name) {
 			continue
 		}
 		entries = append(entries, treeEntry{name: name, object: object, symlink: mode == "120000"})
