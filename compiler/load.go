@@ -454,7 +454,7 @@ func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {
 	}
 	v := c.ctx.BuildFile(file)
 	if err := v.Err(); err != nil {
-		return nil, fromCUE(err, src.Name)
+		return nil, hintReferences(fromCUE(err, src.Name))
 	}
 	positions := indexFile(file, src.Name)
 	if errs := checkDeclarations(v, src.Name, positions); errs != nil {
@@ -465,6 +465,33 @@ func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {
 
 // HubFile is the one file of a customers repository that declares the hub.
 const HubFile = "hub.cue"
+
+// unresolvedReference is CUE's message for an identifier the file does not
+// declare: `reference "#Customer" not found`.
+var unresolvedReference = regexp.MustCompile(`reference "([^"]*)" not found$`)
+
+// hintReferences explains a reference that is not found. `cue vet` evaluates
+// the folder as one package, with the vendored schema, so a file may refer to
+// #Customer or to a value of another file there; vsoc compiles each file on
+// its own and applies the schema's definitions itself.
+func hintReferences(errs LoadErrors) LoadErrors {
+	for i, e := range errs {
+		m := unresolvedReference.FindStringSubmatch(e.Message)
+		if m == nil || e.Hint != "" {
+			continue
+		}
+		hint := "each file is compiled on its own, and vsoc applies the schema's definitions to it, " +
+			"so a file cannot refer to definitions (#...) or to values of other files, as it can under `cue vet`"
+		if strings.HasPrefix(m[1], "#") {
+			hint += fmt.Sprintf(": leave %s out (vsoc checks `customers: %q` against #Customer and `hub` against #Hub itself)",
+				m[1], strings.TrimSuffix(filepath.Base(e.Pos.File), ".cue"))
+		} else {
+			hint += fmt.Sprintf(": write the value here instead of %s", m[1])
+		}
+		errs[i].Hint = hint
+	}
+	return errs
+}
 
 // checkDeclarations checks that the file declares the hub (hub.cue only) or
 // exactly the one customer it is named after, before the schema's errors

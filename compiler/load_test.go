@@ -87,6 +87,11 @@ func TestLoadErrorsCarryCUEPositions(t *testing.T) {
 		{"missing required value", "package vsoc\n\ncustomers: bad: {\n\tvpc: cidrs: [\"100.80.0.0/16\"]\n}\n", "bad.cue:3:12: customers.bad.vpn.gateways.0.address: incomplete value string (a required value is missing: set it)"},
 		{"wrong customer", "package vsoc\n\ncustomers: other: {}\n", `bad.cue:3:1: bad.cue declares customers "other"`},
 		{"wrong package", "package customers\n", `bad.cue:1:1: package "customers"`},
+		// Each file is compiled on its own: a reference to a definition or to another file's value is not found.
+		{"definition reference", "package vsoc\n\ncustomers: bad: #Customer & {}\n",
+			`bad.cue:3:17: customers.bad: reference "#Customer" not found (hint: each file is compiled on its own, and vsoc applies the schema's definitions to it, so a file cannot refer to definitions (#...) or to values of other files`},
+		{"value reference", "package vsoc\n\ncustomers: bad: dns: resolvers: shared\n",
+			`bad.cue:3:33: customers.bad.dns.resolvers: reference "shared" not found (hint: each file is compiled on its own`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(context.Background(), "x", []Source{
