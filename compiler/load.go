@@ -638,49 +638,238 @@ func fromCUEWithin(err error, file string, positions *Positions, strip int, pref
 	return collapseChoices(out)
 }
 
-// collapseChoices turns CUE's report of a value that is none of the
-// literals a field allows ("N errors in empty disjunction:" and then
-// "conflicting values A and X" for each allowed A) into one error that lists
-// them. Other disjunction errors (a type, a bound) are kept as CUE gives them.
+// collapseChoices turns CUE's report of an empty disjunction (a header "N
+// errors in empty disjunction:" and then the N errors of the alternatives,
+// nested disjunctions included) into one error, so that one problem is one
+// finding:
+//
+//   - a value that is none of the literals a field allows lists them
+//     ("routing: "ospf" is not one of "bgp", "static"");
+//   - an alternative that another one covers is left out: a literal of the
+//     same type as a type the value conflicts with (`bool | *false` given
+//     "yes" keeps `conflicting values "yes" and bool`), a number that
+//     satisfies the bound the value is out of (`#ASN | *65000` keeps the
+//     bound), a default list whose length differs when the value failed
+//     inside an element of the other alternative;
+//   - one alternative left is that error, as CUE gives it, at its position;
+//   - several are joined into one message at the disjunction's position.
 func collapseChoices(errs LoadErrors) LoadErrors {
 	out := make(LoadErrors, 0, len(errs))
 	for i := 0; i < len(errs); i++ {
 		head := errs[i]
-		path, rest, _ := strings.Cut(head.Message, ": ")
+		path, rest := splitPath(head.Message)
 		var n int
-		if _, err := fmt.Sscanf(rest, "%d errors in empty disjunction:", &n); err != nil || i+n >= len(errs) {
+		if _, err := fmt.Sscanf(rest, "%d errors in empty disjunction:", &n); err != nil || n <= 0 || i+n >= len(errs) {
 			out = append(out, head)
 			continue
 		}
-		value, choices, ok := literalChoices(head.Pos, path, errs[i+1:i+1+n])
-		if !ok {
-			out = append(out, head)
-			continue
-		}
-		out = append(out, LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: %s is not one of %s", path, value, strings.Join(choices, ", ")), Hint: "use one of them"})
+		out = append(out, mergeAlternatives(head, path, collapseChoices(errs[i+1:i+1+n])))
 		i += n
 	}
 	return out
 }
 
-// choiceConflict is CUE's message for a value unified with one literal of a
-// disjunction: "conflicting values <literal> and <value>".
-var choiceConflict = regexp.MustCompile(`^conflicting values ("[^"]*"|-?[0-9.]+|true|false) and ("[^"]*"|-?[0-9.e+]+|true|false)$`)
+// splitPath splits "a.b.c: message" into its path and message.
+func splitPath(message string) (string, string) {
+	path, msg, ok := strings.Cut(message, ": ")
+	if !ok {
+		return "", message
+	}
+	return path, msg
+}
 
-// literalChoices reads the allowed literals and the value from the errors of
-// one empty disjunction at pos and path; false when any of them is not a
-// conflict between literals there.
-func literalChoices(pos Pos, path string, conflicts LoadErrors) (string, []string, bool) {
-	var value string
-	choices := make([]string, 0, len(conflicts))
-	for _, c := range conflicts {
-		p, msg, _ := strings.Cut(c.Message, ": ")
-		m := choiceConflict.FindStringSubmatch(msg)
-		if c.Pos != pos || p != path || m == nil || (value != "" && m[2] != value) {
+// conflict is CUE's "conflicting values A and B", optionally followed by
+// "(mismatched types X and Y)".
+var conflict = regexp.MustCompile(`^conflicting values (.+?) and (.+?)( \(mismatched types \w+ and \w+\))?$`)
+
+// literal is a scalar CUE literal as CUE prints it in a message.
+var literal = regexp.MustCompile(`^("[^"]*"|-?[0-9.]+(e[+-]?[0-9]+)?|true|false|null)$`)
+
+// outOfBound is CUE's message for a number outside a bound.
+var outOfBound = regexp.MustCompile(`^invalid value (\S+) \(out of bound (<=|<|>=|>)(-?[0-9.]+(e[+-]?[0-9]+)?)\)$`)
+
+// alternative is one alternative's error, read.
+type alternative struct {
+	err      LoadError
+	path     string
+	msg      string
+	value    string // conflicts: the side shared by the alternatives
+	other    string // conflicts: what the value conflicts with
+	mismatch string // conflicts: " (mismatched types X and Y)", if any
+}
+
+func (a alternative) isConflict() bool { return a.value != "" }
+
+// concrete reports whether what a value conflicts with is one value (a
+// literal, or a list of literals), not a type or a pattern.
+func concrete(s string) bool {
+	if literal.MatchString(s) {
+		return true
+	}
+	return strings.HasPrefix(s, "[") && !strings.Contains(s, "...") && !typeName.MatchString(s)
+}
+
+var typeName = regexp.MustCompile(`\b(string|int|bool|number|float|bytes)\b`)
+
+// readAlternatives reads the alternatives' errors; the value of the
+// conflicts is the side they all share (CUE puts it first or second).
+func readAlternatives(alts LoadErrors) []alternative {
+	out := make([]alternative, len(alts))
+	var pairs [][2]string
+	mismatched := false // the last conflict is a type mismatch
+	for i, e := range alts {
+		out[i].err = e
+		out[i].path, out[i].msg = splitPath(e.Message)
+		if m := conflict.FindStringSubmatch(out[i].msg); m != nil {
+			pairs = append(pairs, [2]string{m[1], m[2]})
+			out[i].mismatch = m[3]
+			mismatched = m[3] != ""
+		}
+	}
+	value := ""
+	if len(pairs) > 0 {
+		for _, candidate := range pairs[0] {
+			shared := true
+			for _, p := range pairs[1:] {
+				shared = shared && (p[0] == candidate || p[1] == candidate)
+			}
+			if shared && len(pairs) > 1 {
+				value = candidate
+				break
+			}
+		}
+		if len(pairs) == 1 {
+			// Nothing to compare with: CUE gives the value first in a
+			// type mismatch, second in a conflict between two values of
+			// one type.
+			value = pairs[0][1]
+			if mismatched {
+				value = pairs[0][0]
+			}
+		}
+	}
+	if value == "" {
+		for i := range out {
+			out[i].mismatch = ""
+		}
+		return out
+	}
+	for i := range out {
+		m := conflict.FindStringSubmatch(out[i].msg)
+		if m == nil {
+			continue
+		}
+		out[i].value = value
+		out[i].other = m[1]
+		if m[1] == value {
+			out[i].other = m[2]
+		}
+	}
+	return out
+}
+
+func mergeAlternatives(head LoadError, path string, errs LoadErrors) LoadError {
+	if len(errs) == 0 {
+		return head
+	}
+	alts := readAlternatives(errs)
+	samePlace := true
+	for _, a := range alts {
+		samePlace = samePlace && a.err.Pos == head.Pos && a.path == path
+	}
+	if value, choices, ok := literalChoices(alts); ok && samePlace {
+		return LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: %s is not one of %s", path, value, strings.Join(choices, ", ")), Hint: "use one of them"}
+	}
+	var kept []alternative
+	for i, a := range alts {
+		if !coveredByAnother(i, alts, path) {
+			kept = append(kept, a)
+		}
+	}
+	if len(kept) == 1 {
+		return kept[0].err
+	}
+	conflicts := samePlace
+	for _, a := range kept {
+		conflicts = conflicts && a.isConflict()
+	}
+	if conflicts {
+		others := make([]string, len(kept))
+		for i, a := range kept {
+			others[i] = a.other
+		}
+		return LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: conflicting values %s and (%s)", path, kept[0].value, strings.Join(others, " | "))}
+	}
+	parts := make([]string, len(kept))
+	for i, a := range kept {
+		parts[i] = a.msg
+		if rel, ok := strings.CutPrefix(a.path, path+"."); ok && path != "" {
+			parts[i] = rel + ": " + a.msg
+		}
+	}
+	return LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: no alternative allows it: %s", path, strings.Join(parts, "; "))}
+}
+
+// coveredByAnother reports whether alternative i says nothing another one
+// does not say better.
+func coveredByAnother(i int, alts []alternative, path string) bool {
+	a := alts[i]
+	for j, b := range alts {
+		if j == i {
+			continue
+		}
+		switch {
+		// A literal of the type the value conflicts with in b.
+		// (CUE may give b the list's path for an element's value: the
+		// position is the value's.)
+		case a.isConflict() && b.isConflict() && a.err.Pos == b.err.Pos &&
+			a.mismatch != "" && a.mismatch == b.mismatch && concrete(a.other) && !concrete(b.other):
+			return true
+		// A number that satisfies the bound the value is out of in b.
+		case a.isConflict() && a.mismatch == "" && a.err.Pos == b.err.Pos && a.path == b.path && satisfiesBound(a.other, a.value, b.msg):
+			return true
+		// A list of another length, when the value failed inside b's list.
+		case a.path == path && strings.HasPrefix(a.msg, "incompatible list lengths") && strings.HasPrefix(b.path, path+"."):
+			return true
+		}
+	}
+	return false
+}
+
+// satisfiesBound reports whether the number n is inside the bound that
+// message says value is outside of.
+func satisfiesBound(n, value, message string) bool {
+	m := outOfBound.FindStringSubmatch(message)
+	if m == nil || m[1] != value {
+		return false
+	}
+	x, err1 := strconv.ParseFloat(n, 64)
+	bound, err2 := strconv.ParseFloat(m[3], 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	switch m[2] {
+	case "<=":
+		return x <= bound
+	case "<":
+		return x < bound
+	case ">=":
+		return x >= bound
+	default:
+		return x > bound
+	}
+}
+
+// literalChoices reads the allowed literals and the value from the
+// alternatives of one empty disjunction; false when any of them is not a
+// conflict between the value and a literal.
+func literalChoices(alts []alternative) (string, []string, bool) {
+	choices := make([]string, 0, len(alts))
+	for _, a := range alts {
+		if !a.isConflict() || !literal.MatchString(a.other) || !literal.MatchString(a.value) {
 			return "", nil, false
 		}
-		value = m[2]
-		choices = append(choices, m[1])
+		choices = append(choices, a.other)
 	}
 	slices.SortFunc(choices, func(a, b string) int {
 		x, errX := strconv.ParseFloat(a, 64)
@@ -690,7 +879,7 @@ func literalChoices(pos Pos, path string, conflicts LoadErrors) (string, []strin
 		}
 		return strings.Compare(a, b)
 	})
-	return value, choices, true
+	return alts[0].value, choices, true
 }
 
 func inSchemaOnly(e cueerrors.Error, file string) bool {

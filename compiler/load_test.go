@@ -273,3 +273,67 @@ func TestReadDirSkipsDotAndUnderscoreFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOneFindingPerDisjunction: CUE reports an empty disjunction as a header ("N errors in empty
+// disjunction:") and then every alternative's error, nested disjunctions included (errors as CUE
+// gave them for the schema's fields). Each becomes one error: the header goes, and an
+// alternative another one covers (the default) is left out.
+func TestOneFindingPerDisjunction(t *testing.T) {
+	at := func(line, col int, msg string) LoadError {
+		return LoadError{Pos: Pos{File: "x.cue", Line: line, Col: col}, Message: msg}
+	}
+	for _, tc := range []struct {
+		name string
+		in   LoadErrors
+		want LoadErrors
+	}{
+		{"type and its default (bool | *false)", LoadErrors{
+			at(6, 14, `c.natEgress: 2 errors in empty disjunction:`),
+			at(6, 14, `c.natEgress: conflicting values "yes" and bool (mismatched types string and bool)`),
+			at(6, 14, `c.natEgress: conflicting values "yes" and false (mismatched types string and bool)`),
+		}, LoadErrors{at(6, 14, `c.natEgress: conflicting values "yes" and bool (mismatched types string and bool)`)}},
+		{"bound and its default (#ASN | *65000)", LoadErrors{
+			at(7, 62, `c.asn: 2 errors in empty disjunction:`),
+			at(7, 62, `c.asn: conflicting values 65000 and -1`),
+			at(7, 62, `c.asn: invalid value -1 (out of bound >=0)`),
+		}, LoadErrors{at(7, 62, `c.asn: invalid value -1 (out of bound >=0)`)}},
+		{"literals", LoadErrors{
+			at(12, 33, `c.mode: 2 errors in empty disjunction:`),
+			at(12, 33, `c.mode: conflicting values "route53-resolver" and "x"`),
+			at(12, 33, `c.mode: conflicting values "coredns" and "x"`),
+		}, LoadErrors{{Pos: Pos{File: "x.cue", Line: 12, Col: 33}, Message: `c.mode: "x" is not one of "coredns", "route53-resolver"`, Hint: "use one of them"}}},
+		{"an element of a list, and the default list", LoadErrors{
+			at(9, 64, `c.ikeVersions: 4 errors in empty disjunction:`),
+			at(9, 64, `c.ikeVersions: incompatible list lengths (1 and 2)`),
+			at(9, 87, `c.ikeVersions.1: 2 errors in empty disjunction:`),
+			at(9, 87, `c.ikeVersions.1: conflicting values 5 and "ikev1" (mismatched types int and string)`),
+			at(9, 87, `c.ikeVersions.1: conflicting values 5 and "ikev2" (mismatched types int and string)`),
+			at(10, 1, `c.other: field not allowed`),
+		}, LoadErrors{
+			{Pos: Pos{File: "x.cue", Line: 9, Col: 87}, Message: `c.ikeVersions.1: 5 is not one of "ikev1", "ikev2"`, Hint: "use one of them"},
+			at(10, 1, `c.other: field not allowed`),
+		}},
+		{"an element against the default list's", LoadErrors{
+			at(5, 40, `c.ports: 3 errors in empty disjunction:`),
+			at(5, 40, `c.ports: incompatible list lengths (2 and 4)`),
+			at(5, 52, `c.ports: conflicting values "x" and int (mismatched types string and int)`),
+			at(5, 52, `c.ports.1: conflicting values "x" and 443 (mismatched types string and int)`),
+		}, LoadErrors{at(5, 52, `c.ports: conflicting values "x" and int (mismatched types string and int)`)}},
+		{"types", LoadErrors{
+			at(9, 17, `c.preSharedKey: 2 errors in empty disjunction:`),
+			at(9, 17, `c.preSharedKey: conflicting values 5 and string (mismatched types int and string)`),
+			at(9, 17, `c.preSharedKey: conflicting values 5 and {secretsManager:string} (mismatched types int and struct)`),
+		}, LoadErrors{at(9, 17, `c.preSharedKey: conflicting values 5 and (string | {secretsManager:string})`)}},
+		{"structs", LoadErrors{
+			at(30, 4, `c.from: 2 errors in empty disjunction:`),
+			at(30, 11, `c.from.namespace: field not allowed`),
+			at(30, 36, `c.from.area: field not allowed`),
+		}, LoadErrors{at(30, 4, `c.from: no alternative allows it: namespace: field not allowed; area: field not allowed`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, collapseChoices(tc.in)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
