@@ -47,8 +47,8 @@ var loadRule = validate.Rule{
 	Explanation: `Each file of the customers folder is compiled with CUE against vsoc's schema (the
 schema.cue the folder vendors is that schema, for editors and cue vet). A syntax error, a field
 the schema does not know, a value of the wrong type or outside a field's allowed values, or a
-customer or the hub declared twice stops the run before the rules: reports give these as violations of rule
-CUE, at CUE's own position, and say "nothing was validated or built". vsoc-compile schema prints
-the schema, with comments on the fields.`,
+customer or the hub declared twice or in the wrong file stops the run before the rules: reports
+give these as violations of rule CUE, at CUE's own position, and say "nothing was validated or
+built". vsoc-compile schema prints the schema, with comments on the fields.`,
 	Hint: "fix the file at the position given; for the fields and their allowed values, see vsoc-compile schema",
 }
