@@ -6,7 +6,10 @@
 #   cluster.namespaces and areas some declared namespace is in: a typo would render
 #   a NetworkPolicy that silently matches nothing. access.ssoGroups lists the SSO
 #   group IDs allowed to reach the customer through Client VPN (one authorization
-#   rule each): no empty IDs, each once.
+#   rule each): no empty IDs, each once, and no two that differ only in case of a
+#   word's first letter or in punctuation, since each rule's CloudFormation logical
+#   ID keeps only the letters and digits (ops-team and Ops_Team both give
+#   ClientVpnAuthorizationGroupOpsTeamTo...).
 # custom:
 #   hint: declare the namespace under cluster.namespaces (with its area), or fix the name
 package vsoc.rules.vsoc017
@@ -69,5 +72,23 @@ violation contains v if {
 		"path": ["access", "ssoGroups", i],
 		"message": sprintf("SSO group %s is listed twice", [g]),
 		"hint": "list each group once",
+	}
+}
+
+violation contains v if {
+	groups := input.customer.access.ssoGroups
+	count(groups) > 1
+	some i, g in groups
+	trim_space(g) != ""
+	not g in array.slice(groups, 0, i)
+	id := lib.logical_id(g)
+	clashes := [j | some j, other in array.slice(groups, 0, i); other != g; lib.logical_id(other) == id]
+	count(clashes) > 0
+	j := clashes[0]
+	other := groups[j]
+	v := {
+		"path": ["access", "ssoGroups", i],
+		"message": sprintf("SSO group %s gives the same CloudFormation logical ID (ClientVpnAuthorizationGroup%sTo...) as %s (access.ssoGroups[%d])", [g, id, other, j]),
+		"hint": "the customer's stack cannot hold both authorization rules: group IDs that differ only in punctuation or in the case of a first letter are one name to CloudFormation; check the IDs with the identity provider",
 	}
 }

@@ -18,3 +18,18 @@ test_undeclared_references if {
 test_sso_groups if {
 	fx.paths(vsoc017.violation) == {["access", "ssoGroups", 1], ["access", "ssoGroups", 2]} with input as fx.customer_input({"access": {"ssoGroups": ["a", " ", "a"]}})
 }
+
+test_sso_groups_one_logical_id if {
+	vs := vsoc017.violation with input as fx.customer_input({"access": {"ssoGroups": ["ops-team", "Ops_Team", "opsteam", "ops.team"]}})
+	fx.paths(vs) == {["access", "ssoGroups", 1], ["access", "ssoGroups", 3]}
+	some v in vs
+	v.path == ["access", "ssoGroups", 1]
+	contains(v.message, "(ClientVpnAuthorizationGroupOpsTeamTo...) as ops-team (access.ssoGroups[0])")
+
+	# One violation per group, against the first one it clashes with.
+	count(vs) == 2
+
+	# The same ID twice is one violation: it is listed twice.
+	count(vsoc017.violation) == 1 with input as fx.customer_input({"access": {"ssoGroups": ["ops-team", "ops-team"]}})
+	count(vsoc017.violation) == 2 with input as fx.customer_input({"access": {"ssoGroups": ["ops-team", "Ops_Team", "Ops_Team"]}})
+}
