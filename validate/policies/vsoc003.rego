@@ -9,8 +9,9 @@
 #   none may overlap a range where no network can be behind a VPN: "this network"
 #   (0.0.0.0/8), loopback, link-local (169.254.169.254 is the instance metadata
 #   endpoint), multicast, reserved and broadcast; the proxy's configuration refuses
-#   them. Remote subnets MAY overlap other customers' remote subnets: they are never
-#   routed into the hub.
+#   them. Each remote subnet is listed once: it gets one VPN route and one VPC route
+#   (whose CloudFormation logical IDs are derived from it). Remote subnets MAY overlap
+#   other customers' remote subnets: they are never routed into the hub.
 # custom:
 #   hint: list the customer's real networks behind the VPN (RFC 1918 ranges), outside 100.64.0.0/10
 package vsoc.rules.vsoc003
@@ -56,6 +57,30 @@ violation contains v if {
 		"message": sprintf("remote subnet %s overlaps %s, where no network behind a VPN can be", [s, lib.enumerate(ranges)]),
 		"hint": "list the customer's real networks behind the VPN (RFC 1918 ranges), never loopback, link-local, multicast, reserved or 0.0.0.0/8",
 	}
+}
+
+violation contains v if {
+	subnets := input.customer.vpn.remoteSubnets
+	lib.has_duplicates(subnets)
+	some i, s in subnets
+	lib.valid_prefix(s)
+	some j, other in subnets
+	j < i
+	other == s
+	not earlier_duplicate(subnets, s, j)
+	v := {
+		"path": ["vpn", "remoteSubnets", i],
+		"message": sprintf("remote subnet %s is listed twice (also vpn.remoteSubnets[%d])", [s, j]),
+		"hint": "list each remote subnet once: the stack cannot hold its routes twice",
+	}
+}
+
+# s is also at an index before j: a subnet listed three times is reported
+# against its first place only.
+earlier_duplicate(subnets, s, j) if {
+	some k, other in subnets
+	k < j
+	other == s
 }
 
 describe(o, self) := sprintf("the customer's own VPC CIDR %s", [o.cidr]) if {

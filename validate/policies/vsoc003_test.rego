@@ -47,3 +47,17 @@ test_networks_next_to_special_ranges if {
 			with vsoc.cidr_conflicts as fx.no_conflicts
 	}
 }
+
+test_listed_twice if {
+	vs := vsoc003.violation with input as fx.customer_input({"vpn": {"remoteSubnets": ["10.20.0.0/16", "192.168.50.0/24", "10.20.0.0/16", "10.20.0.0/16"]}})
+		with vsoc.cidr_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["vpn", "remoteSubnets", 2], ["vpn", "remoteSubnets", 3]}
+	count(vs) == 2
+	some v in vs
+	v.path == ["vpn", "remoteSubnets", 2]
+	contains(v.message, "10.20.0.0/16 is listed twice (also vpn.remoteSubnets[0])")
+
+	# A malformed subnet twice is reported as malformed, not again as listed twice.
+	count(vsoc003.violation) == 2 with input as fx.customer_input({"vpn": {"remoteSubnets": ["10.20.0.1/16", "10.20.0.1/16"]}})
+		with vsoc.cidr_conflicts as fx.no_conflicts
+}
