@@ -9,7 +9,14 @@
 #   also once CloudFormation's logical IDs drop their hyphens (gw-1 and gw1 would
 #   both be CustomerGatewayGw1); gateway addresses are unique across the whole
 #   fleet, since AWS keys a customer gateway by its address and one device cannot
-#   be two customers' VPN peer. A namespace's network area becomes the value of its
+#   be two customers' VPN peer. Published names are unique the same way: each
+#   service's DNS record (<service>.<first domain>, or <service>.<hub domain> for a
+#   shared service) has a CloudFormation logical ID made of the name's letters and
+#   digits, so two services may not differ only in hyphens (grafana-1 and grafana1
+#   both give RecordGrafana1...), and a customer service's record may not get the ID
+#   of a domain's proxy.<domain> or *.<domain> record (service proxy-svc on
+#   wobcom.de and domain svc-wobcom.de both give RecordProxySvcWobcomDeA; a service
+#   named wildcard gives RecordWildcard<domain>A). A namespace's network area becomes the value of its
 #   vsoc.io/network-area label: letters, digits, '-', '_' and '.', at most 63
 #   characters, starting and ending with a letter or digit.
 # custom:
@@ -115,6 +122,72 @@ violation contains v if {
 	not lib.dns_label(name)
 	v := {"path": ["sharedServices", name], "message": sprintf("shared service name %s is not a DNS label", [name])}
 }
+
+violation contains v if {
+	count(input.customer.services) > 1
+	some name, _ in input.customer.services
+	lib.dns_label(name)
+	others := sort([other |
+		some other, _ in input.customer.services
+		other < name
+		lib.dns_label(other)
+		lib.logical_id(other) == lib.logical_id(name)
+	])
+	count(others) > 0
+	v := {
+		"path": ["services", name],
+		"message": sprintf("service name %s gives its record the same CloudFormation logical ID (Record%s%sA) as service %s", [name, lib.logical_id(name), lib.logical_id(input.customer.dns.domains[0]), others[0]]),
+		"hint": "rename one of them: names that differ only in hyphens are one name to CloudFormation",
+	}
+}
+
+violation contains v if {
+	input.scope == "hub"
+	count(input.hub.sharedServices) > 1
+	some name, _ in input.hub.sharedServices
+	lib.dns_label(name)
+	others := sort([other |
+		some other, _ in input.hub.sharedServices
+		other < name
+		lib.dns_label(other)
+		lib.logical_id(other) == lib.logical_id(name)
+	])
+	count(others) > 0
+	v := {
+		"path": ["sharedServices", name],
+		"message": sprintf("shared service name %s gives its record the same CloudFormation logical ID (Record%s%sA) as shared service %s", [name, lib.logical_id(name), lib.logical_id(input.hub.domain), others[0]]),
+		"hint": "rename one of them: names that differ only in hyphens are one name to CloudFormation",
+	}
+}
+
+# A customer service's record, <name>.<first domain>, against the records every
+# domain has: proxy.<domain> and *.<domain> (whose logical ID spells the * as
+# "wildcard"). A service whose record is proxy.<domain> itself is VSOC019's.
+violation contains v if {
+	domains := input.customer.dns.domains
+	some name, _ in input.customer.services
+	lib.dns_label(name)
+	id := concat("", [lib.logical_id(name), lib.logical_id(domains[0])])
+	clashes := [sprintf("%s, the %s record of domain %s (dns.domains[%d])", [r.name, r.what, d, i]) |
+		some i, d in domains
+		some r in domain_records(d)
+		lib.logical_id(r.spelled) == id
+		r.name != sprintf("%s.%s", [name, domains[0]])
+	]
+	count(clashes) > 0
+	v := {
+		"path": ["services", name],
+		"message": sprintf("service %s gives its record %s.%s the same CloudFormation logical ID (Record%sA) as %s", [name, name, domains[0], id, lib.enumerate(clashes)]),
+		"hint": "rename the service: names that differ only in dots and hyphens are one name to CloudFormation, and proxy.<domain> and *.<domain> (spelled wildcard) are every domain's",
+	}
+}
+
+# The records render/dns gives every customer domain, as their logical IDs
+# spell them (render/cloudformation writes the * of the wildcard as "wildcard").
+domain_records(d) := [
+	{"what": "proxy", "name": sprintf("proxy.%s", [d]), "spelled": sprintf("proxy.%s", [d])},
+	{"what": "wildcard", "name": sprintf("*.%s", [d]), "spelled": sprintf("wildcard.%s", [d])},
+]
 
 # A non-empty Kubernetes label value (an empty one would take the namespace
 # out of every area).

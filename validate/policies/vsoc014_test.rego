@@ -73,3 +73,37 @@ test_areas_are_label_values if {
 }
 
 too_long_area := concat("", ["a" | some _ in numbers.range(1, 64)])
+
+test_service_names_one_logical_id if {
+	vs := vsoc014.violation with input as fx.customer_input({"services": {"grafana-1": {"addresses": ["100.68.1.100"]}, "grafana1": {"addresses": ["100.68.65.100"]}, "grafana--1": {"addresses": ["100.68.1.101"]}}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["services", "grafana-1"], ["services", "grafana1"]}
+	count(vs) == 2
+	some v in vs
+	v.path == ["services", "grafana1"]
+	contains(v.message, "(RecordGrafana1AcmeExampleA) as service grafana--1")
+
+	hub := vsoc014.violation with input as fx.hub_input({"sharedServices": {"support-2": {"addresses": ["100.65.10.20"]}, "support2": {"addresses": ["100.65.74.20"]}}})
+	fx.paths(hub) == {["sharedServices", "support2"]}
+	some h in hub
+	contains(h.message, "(RecordSupport2VsocExampleNetA) as shared service support-2")
+}
+
+test_service_records_clash_with_domain_records if {
+	vs := vsoc014.violation with input as fx.customer_input({
+		"dns": {"domains": ["acme.example", "svc-acme.example"]},
+		"services": {"proxy-svc": {"addresses": ["100.68.1.100"]}, "wildcard": {"addresses": ["100.68.1.101"]}},
+	})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["services", "proxy-svc"], ["services", "wildcard"]}
+	some v in vs
+	v.path == ["services", "proxy-svc"]
+	contains(v.message, "(RecordProxySvcAcmeExampleA) as proxy.svc-acme.example, the proxy record of domain svc-acme.example (dns.domains[1])")
+	some w in vs
+	w.path == ["services", "wildcard"]
+	contains(w.message, "as *.acme.example, the wildcard record of domain acme.example (dns.domains[0])")
+
+	# A service named proxy is VSOC019's: its record is proxy.<domain> itself.
+	count(vsoc014.violation) == 0 with input as fx.customer_input({"services": {"proxy": {"addresses": ["100.68.1.100"]}}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+}
