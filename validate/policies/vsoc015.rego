@@ -4,7 +4,9 @@
 #   The customer's DNS servers are reached through the VPN tunnels, by the Route 53
 #   Resolver outbound endpoint or by CoreDNS in the customer cluster. Only the remote
 #   subnets are routed into the tunnels, so a resolver outside them is unreachable
-#   and every name of the customer's domains would fail to resolve.
+#   and every name of the customer's domains would fail to resolve. Each resolver is
+#   listed once: it becomes a Resolver rule target and a security group egress rule
+#   per protocol, and EC2 refuses the same rule twice.
 # custom:
 #   hint: list the customer's DNS servers' addresses, inside vpn.remoteSubnets
 package vsoc.rules.vsoc015
@@ -24,5 +26,19 @@ violation contains v if {
 	v := {
 		"path": ["dns", "resolvers", i],
 		"message": sprintf("resolver %s is outside the remote subnets (%s): it is reached through the tunnels", [r, concat(", ", input.customer.vpn.remoteSubnets)]),
+	}
+}
+
+violation contains v if {
+	resolvers := input.customer.dns.resolvers
+	lib.has_duplicates(resolvers)
+	some i, r in resolvers
+	lib.valid_addr(r)
+	earlier := [j | some j, other in array.slice(resolvers, 0, i); other == r]
+	count(earlier) > 0
+	v := {
+		"path": ["dns", "resolvers", i],
+		"message": sprintf("resolver %s is listed twice (also dns.resolvers[%d])", [r, earlier[0]]),
+		"hint": "list each DNS server once",
 	}
 }

@@ -11,3 +11,15 @@ test_resolvers_inside_remote_subnets if {
 test_outside_or_malformed if {
 	fx.paths(vsoc015.violation) == {["dns", "resolvers", 0], ["dns", "resolvers", 1]} with input as fx.customer_input({"dns": {"resolvers": ["8.8.8.8", "10.20.0"]}})
 }
+
+test_listed_twice if {
+	vs := vsoc015.violation with input as fx.customer_input({"dns": {"resolvers": ["10.20.0.53", "10.20.1.53", "10.20.0.53", "10.20.0.53"]}})
+	fx.paths(vs) == {["dns", "resolvers", 2], ["dns", "resolvers", 3]}
+	count(vs) == 2
+	every v in vs {
+		contains(v.message, "resolver 10.20.0.53 is listed twice (also dns.resolvers[0])")
+	}
+
+	# A malformed resolver twice is reported as malformed only.
+	count(vsoc015.violation) == 2 with input as fx.customer_input({"dns": {"resolvers": ["10.20.0", "10.20.0"]}})
+}
