@@ -4,8 +4,8 @@
 #   proxy.allow lists the names the customer's proxy may connect to: an exact name
 #   or a `*.` wildcard (any name below). Operators reach the proxy through the
 #   customer's own domains, so a pattern outside them (or a bare `*`) would turn the
-#   proxy into an open relay into the customer's network or beyond. The default is
-#   `*.<domain>` for each of the customer's domains.
+#   proxy into an open relay into the customer's network or beyond. Each pattern is
+#   listed once. The default is `*.<domain>` for each of the customer's domains.
 # custom:
 #   hint: write exact names or *.<name> under one of the customer's dns.domains
 package vsoc.rules.vsoc009
@@ -33,11 +33,31 @@ violation contains v if {
 	}
 }
 
+violation contains v if {
+	patterns := input.customer.proxy.allow
+	lib.has_duplicates(patterns)
+	some i, p in patterns
+	well_formed(p)
+	earlier := [j | some j, other in array.slice(patterns, 0, i); other == p]
+	count(earlier) > 0
+	v := {
+		"path": ["proxy", "allow", i],
+		"message": sprintf("allowlist pattern %s is listed twice (also proxy.allow[%d])", [p, earlier[0]]),
+		"hint": "list each pattern once",
+	}
+}
+
 # The default patterns, *.<domain>, are inside the domains by construction
 # (whether the domains themselves are valid is VSOC008's question).
 defaults := {concat("", ["*.", d]) | some d in input.customer.dns.domains}
 
 valid_pattern(p) if lib.dns_name(name_of(p))
+
+# A pattern not reported as malformed (a malformed one listed twice is
+# reported as malformed only).
+well_formed(p) if p in defaults
+
+well_formed(p) if valid_pattern(p)
 
 name_of(p) := substring(p, 2, -1) if startswith(p, "*.")
 
