@@ -94,3 +94,31 @@ logical_id(name) := concat("", [capitalized |
 # Whether a list holds a value twice: one comprehension, so that the pairwise
 # search for the duplicate only runs when there is one.
 has_duplicates(xs) if count({x | some x in xs}) != count(xs)
+
+# The name part of a Kubernetes label key, and a non-empty label value: at most
+# 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit.
+label_name(s) if {
+	count(s) <= 63
+	regex.match(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`, s)
+}
+
+# A Kubernetes label value: empty, or as a label key's name part.
+label_value(s) if s == ""
+
+label_value(s) if label_name(s)
+
+# A Kubernetes label key: a name, optionally after a prefix and "/"; the prefix is
+# a DNS subdomain (lower-case labels of letters, digits and '-', dot-separated)
+# of at most 253 characters.
+label_key(s) if {
+	not contains(s, "/")
+	label_name(s)
+}
+
+label_key(s) if {
+	parts := split(s, "/")
+	count(parts) == 2
+	count(parts[0]) <= 253
+	regex.match(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`, parts[0])
+	label_name(parts[1])
+}

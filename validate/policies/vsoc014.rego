@@ -191,7 +191,4 @@ domain_records(d) := [
 
 # A non-empty Kubernetes label value (an empty one would take the namespace
 # out of every area).
-label_value(s) if {
-	count(s) <= 63
-	regex.match(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`, s)
-}
+label_value(s) if lib.label_name(s)

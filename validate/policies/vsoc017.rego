@@ -4,7 +4,12 @@
 #   A contract (seed 004) opens traffic from a namespace, or from every namespace of
 #   a network area, to a namespace's pods. It must name namespaces declared in
 #   cluster.namespaces and areas some declared namespace is in: a typo would render
-#   a NetworkPolicy that silently matches nothing. access.ssoGroups lists the SSO
+#   a NetworkPolicy that silently matches nothing. The pods a contract opens are
+#   selected by to.podLabels, written into the NetworkPolicy's podSelector: each key
+#   is a Kubernetes label key (an optional DNS-subdomain prefix of at most 253
+#   characters and '/', then a name of at most 63 letters, digits, '-', '_' and '.',
+#   starting and ending with a letter or digit) and each value empty or such a name,
+#   else the apiserver refuses the policy. access.ssoGroups lists the SSO
 #   group IDs allowed to reach the customer through Client VPN (one authorization
 #   rule each): no empty IDs, each once, and no two that differ only in case of a
 #   word's first letter or in punctuation, since each rule's CloudFormation logical
@@ -47,6 +52,28 @@ violation contains v if {
 	v := {
 		"path": ["cluster", "contracts", i, "to", "namespace"],
 		"message": sprintf("contract to namespace %s, which cluster.namespaces does not declare", [ns]),
+	}
+}
+
+violation contains v if {
+	some i, k in input.customer.cluster.contracts
+	some key, _ in object.get(k.to, "podLabels", {})
+	not lib.label_key(key)
+	v := {
+		"path": ["cluster", "contracts", i, "to", "podLabels", key],
+		"message": sprintf("contract to namespace %s: pod label key %q is not a Kubernetes label key", [k.to.namespace, key]),
+		"hint": "write the key as [prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; prefix a lower-case DNS subdomain (e.g. app.kubernetes.io/name)",
+	}
+}
+
+violation contains v if {
+	some i, k in input.customer.cluster.contracts
+	some key, value in object.get(k.to, "podLabels", {})
+	not lib.label_value(value)
+	v := {
+		"path": ["cluster", "contracts", i, "to", "podLabels", key],
+		"message": sprintf("contract to namespace %s: pod label %q has value %q, which is not a Kubernetes label value", [k.to.namespace, key, value]),
+		"hint": "write the value as at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (or empty)",
 	}
 }
 

@@ -33,3 +33,32 @@ test_sso_groups_one_logical_id if {
 	count(vsoc017.violation) == 1 with input as fx.customer_input({"access": {"ssoGroups": ["ops-team", "ops-team"]}})
 	count(vsoc017.violation) == 2 with input as fx.customer_input({"access": {"ssoGroups": ["ops-team", "Ops_Team", "Ops_Team"]}})
 }
+
+labels_input(labels) := contract_input({"from": {"namespace": "monitoring"}, "to": {"namespace": "mla", "podLabels": labels}, "ports": []})
+
+test_pod_labels if {
+	count(vsoc017.violation) == 0 with input as labels_input({
+		"app.kubernetes.io/name": "vsoc-sniproxy",
+		"tier": "",
+		"Team_1": "A.b-c_9",
+		concat("", [prefix_of_253, "/x"]): concat("", ["a" | some _ in numbers.range(1, 63)]),
+	})
+	every key in ["app name", "-app", "app-", "a/b/c", "App.io/name", "/name", "example.com/", "", concat("", ["a" | some _ in numbers.range(1, 64)]), concat("", ["a", prefix_of_253, "/x"])] {
+		fx.paths(vsoc017.violation) == {["cluster", "contracts", 0, "to", "podLabels", key]} with input as labels_input({key: "x"})
+	}
+	every value in ["vsoc sniproxy!", "-x", "x.", "tööls", concat("", ["a" | some _ in numbers.range(1, 64)])] {
+		fx.paths(vsoc017.violation) == {["cluster", "contracts", 0, "to", "podLabels", "app"]} with input as labels_input({"app": value})
+	}
+
+	# A bad key and a bad value are two violations at the label.
+	vs := vsoc017.violation with input as labels_input({"app name": "vsoc sniproxy!"})
+	count(vs) == 2
+}
+
+# A DNS subdomain of exactly 253 characters: 63 + 1 + 63 + 1 + 63 + 1 + 61.
+prefix_of_253 := concat(".", [
+	concat("", ["a" | some _ in numbers.range(1, 63)]),
+	concat("", ["b" | some _ in numbers.range(1, 63)]),
+	concat("", ["c" | some _ in numbers.range(1, 63)]),
+	concat("", ["d" | some _ in numbers.range(1, 61)]),
+])
