@@ -9,7 +9,12 @@
 #   under the hub domain would hijack the hub's own records. Domains are lower-case
 #   DNS names of at least two labels, and one customer's domains differ in more than
 #   dots and hyphens: each zone's CloudFormation logical ID keeps only the letters
-#   and digits (a-b.example and a.b.example both give HostedZoneABExample).
+#   and digits (a-b.example and a.b.example both give HostedZoneABExample). A
+#   domain is at most 232 characters, so that every name derived from it fits:
+#   proxy.<domain> and *.<domain> in DNS's 253, the zone file <domain>.zone in a
+#   file name's 255, and the logical IDs HostedZone<domain>, Record(Proxy|Wildcard)<domain>A
+#   and ResolverRuleAssociation<domain> (the domain's letters and digits) in
+#   CloudFormation's 255.
 # custom:
 #   hint: declare each domain once in the whole fleet, and never a domain inside another one
 package vsoc.rules.vsoc008
@@ -23,6 +28,23 @@ violation contains v if {
 		"path": ["dns", "domains", i],
 		"message": sprintf("domain %s is not a lower-case DNS name of at least two labels", [d]),
 		"hint": "write the domain as lower-case labels of letters, digits and hyphens, e.g. example.com",
+	}
+}
+
+# The longest customer domain: ResolverRuleAssociation (23 characters) and the
+# domain's letters and digits fill CloudFormation's 255 for a logical ID; the
+# names (proxy.<domain>: 6 + 247 <= 253; <domain>.zone: 250 + 5 <= 255) and the
+# other IDs (RecordWildcard<domain>A: 15 + 240) fit then too.
+max_domain_chars := 232
+
+violation contains v if {
+	some i, d in input.customer.dns.domains
+	lib.dns_name(d)
+	count(d) > max_domain_chars
+	v := {
+		"path": ["dns", "domains", i],
+		"message": sprintf("domain %s is %d characters, more than the %d that fit: names and IDs derived from it (proxy.<domain>, <domain>.zone, the CloudFormation logical ID ResolverRuleAssociation<domain>) would exceed DNS's 253, a file name's 255 or CloudFormation's 255 characters", [d, count(d), max_domain_chars]),
+		"hint": "use a shorter domain",
 	}
 }
 

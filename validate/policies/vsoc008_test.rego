@@ -38,3 +38,24 @@ test_one_logical_id if {
 	some v in vs
 	contains(v.message, "(HostedZoneABExample) as a-b.example (dns.domains[0])")
 }
+
+# A lower-case DNS name of n characters: labels of 62 a's, ending in ".de" (n
+# such that the last label is not empty).
+domain_of(n) := concat("", array.concat([char(k) | some k in numbers.range(0, n - 4)], [".de"]))
+
+char(k) := "." if (k + 1) % 63 == 0
+
+char(k) := "a" if (k + 1) % 63 != 0
+
+test_domain_length if {
+	count(domain_of(232)) == 232
+	count(vsoc008.violation) == 0 with input as fx.customer_input({"dns": {"domains": [domain_of(232)]}})
+		with vsoc.domain_conflicts as fx.no_conflicts
+	every n in [233, 249, 253] {
+		fx.paths(vsoc008.violation) == {["dns", "domains", 1]} with input as fx.customer_input({"dns": {"domains": ["acme.example", domain_of(n)]}})
+			with vsoc.domain_conflicts as fx.no_conflicts
+	}
+	vs := vsoc008.violation with input as fx.customer_input({"dns": {"domains": [domain_of(250)]}}) with vsoc.domain_conflicts as fx.no_conflicts
+	some v in vs
+	contains(v.message, "is 250 characters, more than the 232 that fit")
+}
