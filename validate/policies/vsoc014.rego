@@ -16,7 +16,10 @@
 #   both give RecordGrafana1...), and a customer service's record may not get the ID
 #   of a domain's proxy.<domain> or *.<domain> record (service proxy-svc on
 #   wobcom.de and domain svc-wobcom.de both give RecordProxySvcWobcomDeA; a service
-#   named wildcard gives RecordWildcard<domain>A). A namespace's network area becomes the value of its
+#   named wildcard gives RecordWildcard<domain>A). The customer's displayName goes
+#   into its stack's Description, which CloudFormation limits to 1024 bytes: with the
+#   rest of the description (at most 219 bytes) it is at most 800 bytes. A
+#   namespace's network area becomes the value of its
 #   vsoc.io/network-area label: letters, digits, '-', '_' and '.', at most 63
 #   characters, starting and ending with a letter or digit.
 # custom:
@@ -83,6 +86,23 @@ violation contains v if {
 		"path": ["vpn", "gateways", i, "address"],
 		"message": sprintf("gateway address %s is also the gateway of %s", [g.address, lib.enumerate(others)]),
 		"hint": "a VPN device is one customer's peer: check the address with the customer (a typo or a copied file?)",
+	}
+}
+
+# The longest displayName, in bytes: the customer stack's Description
+# (render/cloudformation's customerStack) is 138 bytes of text, the customer's
+# name (at most 63) and its first VPC CIDR (at most 18) around it, and
+# CloudFormation takes at most 1024 bytes (1024 - 219 = 805, rounded down).
+max_display_name_bytes := 800
+
+violation contains v if {
+	name := object.get(input.customer, "displayName", "")
+	bytes := count(hex.encode(name)) / 2
+	bytes > max_display_name_bytes
+	v := {
+		"path": ["displayName"],
+		"message": sprintf("displayName is %d bytes, more than the %d that fit: it goes into the customer stack's Description, which CloudFormation limits to 1024 bytes", [bytes, max_display_name_bytes]),
+		"hint": "shorten the display name (a company name, not a description)",
 	}
 }
 

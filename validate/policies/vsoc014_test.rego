@@ -107,3 +107,17 @@ test_service_records_clash_with_domain_records if {
 	count(vsoc014.violation) == 0 with input as fx.customer_input({"services": {"proxy": {"addresses": ["100.68.1.100"]}}})
 		with vsoc.gateway_conflicts as fx.no_conflicts
 }
+
+test_display_name_bytes if {
+	count(vsoc014.violation) == 0 with input as fx.customer_input({"displayName": "ACME Üntersuchungen GmbH"}) with vsoc.gateway_conflicts as fx.no_conflicts
+	count(vsoc014.violation) == 0 with input as fx.customer_input({"displayName": repeat("x", 800)}) with vsoc.gateway_conflicts as fx.no_conflicts
+	vs := vsoc014.violation with input as fx.customer_input({"displayName": repeat("x", 801)}) with vsoc.gateway_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["displayName"]}
+
+	# Bytes, not characters: 401 two-byte letters are 802 bytes.
+	multi := vsoc014.violation with input as fx.customer_input({"displayName": repeat("ü", 401)}) with vsoc.gateway_conflicts as fx.no_conflicts
+	some v in multi
+	contains(v.message, "displayName is 802 bytes, more than the 800 that fit")
+}
+
+repeat(s, n) := concat("", [s | some _ in numbers.range(1, n)])
