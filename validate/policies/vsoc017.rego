@@ -14,7 +14,9 @@
 #   rule each): no empty IDs, each once, and no two that differ only in case of a
 #   word's first letter or in punctuation, since each rule's CloudFormation logical
 #   ID keeps only the letters and digits (ops-team and Ops_Team both give
-#   ClientVpnAuthorizationGroupOpsTeamTo...).
+#   ClientVpnAuthorizationGroupOpsTeamTo...). That ID,
+#   ClientVpnAuthorizationGroup<letters and digits of the ID>To<VPC CIDR>, must fit
+#   CloudFormation's 255 characters, so an ID has at most 208 letters and digits.
 # custom:
 #   hint: declare the namespace under cluster.namespaces (with its area), or fix the name
 package vsoc.rules.vsoc017
@@ -84,6 +86,22 @@ violation contains v if {
 		"path": ["access", "ssoGroups", i],
 		"message": "an SSO group ID is empty",
 		"hint": "write the group's ID from the identity provider",
+	}
+}
+
+# The most letters and digits of an SSO group ID: ClientVpnAuthorizationGroup
+# (27 characters), To (2) and the longest CIDR (18, 100.100.100.100/32 as
+# 100x100x100x100x32) leave 208 of a logical ID's 255.
+max_group_id_chars := 208
+
+violation contains v if {
+	some i, g in input.customer.access.ssoGroups
+	n := count(lib.logical_id(g))
+	n > max_group_id_chars
+	v := {
+		"path": ["access", "ssoGroups", i],
+		"message": sprintf("SSO group ID of %d characters has %d letters and digits, more than the %d that fit in the CloudFormation logical ID of its authorization rules (ClientVpnAuthorizationGroup<letters and digits>To<CIDR>, at most 255 characters)", [count(g), n, max_group_id_chars]),
+		"hint": "use the group's ID from the identity provider (e.g. its UUID), not a long name",
 	}
 }
 

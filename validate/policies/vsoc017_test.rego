@@ -62,3 +62,16 @@ prefix_of_253 := concat(".", [
 	concat("", ["c" | some _ in numbers.range(1, 63)]),
 	concat("", ["d" | some _ in numbers.range(1, 61)]),
 ])
+
+test_sso_group_id_length if {
+	fits := concat("-", [concat("", ["a" | some _ in numbers.range(1, 104)]), concat("", ["b" | some _ in numbers.range(1, 104)])])
+	count(vsoc017.violation) == 0 with input as fx.customer_input({"access": {"ssoGroups": [fits]}})
+	too_long := concat("", ["g" | some _ in numbers.range(1, 300)])
+	vs := vsoc017.violation with input as fx.customer_input({"access": {"ssoGroups": ["ops", too_long]}})
+	fx.paths(vs) == {["access", "ssoGroups", 1]}
+	some v in vs
+	contains(v.message, "SSO group ID of 300 characters has 300 letters and digits, more than the 208 that fit")
+
+	# Punctuation does not count: it is not in the logical ID.
+	count(vsoc017.violation) == 0 with input as fx.customer_input({"access": {"ssoGroups": [concat("", [fits, "------"])]}})
+}
