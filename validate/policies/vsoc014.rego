@@ -16,7 +16,10 @@
 #   both give RecordGrafana1...), and a customer service's record may not get the ID
 #   of a domain's proxy.<domain> or *.<domain> record (service proxy-svc on
 #   wobcom.de and domain svc-wobcom.de both give RecordProxySvcWobcomDeA; a service
-#   named wildcard gives RecordWildcard<domain>A). The customer's displayName goes
+#   named wildcard gives RecordWildcard<domain>A). A name and its domain are each
+#   bounded, but the record is both: <service>.<domain> is at most DNS's 253
+#   characters, and its logical ID Record<service><domain>A (their letters and
+#   digits) at most CloudFormation's 255. The customer's displayName goes
 #   into its stack's Description, which CloudFormation limits to 1024 bytes: with the
 #   rest of the description (at most 219 bytes) it is at most 800 bytes. A
 #   namespace's network area becomes the value of its
@@ -200,6 +203,50 @@ violation contains v if {
 		"message": sprintf("service %s gives its record %s.%s the same CloudFormation logical ID (Record%sA) as %s", [name, name, domains[0], id, lib.enumerate(clashes)]),
 		"hint": "rename the service: names that differ only in dots and hyphens are one name to CloudFormation, and proxy.<domain> and *.<domain> (spelled wildcard) are every domain's",
 	}
+}
+
+# A published service's record: render/dns writes <name>.<zone> (the customer's
+# first domain, or the hub domain for a shared service), which DNS takes up to
+# 253 characters, and render/cloudformation's addZones gives it the logical ID
+# Record<name><zone>A (the letters and digits of both; the addresses are IPv4,
+# so the type is A), which CloudFormation takes up to 255 characters. The name
+# (63) and the domain (VSOC008: 232) are bounded alone; together they may not fit.
+max_dns_name_chars := 253
+
+max_logical_id_chars := 255
+
+violation contains v if {
+	domains := input.customer.dns.domains
+	some name, _ in input.customer.services
+	lib.dns_label(name)
+	lib.dns_name(domains[0])
+	msg := record_problem(name, domains[0])
+	v := {
+		"path": ["services", name],
+		"message": sprintf("service %s %s", [name, msg]),
+		"hint": "shorten the service name (or the customer's first domain, under which services are published)",
+	}
+}
+
+violation contains v if {
+	input.scope == "hub"
+	some name, _ in input.hub.sharedServices
+	lib.dns_label(name)
+	lib.dns_name(input.hub.domain)
+	msg := record_problem(name, input.hub.domain)
+	v := {
+		"path": ["sharedServices", name],
+		"message": sprintf("shared service %s %s", [name, msg]),
+		"hint": "shorten the shared service's name (or the hub domain, under which shared services are published)",
+	}
+}
+
+record_problem(name, zone) := sprintf("gives its record %s, %d characters, more than the %d DNS allows", [fqdn, count(fqdn), max_dns_name_chars]) if {
+	fqdn := sprintf("%s.%s", [name, zone])
+	count(fqdn) > max_dns_name_chars
+} else := sprintf("gives its record %s.%s the CloudFormation logical ID %s, %d characters, more than the %d CloudFormation allows", [name, zone, id, count(id), max_logical_id_chars]) if {
+	id := concat("", ["Record", lib.logical_id(name), lib.logical_id(zone), "A"])
+	count(id) > max_logical_id_chars
 }
 
 # The records render/dns gives every customer domain, as their logical IDs

@@ -121,3 +121,38 @@ test_display_name_bytes if {
 }
 
 repeat(s, n) := concat("", [s | some _ in numbers.range(1, n)])
+
+# A 232-character domain (VSOC008's longest) of 229 letters: three labels of 63
+# a's and one of 40 b's.
+long_domain := concat(".", [repeat("a", 63), repeat("a", 63), repeat("a", 63), repeat("b", 40)])
+
+test_service_record_fits if {
+	count(long_domain) == 232
+
+	# 19 letters: the record is 252 characters, its ID Record<19><229>A 255.
+	count(vsoc014.violation) == 0 with input as fx.customer_input({"dns": {"domains": [long_domain]}, "services": {repeat("s", 19): {"addresses": ["100.68.1.100"]}}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+
+	# 20 letters: the record is 253 characters, but its ID 256.
+	ids := vsoc014.violation with input as fx.customer_input({"dns": {"domains": [long_domain]}, "services": {repeat("s", 20): {"addresses": ["100.68.1.100"]}}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+	fx.paths(ids) == {["services", repeat("s", 20)]}
+	some id in ids
+	contains(id.message, "256 characters, more than the 255 CloudFormation allows")
+
+	# 21: the record itself is 254 characters; a hyphen adds to the name, not to the ID.
+	names := vsoc014.violation with input as fx.customer_input({"dns": {"domains": [long_domain]}, "services": {"s-s": {"addresses": ["100.68.1.100"]}, concat("-", [repeat("s", 10), repeat("s", 10)]): {"addresses": ["100.68.1.101"]}}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+	fx.paths(names) == {["services", concat("-", [repeat("s", 10), repeat("s", 10)])]}
+	some n in names
+	contains(n.message, "254 characters, more than the 253 DNS allows")
+
+	# Only the first domain publishes services.
+	count(vsoc014.violation) == 0 with input as fx.customer_input({"dns": {"domains": ["acme.example", long_domain]}, "services": {repeat("s", 63): {"addresses": ["100.68.1.100"]}}})
+		with vsoc.gateway_conflicts as fx.no_conflicts
+}
+
+test_shared_service_record_fits if {
+	count(vsoc014.violation) == 0 with input as fx.hub_input({"sharedServices": {repeat("s", 63): {"addresses": ["100.65.1.1"]}}})
+	fx.paths(vsoc014.violation) == {["sharedServices", repeat("s", 20)]} with input as fx.hub_input({"domain": long_domain, "sharedServices": {repeat("s", 20): {"addresses": ["100.65.1.1"]}}})
+}
