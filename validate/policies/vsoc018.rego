@@ -12,7 +12,12 @@
 #   Under the customer's first domain an endpoint must not be the name of one of the
 #   customer's published services, which resolves to the service instead. An
 #   endpoint with a zone of its own may not give that zone the CloudFormation
-#   logical ID of a domain's zone or of the other endpoint's.
+#   logical ID of a domain's zone or of the other endpoint's. An endpoint that gets
+#   a record of its own (outside the customer's domains, at a domain's apex, or
+#   below a name of the zone, where the proxy wildcard does not answer it) has the
+#   logical ID Record<endpoint>A (its letters and digits), at most CloudFormation's
+#   255 characters; with a zone of its own, HostedZone<endpoint> too, and its zone
+#   file <endpoint>.zone at most a file name's 255.
 # custom:
 #   hint: use a name under one of the customer's own dns.domains, e.g. kkp.<domain>
 package vsoc.rules.vsoc018
@@ -112,6 +117,78 @@ violation contains v if {
 		"message": sprintf("KKP %s endpoint %s gives its zone the same CloudFormation logical ID (HostedZone%s) as %s", [k, e, lib.logical_id(e), lib.enumerate(clashes)]),
 		"hint": "names that differ only in dots and hyphens are one name to CloudFormation: use a name under one of the customer's own dns.domains, e.g. kkp.<domain>",
 	}
+}
+
+# What render/cloudformation and render/dns derive from an endpoint that gets a
+# record of its own: the record's logical ID Record<endpoint>A (the proxy's
+# addresses are IPv4) and, outside the customer's domains, its zone's
+# HostedZone<endpoint> and zone file <endpoint>.zone. A DNS name is at most 253
+# characters, but its letters and digits with these prefixes can be 260.
+max_logical_id_chars := 255
+
+max_file_name_chars := 255
+
+violation contains v if {
+	some k, e in endpoints
+	lib.dns_name(e)
+	record_needed(e)
+	msg := derived_problem(e)
+	v := {
+		"path": ["kkp", "endpoints", k],
+		"message": sprintf("KKP %s endpoint %s %s", [k, e, msg]),
+		"hint": "use a shorter name, or one under the customer's domains that the proxy wildcard answers (e.g. kkp.<domain>)",
+	}
+}
+
+derived_problem(e) := sprintf("gets a zone of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), max_logical_id_chars]) if {
+	not lib.under_any(e, input.customer.dns.domains)
+	id := concat("", ["HostedZone", lib.logical_id(e)])
+	count(id) > max_logical_id_chars
+} else := sprintf("gets a zone of its own whose zone file %s.zone is %d characters, more than the %d a file name can have", [e, count(e) + 5, max_file_name_chars]) if {
+	not lib.under_any(e, input.customer.dns.domains)
+	count(e) + 5 > max_file_name_chars
+} else := sprintf("gets a record of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), max_logical_id_chars]) if {
+	id := record_id(e)
+	count(id) > max_logical_id_chars
+}
+
+record_id(name) := concat("", ["Record", lib.logical_id(name), "A"])
+
+# Whether render/dns writes a record for the endpoint (its addKKPEndpoints):
+# outside the customer's domains (in a zone of its own), at the apex of the
+# domain that answers it, or where the proxy wildcard of that domain does not
+# answer it (RFC 4592: a name of the zone other than the wildcard is the
+# endpoint or below one of its ancestors under the apex). The other endpoint's
+# record does not matter: it only exists below such a name, which is then below
+# an ancestor of this endpoint too.
+record_needed(e) if not lib.under_any(e, input.customer.dns.domains)
+
+record_needed(e) if own_zone(e) == e
+
+record_needed(e) if {
+	z := own_zone(e)
+	e != z
+	labels := split(e, ".")
+	some i in numbers.range(0, (count(labels) - count(split(z, "."))) - 1)
+	ancestor := concat(".", array.slice(labels, i, count(labels)))
+	some n in zone_names(z)
+	lib.under_any(n, [ancestor])
+}
+
+# The customer's domain whose zone answers a name under its domains: the most
+# specific one (nested domains are VSOC008's).
+own_zone(e) := z if {
+	zs := [d | some d in input.customer.dns.domains; lib.under_any(e, [d])]
+	longest := max([count(d) | some d in zs])
+	some z in zs
+	count(z) == longest
+}
+
+# The names render/dns writes in a customer domain's zone, but the wildcard:
+# proxy.<domain> and, in the first domain's, the services.
+zone_names(z) := {sprintf("proxy.%s", [z])} | {sprintf("%s.%s", [name, z]) |
+	z == input.customer.dns.domains[0]
+	some name, _ in input.customer.services
 }
 
 violation contains v if {

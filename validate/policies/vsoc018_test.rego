@@ -106,3 +106,54 @@ test_two_endpoint_zones_with_one_logical_id if {
 		with vsoc.kkp_zone_conflicts as fx.no_conflicts
 	fx.paths(vs) == {["kkp", "endpoints", "api"]}
 }
+
+repeat(s, n) := concat("", [s | some _ in numbers.range(1, n)])
+
+# The customer with its only domain d and KKP ui endpoint ui.
+domain_endpoint_input(d, ui) := fx.customer_input({"dns": {"domains": [d]}, "kkp": {"endpoints": {"ui": ui}}})
+
+test_derived_names_fit if {
+	# A zone of its own: 253 characters of 250 letters give HostedZone<250>.
+	outside := concat(".", [repeat("a", 63), repeat("a", 63), repeat("a", 63), repeat("b", 61)])
+	vs := vsoc018.violation with input as endpoint_input(outside)
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["kkp", "endpoints", "ui"]}
+	some v in vs
+	contains(v.message, "gets a zone of its own whose CloudFormation logical ID HostedZone")
+	contains(v.message, "is 260 characters, more than the 255")
+
+	# 244 letters: HostedZone<244> is 254 characters.
+	count(vsoc018.violation) == 0 with input as endpoint_input(concat(".", [repeat("a", 63), repeat("a", 63), repeat("a", 63), repeat("b", 55)]))
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+
+	# 126 one-letter labels: a short ID, but the zone file is 256 characters.
+	files := vsoc018.violation with input as endpoint_input(concat(".", [x | some x in array.concat([repeat("a", 1) | some _ in numbers.range(1, 125)], ["de"])]))
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+	some f in files
+	contains(f.message, ".zone is 257 characters, more than the 255 a file name can have")
+}
+
+test_derived_record_fits if {
+	d := concat(".", [repeat("c", 63), repeat("c", 63), repeat("c", 55)])
+
+	# Below proxy.<d> and below grafana.<d> the wildcard does not answer: a
+	# record of 249 letters, Record<249>A.
+	every ui in [concat(".", [repeat("x", 63), "proxy", d]), concat(".", [repeat("x", 61), "grafana", d])] {
+		count(ui) == 253
+		vs := vsoc018.violation with input as domain_endpoint_input(d, ui)
+			with vsoc.domain_conflicts as fx.no_conflicts
+			with vsoc.kkp_zone_conflicts as fx.no_conflicts
+		fx.paths(vs) == {["kkp", "endpoints", "ui"]}
+		some v in vs
+		contains(v.message, "gets a record of its own whose CloudFormation logical ID Record")
+		contains(v.message, "is 256 characters, more than the 255")
+	}
+
+	# The same length where the wildcard answers it: no record, nothing too long.
+	count(vsoc018.violation) == 0 with input as domain_endpoint_input(d, concat(".", [repeat("x", 63), "kkpui", d]))
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+}
