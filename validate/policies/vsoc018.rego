@@ -17,7 +17,11 @@
 #   below a name of the zone, where the proxy wildcard does not answer it) has the
 #   logical ID Record<endpoint>A (its letters and digits), at most CloudFormation's
 #   255 characters; with a zone of its own, HostedZone<endpoint> too, and its zone
-#   file <endpoint>.zone at most a file name's 255.
+#   file <endpoint>.zone at most a file name's 255. That record ID may not be the ID
+#   of another record of the customer's stack: a domain's proxy.<domain> or
+#   *.<domain> (spelled wildcard), a service's <service>.<first domain> or the other
+#   endpoint's record (x.proxy.<domain> and service x-proxy both give
+#   RecordXProxy<domain>A).
 # custom:
 #   hint: use a name under one of the customer's own dns.domains, e.g. kkp.<domain>
 package vsoc.rules.vsoc018
@@ -150,6 +154,57 @@ derived_problem(e) := sprintf("gets a zone of its own whose CloudFormation logic
 } else := sprintf("gets a record of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), max_logical_id_chars]) if {
 	id := record_id(e)
 	count(id) > max_logical_id_chars
+}
+
+# An endpoint's own record against the other records of the customer's stack
+# (render/cloudformation's addZones puts every zone the customer owns in it).
+# The other endpoint is only compared from the later one, and not when both
+# have zones of their own, whose zone IDs then clash already (reported above).
+violation contains v if {
+	some k, e in endpoints
+	lib.dns_name(e)
+	record_needed(e)
+	clashes := [sprintf("%s, %s", [r.name, r.what]) |
+		some r in stack_records(k)
+		r.name != e
+		lib.logical_id(r.spelled) == lib.logical_id(e)
+	]
+	count(clashes) > 0
+	v := {
+		"path": ["kkp", "endpoints", k],
+		"message": sprintf("KKP %s endpoint %s gets a record of its own with the same CloudFormation logical ID (%s) as %s", [k, e, record_id(e), lib.enumerate(clashes)]),
+		"hint": "names that differ only in dots and hyphens are one name to CloudFormation: use a name the proxy wildcard answers (e.g. kkp.<domain>), or rename the service",
+	}
+}
+
+# The records of the customer's stack an endpoint's record may meet: as
+# render/dns names them, and as their logical IDs spell them.
+stack_records(k) := array.concat(
+	array.concat(
+		[r |
+			some i, d in input.customer.dns.domains
+			some r in [
+				{"what": sprintf("the proxy record of domain %s (dns.domains[%d])", [d, i]), "name": sprintf("proxy.%s", [d]), "spelled": sprintf("proxy.%s", [d])},
+				{"what": sprintf("the wildcard record of domain %s (dns.domains[%d])", [d, i]), "name": sprintf("*.%s", [d]), "spelled": sprintf("wildcard.%s", [d])},
+			]
+		],
+		[{"what": sprintf("the record of service %s", [name]), "name": fqdn, "spelled": fqdn} |
+			some name, _ in input.customer.services
+			fqdn := sprintf("%s.%s", [name, input.customer.dns.domains[0]])
+		],
+	),
+	[{"what": sprintf("the record of the %s endpoint", [k2]), "name": e2, "spelled": e2} |
+		some k2, e2 in endpoints
+		endpoint_index[k2] < endpoint_index[k]
+		lib.dns_name(e2)
+		record_needed(e2)
+		not both_own_zones(e2, endpoints[k])
+	],
+)
+
+both_own_zones(a, b) if {
+	not lib.under_any(a, input.customer.dns.domains)
+	not lib.under_any(b, input.customer.dns.domains)
 }
 
 record_id(name) := concat("", ["Record", lib.logical_id(name), "A"])

@@ -157,3 +157,31 @@ test_derived_record_fits if {
 		with vsoc.domain_conflicts as fx.no_conflicts
 		with vsoc.kkp_zone_conflicts as fx.no_conflicts
 }
+
+test_record_logical_id_clashes if {
+	# Below proxy.<domain> the endpoint gets a record, RecordXProxyAcmeExampleA,
+	# which service x-proxy's record x-proxy.acme.example has too.
+	vs := vsoc018.violation with input as fx.customer_input({"kkp": {"endpoints": {"ui": "x.proxy.acme.example"}}, "services": {"x-proxy": {"addresses": ["100.68.1.100"]}}})
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+	fx.paths(vs) == {["kkp", "endpoints", "ui"]}
+	some v in vs
+	contains(v.message, "(RecordXProxyAcmeExampleA) as x-proxy.acme.example, the record of service x-proxy")
+
+	# Where the wildcard answers it, the endpoint has no record to clash.
+	count(vsoc018.violation) == 0 with input as fx.customer_input({"kkp": {"endpoints": {"ui": "x.kkp.acme.example"}}, "services": {"x-kkp": {"addresses": ["100.68.1.100"]}}})
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+
+	# A zone of its own, whose record meets the domain's proxy record.
+	own := vsoc018.violation with input as endpoint_input("proxy-acme.example")
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+	some o in own
+	contains(o.message, "(RecordProxyAcmeExampleA) as proxy.acme.example, the proxy record of domain acme.example (dns.domains[0])")
+
+	# Two endpoints with records of one ID: reported at the later one.
+	fx.paths(vsoc018.violation) == {["kkp", "endpoints", "api"]} with input as fx.customer_input({"kkp": {"endpoints": {"ui": "a.b.proxy.acme.example", "api": "a-b.proxy.acme.example"}}})
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+}
