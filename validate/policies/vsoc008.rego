@@ -14,7 +14,10 @@
 #   proxy.<domain> and *.<domain> in DNS's 253, the zone file <domain>.zone in a
 #   file name's 255, and the logical IDs HostedZone<domain>, Record(Proxy|Wildcard)<domain>A
 #   and ResolverRuleAssociation<domain> (the domain's letters and digits) in
-#   CloudFormation's 255.
+#   CloudFormation's 255. The hub domain is at most 242 characters: every zone
+#   file's SOA names hostmaster.<hub domain> (and ns.<hub domain>), which DNS takes
+#   up to 253, and then the hub zone's HostedZone<hub domain> and <hub domain>.zone
+#   fit too.
 # custom:
 #   hint: declare each domain once in the whole fleet, and never a domain inside another one
 package vsoc.rules.vsoc008
@@ -82,6 +85,26 @@ violation contains v if {
 	v := {
 		"path": ["domain"],
 		"message": sprintf("hub domain %s is not a lower-case DNS name of at least two labels", [input.hub.domain]),
+	}
+}
+
+# The longest hub domain: render/dns's zoneFile writes hostmaster.<hub domain>
+# (11 + 242 = 253, DNS's limit) and ns.<hub domain> into the SOA of every zone
+# file, the hub's and each customer's; the hub zone's logical ID
+# HostedZone<hub domain> (10 + at most 239 letters and digits) and its zone file
+# <hub domain>.zone (247) fit then too. The shared services' records under it are
+# VSOC014's.
+max_hub_domain_chars := 242
+
+violation contains v if {
+	input.scope == "hub"
+	d := input.hub.domain
+	lib.dns_name(d)
+	count(d) > max_hub_domain_chars
+	v := {
+		"path": ["domain"],
+		"message": sprintf("hub domain %s is %d characters, more than the %d that fit: every zone file names hostmaster.<hub domain> in its SOA, which would exceed DNS's 253 characters", [d, count(d), max_hub_domain_chars]),
+		"hint": "use a shorter hub domain",
 	}
 }
 

@@ -59,3 +59,14 @@ test_domain_length if {
 	some v in vs
 	contains(v.message, "is 250 characters, more than the 232 that fit")
 }
+
+test_hub_domain_length if {
+	count(domain_of(242)) == 242
+	count(vsoc008.violation) == 0 with input as fx.hub_input({"domain": domain_of(242)})
+	every n in [243, 250, 253] {
+		fx.paths(vsoc008.violation) == {["domain"]} with input as fx.hub_input({"domain": domain_of(n)})
+	}
+	vs := vsoc008.violation with input as fx.hub_input({"domain": domain_of(243)})
+	some v in vs
+	contains(v.message, "is 243 characters, more than the 242 that fit")
+}
