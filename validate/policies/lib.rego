@@ -86,10 +86,7 @@ earlier_own(other, name, i) if {
 # logicalID): every run of letters and digits starts with a capital, everything
 # else is dropped, so gw-1 and gw1, or a-b.example and a.b.example, give the
 # same ID, which one stack cannot hold twice.
-logical_id(name) := concat("", [capitalized |
-	some part in regex.split(`[^A-Za-z0-9]+`, name)
-	capitalized := concat("", [upper(substring(part, 0, 1)), substring(part, 1, -1)])
-])
+logical_id(name) := vsoc.logical_id(name)
 
 # Whether a list holds a value twice: one comprehension, so that the pairwise
 # search for the duplicate only runs when there is one.
