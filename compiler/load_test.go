@@ -169,18 +169,21 @@ func TestLoadIsDeterministic(t *testing.T) {
 	}
 }
 
+// sampleFile is a file of the sample fleet.
+func sampleFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(sampleDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestHubBelongsInHubFile: the hub is declared in hub.cue and nowhere else. A hub in a customer
 // file is an error there (not a "second hub" blamed on hub.cue, whose deletion would leave the
 // misplaced one); a hub only in another file is not accepted; no hub at all stays "no hub".
 func TestHubBelongsInHubFile(t *testing.T) {
-	hub, err := os.ReadFile(filepath.Join(sampleDir, "hub.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := os.ReadFile(filepath.Join(sampleDir, "documentation.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, docs := sampleFile(t, "hub.cue"), sampleFile(t, "documentation.cue")
 	body := string(hub[strings.Index(string(hub), "\nhub:")+1:])
 	docsLines := strings.Count(string(docs), "\n")
 	for _, tc := range []struct {
@@ -213,14 +216,7 @@ func TestHubBelongsInHubFile(t *testing.T) {
 // whose hint (`vsoc-compile schema > x/schema.cue`) would overwrite the customer. A stale schema is
 // still one.
 func TestCustomerNamedSchema(t *testing.T) {
-	hub, err := os.ReadFile(filepath.Join(sampleDir, "hub.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := os.ReadFile(filepath.Join(sampleDir, "documentation.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, docs := sampleFile(t, "hub.cue"), sampleFile(t, "documentation.cue")
 	customer := strings.Replace(string(docs), "documentation:", "schema:", 1)
 	stale := strings.Replace(string(schema.Source), "package vsoc", "package vsoc\n\n#Old: string", 1)
 	for _, tc := range []struct {
