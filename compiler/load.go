@@ -313,16 +313,7 @@ func Load(ctx context.Context, dir string, sources []Source, cache *Cache) (*Fle
 }
 
 func sortLoadErrors(errs LoadErrors) {
-	sort.SliceStable(errs, func(i, j int) bool {
-		a, b := errs[i].Pos, errs[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
+	slices.SortStableFunc(errs, func(a, b LoadError) int { return a.Pos.Compare(b.Pos) })
 }
 
 // fileCompiler holds one CUE context: a context is not safe for concurrent
@@ -424,7 +415,7 @@ func declaredInSchemaFile(src Source) LoadErrors {
 	base := filepath.Base(src.Name)
 	restore := fmt.Sprintf("then restore the vendored schema with `vsoc-compile schema > %s`", src.Name)
 	if len(customers) > 0 {
-		slices.SortFunc(customers, func(a, b string) int { return comparePos(positions.byPointer[a], positions.byPointer[b]) })
+		slices.SortFunc(customers, func(a, b string) int { return positions.byPointer[a].Compare(positions.byPointer[b]) })
 		return LoadErrors{{Pos: positions.byPointer[customers[0]],
 			Message: base + " is the vendored schema's file name; a customer cannot be named schema",
 			Hint:    "give the customer another name, in a file of that name (customers: \"<name>\": {...} in <name>.cue), " + restore}}
@@ -435,10 +426,6 @@ func declaredInSchemaFile(src Source) LoadErrors {
 			Hint:    "move `hub: {...}` into " + HubFile + ", " + restore}}
 	}
 	return nil
-}
-
-func comparePos(a, b Pos) int {
-	return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 }
 
 func (c *fileCompiler) compile(src Source) (*fileResult, LoadErrors) {

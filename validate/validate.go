@@ -225,9 +225,7 @@ func (v *Validator) violation(f *compiler.Fleet, s subject, pkg string, item any
 func sortViolations(vs []Violation) {
 	slices.SortFunc(vs, func(a, b Violation) int {
 		return cmp.Or(
-			cmp.Compare(a.Pos.File, b.Pos.File),
-			cmp.Compare(a.Pos.Line, b.Pos.Line),
-			cmp.Compare(a.Pos.Col, b.Pos.Col),
+			a.Pos.Compare(b.Pos),
 			cmp.Compare(a.Rule, b.Rule),
 			cmp.Compare(a.Pointer, b.Pointer),
 			cmp.Compare(a.Message, b.Message),
