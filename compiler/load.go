@@ -918,31 +918,26 @@ func assemble(dir string, sources []Source, results []*fileResult) (*Fleet, Load
 		}
 	}
 	fleet := &Fleet{Dir: dir, Positions: &Positions{byPointer: make(map[string]Pos, size)}}
-	var errs LoadErrors
-	for i, r := range results {
+	for _, r := range results {
 		if r == nil {
 			continue
 		}
 		fleet.Positions.merge(r.positions)
 		if r.hub != nil {
-			if fleet.Hub != nil {
-				errs = append(errs, LoadError{Pos: mustPos(r.positions, "/hub", sources[i].Name),
-					Message: fmt.Sprintf("a second hub: the hub is already declared in %s; keep exactly one", fleet.Hub.File)})
-				continue
-			}
+			// Only hub.cue declares a hub (checkDeclarations), and a folder holds one.
 			fleet.Hub = r.hub
 		}
 		if r.customer != nil {
 			fleet.Customers = append(fleet.Customers, r.customer)
 		}
 	}
-	if fleet.Hub == nil && len(errs) == 0 && !anyFailed(results, sources) {
-		// Placed where the hub belongs, so that the finding has a file:line:col like any other.
-		errs = append(errs, LoadError{Pos: Pos{File: filepath.Join(dir, HubFile), Line: 1, Col: 1},
-			Message: "no hub: declare `hub: {...}` in hub.cue (region, cidr, domain, clientVPN)"})
-	}
 	sort.Slice(fleet.Customers, func(i, j int) bool { return fleet.Customers[i].Name < fleet.Customers[j].Name })
-	return fleet, errs
+	if fleet.Hub == nil && !anyFailed(results, sources) {
+		// Placed where the hub belongs, so that the finding has a file:line:col like any other.
+		return fleet, LoadErrors{{Pos: Pos{File: filepath.Join(dir, HubFile), Line: 1, Col: 1},
+			Message: "no hub: declare `hub: {...}` in " + HubFile + " (region, cidr, domain, clientVPN)"}}
+	}
+	return fleet, nil
 }
 
 func anyFailed(results []*fileResult, sources []Source) bool {
