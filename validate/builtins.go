@@ -12,6 +12,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/tester"
 	"github.com/open-policy-agent/opa/v1/types"
+
+	"github.com/vsoc/vsoc/internal/cfnid"
 )
 
 // The policies do address arithmetic through these builtins rather than
@@ -282,32 +284,15 @@ func containingBuiltin(_ rego.BuiltinContext, collection, x *ast.Term) (*ast.Ter
 	return ast.ArrayTerm(terms...), nil
 }
 
-// logicalIDBuiltin is render/cloudformation's logicalID of one name. The rules derive the IDs
-// of every named thing of every customer, and in rego (a regex split and two comprehensions per
-// name) that was the most expensive expression of a validation.
+// logicalIDBuiltin is the renderer's logical ID of one name. The rules derive the IDs of every
+// named thing of every customer, and in rego (a regex split and two comprehensions per name) that
+// was the most expensive expression of a validation.
 func logicalIDBuiltin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	s, err := stringArg(a, "name")
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	upper := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z':
-			if upper {
-				c -= 'a' - 'A'
-			}
-		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		default:
-			upper = true
-			continue
-		}
-		b.WriteByte(c)
-		upper = false
-	}
-	return ast.StringTerm(b.String()), nil
+	return ast.StringTerm(cfnid.LogicalID(s)), nil
 }
 
 func dnsLabelBuiltin(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {

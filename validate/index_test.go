@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
-
 	"github.com/vsoc/vsoc/compiler"
 )
 
@@ -165,26 +162,6 @@ func TestLastAddr(t *testing.T) {
 	} {
 		if got := lastAddr(netip.MustParsePrefix(in)).String(); got != want {
 			t.Errorf("lastAddr(%s) = %s, want %s", in, got, want)
-		}
-	}
-}
-
-// TestLogicalID: vsoc.logical_id derives names as render/cloudformation's logicalID does, which
-// the rules rely on to find two names that one stack cannot hold.
-func TestLogicalID(t *testing.T) {
-	for name, want := range map[string]string{
-		"gw-1":                 "Gw1",
-		"gw1":                  "Gw1",
-		"a-b.example":          "ABExample",
-		"ops-team":             "OpsTeam",
-		"Ops_Team":             "OpsTeam",
-		"x.proxy.acme.example": "XProxyAcmeExample",
-		"müller":               "MLler", // non-ASCII letters are dropped, as in logicalID
-		"--":                   "",
-	} {
-		got, err := logicalIDBuiltin(rego.BuiltinContext{}, ast.StringTerm(name))
-		if err != nil || got.Value.Compare(ast.String(want)) != 0 {
-			t.Errorf("vsoc.logical_id(%q) = %v, %v; want %q", name, got, err, want)
 		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
 
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
@@ -216,26 +215,4 @@ type tag struct {
 // tags are the standard tags of a resource: its Name and the ownership tags, sorted by key.
 func tags(owner, name string) []tag {
 	return []tag{{"Name", name}, {tagCustomer, owner}, {tagManagedBy, managedBy}}
-}
-
-// logicalID builds a logical ID (letters and digits only) from parts: every run of letters and
-// digits in a part starts with a capital, so "eu-central-1a" becomes "EuCentral1a".
-func logicalID(parts ...string) string {
-	var b strings.Builder
-	for _, part := range parts {
-		upper := true
-		for _, r := range part {
-			switch {
-			case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-				if upper {
-					r = unicode.ToUpper(r)
-				}
-				b.WriteRune(r)
-				upper = false
-			default:
-				upper = true
-			}
-		}
-	}
-	return b.String()
 }

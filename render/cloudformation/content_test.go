@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/cfnid"
 	"github.com/vsoc/vsoc/internal/fleettest"
 	"github.com/vsoc/vsoc/render/cloudformation/spec"
 )
@@ -211,7 +212,7 @@ func TestZonesPointAtTheProxy(t *testing.T) {
 			ips = append(ips, ip.String())
 		}
 		for _, domain := range c.Customer.DNS.Domains {
-			zone := p.Resources[logicalID("HostedZone", domain)]
+			zone := p.Resources[cfnid.LogicalID("HostedZone", domain)]
 			vpcs := fmt.Sprint(zone.Properties["VPCs"])
 			if want := fmt.Sprintf("[map[VPCId:map[Fn::ImportValue:%s-VpcId] VPCRegion:%s]]", plan.Hub.StackName, plan.Hub.Hub.Region); vpcs != want {
 				t.Errorf("%s zone %s: VPCs %s, want %s", c.Customer.Name, domain, vpcs, want)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/cfnid"
 	"github.com/vsoc/vsoc/render/dns"
 )
 
@@ -99,16 +100,16 @@ func (c *customer) network() {
 			"Tags":                c.tags("private-" + s.AvailabilityZone),
 			"VpcId":               ref(customerVpc),
 		})
-		c.t.add(logicalID("PrivateRouteTableAssociation", s.AvailabilityZone), "AWS::EC2::SubnetRouteTableAssociation", props{
+		c.t.add(cfnid.LogicalID("PrivateRouteTableAssociation", s.AvailabilityZone), "AWS::EC2::SubnetRouteTableAssociation", props{
 			"RouteTableId": ref(privateRouteTable),
 			"SubnetId":     ref(subnet),
 		})
 	}
 }
 
-func privateSubnetID(zone string) string { return logicalID("PrivateSubnet", zone) }
+func privateSubnetID(zone string) string { return cfnid.LogicalID("PrivateSubnet", zone) }
 
-func cidrBlockID(cidr netip.Prefix) string { return logicalID("VpcCidrBlock", cidrID(cidr)) }
+func cidrBlockID(cidr netip.Prefix) string { return cfnid.LogicalID("VpcCidrBlock", cidrID(cidr)) }
 
 // dependsOnBlock is the DependsOn of anything using one of the VPC's CIDRs: an additional block
 // must be associated before routes to it make sense.
@@ -135,7 +136,7 @@ func (c *customer) peering() {
 	})
 	for _, s := range c.hub.Subnets {
 		for _, cidr := range c.plan.CIDRs {
-			c.t.add(logicalID("HubRoute", s.AvailabilityZone, "To", cidrID(cidr)), "AWS::EC2::Route", props{
+			c.t.add(cfnid.LogicalID("HubRoute", s.AvailabilityZone, "To", cidrID(cidr)), "AWS::EC2::Route", props{
 				"DestinationCidrBlock":   cidr.String(),
 				"RouteTableId":           importValue(exportRouteTableID(c.hub.StackName, s.AvailabilityZone)),
 				"VpcPeeringConnectionId": ref(hubPeering),
@@ -150,7 +151,7 @@ func (c *customer) clientVpn() {
 	endpoint := importValue(exportClientVpnEndpointID(c.hub.StackName))
 	for _, cidr := range c.plan.CIDRs {
 		for _, s := range c.hub.Subnets {
-			c.t.add(logicalID("ClientVpnRoute", s.AvailabilityZone, "To", cidrID(cidr)), "AWS::EC2::ClientVpnRoute", props{
+			c.t.add(cfnid.LogicalID("ClientVpnRoute", s.AvailabilityZone, "To", cidrID(cidr)), "AWS::EC2::ClientVpnRoute", props{
 				"ClientVpnEndpointId":  endpoint,
 				"Description":          "vsoc customer " + c.owner,
 				"DestinationCidrBlock": cidr.String(),
@@ -158,7 +159,7 @@ func (c *customer) clientVpn() {
 			}, c.dependsOnBlock(cidr)...)
 		}
 		for _, group := range c.plan.Customer.Access.SSOGroups {
-			c.t.add(logicalID("ClientVpnAuthorization", "Group", group, "To", cidrID(cidr)), "AWS::EC2::ClientVpnAuthorizationRule", props{
+			c.t.add(cfnid.LogicalID("ClientVpnAuthorization", "Group", group, "To", cidrID(cidr)), "AWS::EC2::ClientVpnAuthorizationRule", props{
 				"AccessGroupId":       group,
 				"ClientVpnEndpointId": endpoint,
 				"Description":         "vsoc customer " + c.owner + ": SSO group " + group,
@@ -191,7 +192,7 @@ func (c *customer) natEgress() {
 		"RouteTableId":         ref(publicTable),
 	}, igwAttached)
 	for _, s := range c.plan.PublicSubnets {
-		subnet := logicalID("PublicSubnet", s.AvailabilityZone)
+		subnet := cfnid.LogicalID("PublicSubnet", s.AvailabilityZone)
 		c.t.add(subnet, "AWS::EC2::Subnet", props{
 			"AvailabilityZone":    s.AvailabilityZone,
 			"CidrBlock":           s.CIDR.String(),
@@ -199,7 +200,7 @@ func (c *customer) natEgress() {
 			"Tags":                c.tags("public-" + s.AvailabilityZone),
 			"VpcId":               ref(customerVpc),
 		})
-		c.t.add(logicalID("PublicRouteTableAssociation", s.AvailabilityZone), "AWS::EC2::SubnetRouteTableAssociation", props{
+		c.t.add(cfnid.LogicalID("PublicRouteTableAssociation", s.AvailabilityZone), "AWS::EC2::SubnetRouteTableAssociation", props{
 			"RouteTableId": ref(publicTable),
 			"SubnetId":     ref(subnet),
 		})
@@ -208,7 +209,7 @@ func (c *customer) natEgress() {
 	c.t.add(nat, "AWS::EC2::NatGateway", props{
 		"AllocationId":     getAtt(eip, "AllocationId"),
 		"ConnectivityType": "public",
-		"SubnetId":         ref(logicalID("PublicSubnet", c.plan.PublicSubnets[0].AvailabilityZone)),
+		"SubnetId":         ref(cfnid.LogicalID("PublicSubnet", c.plan.PublicSubnets[0].AvailabilityZone)),
 		"Tags":             c.tags("nat"),
 	})
 	c.t.add("PrivateDefaultRoute", "AWS::EC2::Route", props{

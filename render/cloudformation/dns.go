@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vsoc/vsoc/internal/cfnid"
 	"github.com/vsoc/vsoc/render/dns"
 )
 
@@ -53,7 +54,7 @@ func (c *customer) resolver() {
 		"Tags":             c.tags("resolver"),
 	})
 	for _, domain := range c.plan.Customer.DNS.Domains {
-		rule, name := logicalID("ResolverRule", domain), resolverRuleName(c.plan.StackName, domain)
+		rule, name := cfnid.LogicalID("ResolverRule", domain), resolverRuleName(c.plan.StackName, domain)
 		c.t.add(rule, "AWS::Route53Resolver::ResolverRule", props{
 			"DomainName":         domain,
 			"Name":               name,
@@ -62,7 +63,7 @@ func (c *customer) resolver() {
 			"Tags":               tags(c.owner, name),
 			"TargetIps":          targets,
 		})
-		c.t.add(logicalID("ResolverRuleAssociation", domain), "AWS::Route53Resolver::ResolverRuleAssociation", props{
+		c.t.add(cfnid.LogicalID("ResolverRuleAssociation", domain), "AWS::Route53Resolver::ResolverRuleAssociation", props{
 			"Name":           name,
 			"ResolverRuleId": getAtt(rule, "ResolverRuleId"),
 			"VPCId":          ref(customerVpc),
@@ -75,7 +76,7 @@ func (c *customer) resolver() {
 // files serve the same list, so the two cannot drift.
 func addZones(t *template, owner string, hubVpcID any, region string, zones []dns.Zone) {
 	for _, z := range zones {
-		zoneID := logicalID("HostedZone", z.Name)
+		zoneID := cfnid.LogicalID("HostedZone", z.Name)
 		t.add(zoneID, "AWS::Route53::HostedZone", props{
 			"HostedZoneConfig": props{"Comment": "vsoc " + describeZoneOwner(owner) + ": names resolve to its proxy and published services"},
 			"HostedZoneTags":   tags(owner, z.Name),
@@ -88,7 +89,7 @@ func addZones(t *template, owner string, hubVpcID any, region string, zones []dn
 				values[i] = v.String()
 			}
 			// "*." spelled out, so the wildcard and the apex get different logical IDs.
-			id := logicalID("Record", strings.Replace(r.Name, "*", "wildcard", 1), r.Type)
+			id := cfnid.LogicalID("Record", strings.Replace(r.Name, "*", "wildcard", 1), r.Type)
 			t.add(id, "AWS::Route53::RecordSet", props{
 				"HostedZoneId":    ref(zoneID),
 				"Name":            r.Name + ".",

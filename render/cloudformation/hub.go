@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/cfnid"
 	"github.com/vsoc/vsoc/render/dns"
 )
 
@@ -36,7 +37,7 @@ func hubStack(h *compiler.HubPlan, zones []dns.Zone) (*template, error) {
 		"Tags":               tags(hubOwner, name("vpc")),
 	})
 	for _, s := range h.Subnets {
-		subnet, table := logicalID("PrivateSubnet", s.AvailabilityZone), logicalID("PrivateRouteTable", s.AvailabilityZone)
+		subnet, table := cfnid.LogicalID("PrivateSubnet", s.AvailabilityZone), cfnid.LogicalID("PrivateRouteTable", s.AvailabilityZone)
 		t.add(subnet, "AWS::EC2::Subnet", props{
 			"AvailabilityZone":    s.AvailabilityZone,
 			"CidrBlock":           s.CIDR.String(),
@@ -48,7 +49,7 @@ func hubStack(h *compiler.HubPlan, zones []dns.Zone) (*template, error) {
 			"Tags":  tags(hubOwner, name("private-"+s.AvailabilityZone)),
 			"VpcId": ref(hubVpc),
 		})
-		t.add(logicalID("PrivateRouteTableAssociation", s.AvailabilityZone), "AWS::EC2::SubnetRouteTableAssociation", props{
+		t.add(cfnid.LogicalID("PrivateRouteTableAssociation", s.AvailabilityZone), "AWS::EC2::SubnetRouteTableAssociation", props{
 			"RouteTableId": ref(table),
 			"SubnetId":     ref(subnet),
 		})
@@ -113,9 +114,9 @@ func addClientVpn(t *template, h *compiler.HubPlan, name func(string) string) {
 		"VpnPort":           vpn.VPNPort,
 	})
 	for _, s := range h.Subnets {
-		t.add(logicalID("ClientVpnAssociation", s.AvailabilityZone), "AWS::EC2::ClientVpnTargetNetworkAssociation", props{
+		t.add(cfnid.LogicalID("ClientVpnAssociation", s.AvailabilityZone), "AWS::EC2::ClientVpnTargetNetworkAssociation", props{
 			"ClientVpnEndpointId": ref(hubClientVpn),
-			"SubnetId":            ref(logicalID("PrivateSubnet", s.AvailabilityZone)),
+			"SubnetId":            ref(cfnid.LogicalID("PrivateSubnet", s.AvailabilityZone)),
 		})
 	}
 	t.add("ClientVpnAuthorizationHub", "AWS::EC2::ClientVpnAuthorizationRule", props{

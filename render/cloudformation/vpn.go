@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/vsoc/vsoc/compiler"
+	"github.com/vsoc/vsoc/internal/cfnid"
 )
 
 // tunnelsPerConnection is how many tunnels AWS gives every Site-to-Site VPN connection.
@@ -33,7 +34,7 @@ func (c *customer) vpn() {
 	}
 	static := v.Routing == "static"
 	for _, gw := range v.Gateways {
-		cgw, conn := logicalID("CustomerGateway", gw.Name), logicalID("VpnConnection", gw.Name)
+		cgw, conn := cfnid.LogicalID("CustomerGateway", gw.Name), cfnid.LogicalID("VpnConnection", gw.Name)
 		address, err := netip.ParseAddr(gw.Address)
 		if err != nil || !address.Is4() {
 			c.fail("gateway %s: address %q is not an IPv4 address", gw.Name, gw.Address)
@@ -56,7 +57,7 @@ func (c *customer) vpn() {
 		c.t.output(conn, "VPN connection to "+gw.Name+" ("+gw.Address+").", ref(conn), "")
 		if static {
 			for _, remote := range c.plan.RemoteSubnets {
-				c.t.add(logicalID("VpnConnectionRoute", gw.Name, "To", cidrID(remote)), "AWS::EC2::VPNConnectionRoute", props{
+				c.t.add(cfnid.LogicalID("VpnConnectionRoute", gw.Name, "To", cidrID(remote)), "AWS::EC2::VPNConnectionRoute", props{
 					"DestinationCidrBlock": remote.String(),
 					"VpnConnectionId":      ref(conn),
 				})
@@ -71,7 +72,7 @@ func (c *customer) vpn() {
 		return
 	}
 	for _, remote := range c.plan.RemoteSubnets {
-		c.t.add(logicalID("RemoteRoute", "To", cidrID(remote)), "AWS::EC2::Route", props{
+		c.t.add(cfnid.LogicalID("RemoteRoute", "To", cidrID(remote)), "AWS::EC2::Route", props{
 			"DestinationCidrBlock": remote.String(),
 			"GatewayId":            ref(vpnGateway),
 			"RouteTableId":         ref(privateRouteTable),

@@ -82,8 +82,8 @@ earlier_own(other, name, i) if {
 	other.index > i
 }
 
-# What a name gives a CloudFormation logical ID (render/cloudformation's
-# logicalID): every run of letters and digits starts with a capital, everything
+# What a name gives a CloudFormation logical ID (vsoc.logical_id is the Go
+# function the renderer names resources with): every run of letters and digits starts with a capital, everything
 # else is dropped, so gw-1 and gw1, or a-b.example and a.b.example, give the
 # same ID, which one stack cannot hold twice.
 logical_id(name) := vsoc.logical_id(name)
