@@ -92,6 +92,15 @@ logical_id(name) := vsoc.logical_id(name)
 # search for the duplicate only runs when there is one.
 has_duplicates(xs) if count({x | some x in xs}) != count(xs)
 
+# The places of a list's values listed before: the index of each later place
+# of a value, mapped to the index of its first place.
+repeats(xs) := {i: first |
+	has_duplicates(xs)
+	some i, x in xs
+	first := min({j | some j, y in xs; y == x})
+	first < i
+}
+
 # The name part of a Kubernetes label key, and a non-empty label value: at most
 # 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit.
 label_name(s) if {

@@ -61,26 +61,14 @@ violation contains v if {
 
 violation contains v if {
 	subnets := input.customer.vpn.remoteSubnets
-	lib.has_duplicates(subnets)
-	some i, s in subnets
+	some i, j in lib.repeats(subnets)
+	s := subnets[i]
 	lib.valid_prefix(s)
-	some j, other in subnets
-	j < i
-	other == s
-	not earlier_duplicate(subnets, s, j)
 	v := {
 		"path": ["vpn", "remoteSubnets", i],
 		"message": sprintf("remote subnet %s is listed twice (also vpn.remoteSubnets[%d])", [s, j]),
 		"hint": "list each remote subnet once: the stack cannot hold its routes twice",
 	}
-}
-
-# s is also at an index before j: a subnet listed three times is reported
-# against its first place only.
-earlier_duplicate(subnets, s, j) if {
-	some k, other in subnets
-	k < j
-	other == s
 }
 
 describe(o, self) := sprintf("the customer's own VPC CIDR %s", [o.cidr]) if {

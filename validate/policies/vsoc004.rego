@@ -43,11 +43,8 @@ problems(zones, region, path) := ({v |
 	not in_region(z, region)
 	v := {"path": array.concat(path, [i]), "message": sprintf("availability zone %s is not in the hub's region %s", [z, region])}
 }) | {v |
-	lib.has_duplicates(zones)
-	some i, z in zones
-	some j, other in zones
-	j < i
-	other == z
+	some i, _ in lib.repeats(zones)
+	z := zones[i]
 	v := {"path": array.concat(path, [i]), "message": sprintf("availability zone %s is listed twice", [z])}
 }
 

@@ -27,11 +27,8 @@ violation contains v if {
 
 violation contains v if {
 	ports := input.customer.proxy.ports
-	lib.has_duplicates(ports)
-	some i, p in ports
-	some j, q in ports
-	j < i
-	p == q
+	some i, _ in lib.repeats(ports)
+	p := ports[i]
 	v := {"path": ["proxy", "ports", i], "message": sprintf("proxy port %d is listed twice", [p])}
 }
 

@@ -35,14 +35,12 @@ violation contains v if {
 
 violation contains v if {
 	patterns := input.customer.proxy.allow
-	lib.has_duplicates(patterns)
-	some i, p in patterns
+	some i, j in lib.repeats(patterns)
+	p := patterns[i]
 	well_formed(p)
-	earlier := [j | some j, other in array.slice(patterns, 0, i); other == p]
-	count(earlier) > 0
 	v := {
 		"path": ["proxy", "allow", i],
-		"message": sprintf("allowlist pattern %s is listed twice (also proxy.allow[%d])", [p, earlier[0]]),
+		"message": sprintf("allowlist pattern %s is listed twice (also proxy.allow[%d])", [p, j]),
 		"hint": "list each pattern once",
 	}
 }

@@ -31,14 +31,12 @@ violation contains v if {
 
 violation contains v if {
 	resolvers := input.customer.dns.resolvers
-	lib.has_duplicates(resolvers)
-	some i, r in resolvers
+	some i, j in lib.repeats(resolvers)
+	r := resolvers[i]
 	lib.valid_addr(r)
-	earlier := [j | some j, other in array.slice(resolvers, 0, i); other == r]
-	count(earlier) > 0
 	v := {
 		"path": ["dns", "resolvers", i],
-		"message": sprintf("resolver %s is listed twice (also dns.resolvers[%d])", [r, earlier[0]]),
+		"message": sprintf("resolver %s is listed twice (also dns.resolvers[%d])", [r, j]),
 		"hint": "list each DNS server once",
 	}
 }

@@ -107,11 +107,8 @@ violation contains v if {
 
 violation contains v if {
 	groups := input.customer.access.ssoGroups
-	lib.has_duplicates(groups)
-	some i, g in groups
-	some j, other in groups
-	j < i
-	other == g
+	some i, _ in lib.repeats(groups)
+	g := groups[i]
 	trim_space(g) != ""
 	v := {
 		"path": ["access", "ssoGroups", i],
