@@ -88,6 +88,10 @@ earlier_own(other, name, i) if {
 # same ID, which one stack cannot hold twice.
 logical_id(name) := vsoc.logical_id(name)
 
+# The CloudFormation logical ID of the Route 53 A record of a name
+# (render/cloudformation's records): RecordProxyAcmeExampleA.
+record_id(name) := concat("", ["Record", logical_id(name), "A"])
+
 # Whether a list holds a value twice: one comprehension, so that the pairwise
 # search for the duplicate only runs when there is one.
 has_duplicates(xs) if count({x | some x in xs}) != count(xs)

@@ -147,40 +147,38 @@ violation contains v if {
 }
 
 violation contains v if {
-	count(input.customer.services) > 1
-	some name, _ in input.customer.services
-	lib.dns_label(name)
-	others := sort([other |
-		some other, _ in input.customer.services
-		other < name
-		lib.dns_label(other)
-		lib.logical_id(other) == lib.logical_id(name)
-	])
-	count(others) > 0
+	some name, other in same_record_id(input.customer.services)
 	v := {
 		"path": ["services", name],
-		"message": sprintf("service name %s gives its record the same CloudFormation logical ID (Record%s%sA) as service %s", [name, lib.logical_id(name), lib.logical_id(input.customer.dns.domains[0]), others[0]]),
+		"message": sprintf("service name %s gives its record the same CloudFormation logical ID (%s) as service %s", [name, lib.record_id(sprintf("%s.%s", [name, input.customer.dns.domains[0]])), other]),
 		"hint": "rename one of them: names that differ only in hyphens are one name to CloudFormation",
 	}
 }
 
 violation contains v if {
 	input.scope == "hub"
-	count(input.hub.sharedServices) > 1
-	some name, _ in input.hub.sharedServices
+	some name, other in same_record_id(input.hub.sharedServices)
+	v := {
+		"path": ["sharedServices", name],
+		"message": sprintf("shared service name %s gives its record the same CloudFormation logical ID (%s) as shared service %s", [name, lib.record_id(sprintf("%s.%s", [name, input.hub.domain])), other]),
+		"hint": "rename one of them: names that differ only in hyphens are one name to CloudFormation",
+	}
+}
+
+# The services (by name) whose records get the logical ID of a service before
+# them in name order, mapped to the first such one: all are published in one
+# zone, so names that differ only in hyphens give one record ID.
+same_record_id(services) := {name: others[0] |
+	count(services) > 1
+	some name, _ in services
 	lib.dns_label(name)
 	others := sort([other |
-		some other, _ in input.hub.sharedServices
+		some other, _ in services
 		other < name
 		lib.dns_label(other)
 		lib.logical_id(other) == lib.logical_id(name)
 	])
 	count(others) > 0
-	v := {
-		"path": ["sharedServices", name],
-		"message": sprintf("shared service name %s gives its record the same CloudFormation logical ID (Record%s%sA) as shared service %s", [name, lib.logical_id(name), lib.logical_id(input.hub.domain), others[0]]),
-		"hint": "rename one of them: names that differ only in hyphens are one name to CloudFormation",
-	}
 }
 
 # A customer service's record, <name>.<first domain>, against the records every
@@ -245,7 +243,7 @@ record_problem(name, zone) := sprintf("gives its record %s, %d characters, more 
 	fqdn := sprintf("%s.%s", [name, zone])
 	count(fqdn) > max_dns_name_chars
 } else := sprintf("gives its record %s.%s the CloudFormation logical ID %s, %d characters, more than the %d CloudFormation allows", [name, zone, id, count(id), max_logical_id_chars]) if {
-	id := concat("", ["Record", lib.logical_id(name), lib.logical_id(zone), "A"])
+	id := lib.record_id(sprintf("%s.%s", [name, zone]))
 	count(id) > max_logical_id_chars
 }
 

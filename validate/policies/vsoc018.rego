@@ -152,7 +152,7 @@ derived_problem(e) := sprintf("gets a zone of its own whose CloudFormation logic
 	not lib.under_any(e, input.customer.dns.domains)
 	count(e) + 5 > max_file_name_chars
 } else := sprintf("gets a record of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), max_logical_id_chars]) if {
-	id := record_id(e)
+	id := lib.record_id(e)
 	count(id) > max_logical_id_chars
 }
 
@@ -172,7 +172,7 @@ violation contains v if {
 	count(clashes) > 0
 	v := {
 		"path": ["kkp", "endpoints", k],
-		"message": sprintf("KKP %s endpoint %s gets a record of its own with the same CloudFormation logical ID (%s) as %s", [k, e, record_id(e), lib.enumerate(clashes)]),
+		"message": sprintf("KKP %s endpoint %s gets a record of its own with the same CloudFormation logical ID (%s) as %s", [k, e, lib.record_id(e), lib.enumerate(clashes)]),
 		"hint": "names that differ only in dots and hyphens are one name to CloudFormation: use a name the proxy wildcard answers (e.g. kkp.<domain>), or rename the service",
 	}
 }
@@ -206,8 +206,6 @@ both_own_zones(a, b) if {
 	not lib.under_any(a, input.customer.dns.domains)
 	not lib.under_any(b, input.customer.dns.domains)
 }
-
-record_id(name) := concat("", ["Record", lib.logical_id(name), "A"])
 
 # Whether render/dns writes a record for the endpoint (its addKKPEndpoints):
 # outside the customer's domains (in a zone of its own), at the apex of the
