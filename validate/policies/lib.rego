@@ -92,6 +92,13 @@ logical_id(name) := vsoc.logical_id(name)
 # (render/cloudformation's records): RecordProxyAcmeExampleA.
 record_id(name) := concat("", ["Record", logical_id(name), "A"])
 
+# The records every customer domain's zone has: proxy.<domain> and
+# *.<domain>, whose logical ID spells the * as "wildcard".
+domain_records(d) := [
+	{"kind": "proxy", "name": sprintf("proxy.%s", [d]), "spelled": sprintf("proxy.%s", [d])},
+	{"kind": "wildcard", "name": sprintf("*.%s", [d]), "spelled": sprintf("wildcard.%s", [d])},
+]
+
 # Whether a list holds a value twice: one comprehension, so that the pairwise
 # search for the duplicate only runs when there is one.
 has_duplicates(xs) if count({x | some x in xs}) != count(xs)

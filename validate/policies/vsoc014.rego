@@ -189,9 +189,9 @@ violation contains v if {
 	some name, _ in input.customer.services
 	lib.dns_label(name)
 	id := concat("", [lib.logical_id(name), lib.logical_id(domains[0])])
-	clashes := [sprintf("%s, the %s record of domain %s (dns.domains[%d])", [r.name, r.what, d, i]) |
+	clashes := [sprintf("%s, the %s record of domain %s (dns.domains[%d])", [r.name, r.kind, d, i]) |
 		some i, d in domains
-		some r in domain_records(d)
+		some r in lib.domain_records(d)
 		lib.logical_id(r.spelled) == id
 		r.name != sprintf("%s.%s", [name, domains[0]])
 	]
@@ -246,13 +246,6 @@ record_problem(name, zone) := sprintf("gives its record %s, %d characters, more 
 	id := lib.record_id(sprintf("%s.%s", [name, zone]))
 	count(id) > max_logical_id_chars
 }
-
-# The records render/dns gives every customer domain, as their logical IDs
-# spell them (render/cloudformation writes the * of the wildcard as "wildcard").
-domain_records(d) := [
-	{"what": "proxy", "name": sprintf("proxy.%s", [d]), "spelled": sprintf("proxy.%s", [d])},
-	{"what": "wildcard", "name": sprintf("*.%s", [d]), "spelled": sprintf("wildcard.%s", [d])},
-]
 
 # A non-empty Kubernetes label value (an empty one would take the namespace
 # out of every area).

@@ -181,12 +181,9 @@ violation contains v if {
 # render/dns names them, and as their logical IDs spell them.
 stack_records(k) := array.concat(
 	array.concat(
-		[r |
+		[object.union(r, {"what": sprintf("the %s record of domain %s (dns.domains[%d])", [r.kind, d, i])}) |
 			some i, d in input.customer.dns.domains
-			some r in [
-				{"what": sprintf("the proxy record of domain %s (dns.domains[%d])", [d, i]), "name": sprintf("proxy.%s", [d]), "spelled": sprintf("proxy.%s", [d])},
-				{"what": sprintf("the wildcard record of domain %s (dns.domains[%d])", [d, i]), "name": sprintf("*.%s", [d]), "spelled": sprintf("wildcard.%s", [d])},
-			]
+			some r in lib.domain_records(d)
 		],
 		[{"what": sprintf("the record of service %s", [name]), "name": fqdn, "spelled": fqdn} |
 			some name, _ in input.customer.services
