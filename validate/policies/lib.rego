@@ -88,6 +88,9 @@ earlier_own(other, name, i) if {
 # same ID, which one stack cannot hold twice.
 logical_id(name) := vsoc.logical_id(name)
 
+# CloudFormation's limit on a logical ID.
+max_logical_id_chars := 255
+
 # The CloudFormation logical ID of the Route 53 A record of a name
 # (render/cloudformation's records): RecordProxyAcmeExampleA.
 record_id(name) := concat("", ["Record", logical_id(name), "A"])

@@ -211,8 +211,6 @@ violation contains v if {
 # (63) and the domain (VSOC008: 232) are bounded alone; together they may not fit.
 max_dns_name_chars := 253
 
-max_logical_id_chars := 255
-
 violation contains v if {
 	domains := input.customer.dns.domains
 	some name, _ in input.customer.services
@@ -242,9 +240,9 @@ violation contains v if {
 record_problem(name, zone) := sprintf("gives its record %s, %d characters, more than the %d DNS allows", [fqdn, count(fqdn), max_dns_name_chars]) if {
 	fqdn := sprintf("%s.%s", [name, zone])
 	count(fqdn) > max_dns_name_chars
-} else := sprintf("gives its record %s.%s the CloudFormation logical ID %s, %d characters, more than the %d CloudFormation allows", [name, zone, id, count(id), max_logical_id_chars]) if {
+} else := sprintf("gives its record %s.%s the CloudFormation logical ID %s, %d characters, more than the %d CloudFormation allows", [name, zone, id, count(id), lib.max_logical_id_chars]) if {
 	id := lib.record_id(sprintf("%s.%s", [name, zone]))
-	count(id) > max_logical_id_chars
+	count(id) > lib.max_logical_id_chars
 }
 
 # A non-empty Kubernetes label value (an empty one would take the namespace

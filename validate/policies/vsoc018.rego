@@ -128,8 +128,6 @@ violation contains v if {
 # addresses are IPv4) and, outside the customer's domains, its zone's
 # HostedZone<endpoint> and zone file <endpoint>.zone. A DNS name is at most 253
 # characters, but its letters and digits with these prefixes can be 260.
-max_logical_id_chars := 255
-
 max_file_name_chars := 255
 
 violation contains v if {
@@ -144,16 +142,16 @@ violation contains v if {
 	}
 }
 
-derived_problem(e) := sprintf("gets a zone of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), max_logical_id_chars]) if {
+derived_problem(e) := sprintf("gets a zone of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), lib.max_logical_id_chars]) if {
 	not lib.under_any(e, input.customer.dns.domains)
 	id := concat("", ["HostedZone", lib.logical_id(e)])
-	count(id) > max_logical_id_chars
+	count(id) > lib.max_logical_id_chars
 } else := sprintf("gets a zone of its own whose zone file %s.zone is %d characters, more than the %d a file name can have", [e, count(e) + 5, max_file_name_chars]) if {
 	not lib.under_any(e, input.customer.dns.domains)
 	count(e) + 5 > max_file_name_chars
-} else := sprintf("gets a record of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), max_logical_id_chars]) if {
+} else := sprintf("gets a record of its own whose CloudFormation logical ID %s is %d characters, more than the %d CloudFormation allows", [id, count(id), lib.max_logical_id_chars]) if {
 	id := lib.record_id(e)
-	count(id) > max_logical_id_chars
+	count(id) > lib.max_logical_id_chars
 }
 
 # An endpoint's own record against the other records of the customer's stack
