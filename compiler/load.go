@@ -63,13 +63,15 @@ func NewCache(dir string) *Cache {
 	return &Cache{dir: dir, entries: map[[sha256.Size]byte]*fileResult{}}
 }
 
-// DefaultCacheDir is where the command line keeps compiled files.
-func DefaultCacheDir() (string, error) {
+// DefaultCacheDir is where the command line keeps compiled files; empty when
+// the user has no cache folder (no HOME, as in a bare container), since the
+// cache only saves time.
+func DefaultCacheDir() string {
 	base, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("finding the user cache folder (set --cache-dir): %w", err)
+		return ""
 	}
-	return filepath.Join(base, "vsoc", "compiled"), nil
+	return filepath.Join(base, "vsoc", "compiled")
 }
 
 // cacheFormat changes whenever the cached form or the model changes, so that

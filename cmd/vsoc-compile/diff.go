@@ -41,10 +41,7 @@ violations, 2 for usage errors (such as a base ref that was not fetched).`,
 			if err := checkFormat(format, diff.Formats...); err != nil {
 				return err
 			}
-			cache, err := flags.cache()
-			if err != nil {
-				return err
-			}
+			cache := flags.cache()
 			ctx := cmd.Context()
 			v, err := validate.New(ctx)
 			if err != nil {

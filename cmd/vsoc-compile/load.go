@@ -28,19 +28,15 @@ func (f *loadFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "compile every file, and keep nothing")
 }
 
-func (f *loadFlags) cache() (*compiler.Cache, error) {
+func (f *loadFlags) cache() *compiler.Cache {
 	if f.noCache {
-		return compiler.NewCache(""), nil
+		return compiler.NewCache("")
 	}
 	dir := f.cacheDir
 	if dir == "" {
-		var err error
-		if dir, err = compiler.DefaultCacheDir(); err != nil {
-			// A container without HOME has no user cache folder; the cache only saves time.
-			dir = ""
-		}
+		dir = compiler.DefaultCacheDir()
 	}
-	return compiler.NewCache(dir), nil
+	return compiler.NewCache(dir)
 }
 
 func dirArg(args []string) string {
@@ -57,10 +53,7 @@ func buildDir(ctx context.Context, w io.Writer, dir, format string, flags *loadF
 	if err != nil {
 		return nil, exitError{code: 2, err: err}
 	}
-	cache, err := flags.cache()
-	if err != nil {
-		return nil, err
-	}
+	cache := flags.cache()
 	v, err := validate.New(ctx)
 	if err != nil {
 		return nil, exitError{code: 2, err: err}
@@ -119,10 +112,7 @@ func loadFleet(cmd *cobra.Command, dir, format string, flags *loadFlags) (*compi
 	if err != nil {
 		return nil, exitError{code: 2, err: err}
 	}
-	cache, err := flags.cache()
-	if err != nil {
-		return nil, err
-	}
+	cache := flags.cache()
 	fleet, err := compiler.Load(cmd.Context(), dir, sources, cache)
 	var loadErrs compiler.LoadErrors
 	if errors.As(err, &loadErrs) {
