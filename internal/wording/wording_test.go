@@ -9,3 +9,19 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestClosest(t *testing.T) {
+	candidates := []string{"cidrs", "routing", "gateways", "Subnets"}
+	for name, want := range map[string]string{
+		"cidr":     "cidrs",    // one edit
+		"gatways":  "gateways", // one edit
+		"subnets":  "Subnets",  // case only
+		"routnig":  "routing",  // two edits
+		"firewall": "",         // nothing near
+	} {
+		got, ok := Closest(name, candidates)
+		if got != want || ok != (want != "") {
+			t.Errorf("Closest(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+}

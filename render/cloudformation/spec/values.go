@@ -8,8 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/agnivade/levenshtein"
-
+	"github.com/vsoc/vsoc/internal/wording"
 	"github.com/vsoc/vsoc/render/cloudformation/spec/internal/extract"
 )
 
@@ -34,19 +33,10 @@ func (c *stackCheck) object(obj map[string]any, defs map[string]extract.Property
 
 // suggestion proposes the closest declared property name for a misspelt one.
 func suggestion(name string, defs map[string]extract.Property) string {
-	best, bestDist := "", 3 // farther than two edits is not a typo
-	for _, candidate := range sortedKeys(defs) {
-		if strings.EqualFold(candidate, name) {
-			return fmt.Sprintf("; did you mean %q?", candidate)
-		}
-		if d := levenshtein.ComputeDistance(strings.ToLower(name), strings.ToLower(candidate)); d < bestDist {
-			best, bestDist = candidate, d
-		}
+	if best, ok := wording.Closest(name, sortedKeys(defs)); ok {
+		return fmt.Sprintf("; did you mean %q?", best)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", best)
+	return ""
 }
 
 // value checks one value against its declared type. Intrinsic functions are accepted where
