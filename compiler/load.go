@@ -26,6 +26,7 @@ import (
 	"cuelang.org/go/cue/parser"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vsoc/vsoc/internal/wording"
 	"github.com/vsoc/vsoc/schema"
 )
 
@@ -196,9 +197,24 @@ func writeFileAtomic(path string, b []byte) error {
 
 // LoadError is malformed input: CUE's own message with its position.
 type LoadError struct {
-	Pos     Pos
-	Message string
-	Hint    string // how to fix it, when there is more to say than the message
+	Pos      Pos
+	Pointer  string // the value it is about, as a JSON pointer into the model ("/customers/acme/vpc"), when known
+	Customer string // the customer whose declaration it is about, when it is one
+	Message  string
+	Hint     string // how to fix it, when there is more to say than the message
+}
+
+// about records the value at path (from the file's root: customers, acme, vpc) as the one e is
+// about.
+func (e *LoadError) about(path ...string) {
+	elems := make([]any, len(path))
+	for i, p := range path {
+		elems[i] = p
+	}
+	e.Pointer = Pointer(elems...)
+	if len(path) >= 2 && path[0] == "customers" {
+		e.Customer = path[1]
+	}
 }
 
 func (e LoadError) Error() string {
@@ -491,7 +507,7 @@ func checkDeclarations(v cue.Value, name string, positions *Positions) LoadError
 	if hasHub && filepath.Base(name) != HubFile {
 		// Accepting the hub wherever it is declared made the alphabetically
 		// first file win, and blamed hub.cue for the "second" hub.
-		return LoadErrors{{Pos: mustPos(positions, "/hub", name),
+		return LoadErrors{{Pos: mustPos(positions, "/hub", name), Pointer: "/hub",
 			Message: fmt.Sprintf("%s declares the hub, which belongs in %s", filepath.Base(name), HubFile),
 			Hint: fmt.Sprintf("move `hub: {...}` into %s (or delete it here if %s declares the hub already): %s declares only `customers: %q: {...}`",
 				HubFile, HubFile, filepath.Base(name), base)}}
@@ -556,17 +572,16 @@ func (c *fileCompiler) decodeFile(v cue.Value, name string, positions *Positions
 // under the definition's path (#Customer.vpn…), which is replaced by path.
 func (c *fileCompiler) check(def, v cue.Value, into any, file string, positions *Positions, path ...string) LoadErrors {
 	if err := v.Validate(cue.Concrete(true)); err != nil {
-		return fromCUEWithin(err, file, positions, len(def.Path().Selectors()), path)
+		return fromCUEWithin(err, file, positions, def, path)
 	}
 	if c.fields.decodeModel(v, into) {
 		return nil
 	}
 	if err := decodeJSON(v, into); err != nil {
-		elems := make([]any, len(path))
-		for i, p := range path {
-			elems[i] = p
-		}
-		return LoadErrors{{Pos: mustPos(positions, Pointer(elems...), file), Message: err.Error()}}
+		le := LoadError{Message: err.Error()}
+		le.about(path...)
+		le.Pos = mustPos(positions, le.Pointer, file)
+		return LoadErrors{le}
 	}
 	return nil
 }
@@ -600,7 +615,8 @@ func decodeJSON(v cue.Value, into any) error {
 // elements) is replaced by prefix, so that paths are given from the file's root,
 // and an error whose positions are all in the schema (a required field left
 // out) is placed at the nearest value the file wrote on its path.
-func fromCUEWithin(err error, file string, positions *Positions, strip int, prefix []string) LoadErrors {
+func fromCUEWithin(err error, file string, positions *Positions, def cue.Value, prefix []string) LoadErrors {
+	strip := len(def.Path().Selectors())
 	var out LoadErrors
 	for _, e := range cueerrors.Errors(err) {
 		rel := e.Path()
@@ -610,14 +626,13 @@ func fromCUEWithin(err error, file string, positions *Positions, strip int, pref
 		path := append(slices.Clone(prefix), rel...)
 		le := fromCUEError(e, file, path)
 		if inSchemaOnly(e, file) {
-			elems := make([]any, len(path))
-			for j, p := range path {
-				elems[j] = p
-			}
-			le.Pos = mustPos(positions, Pointer(elems...), file)
+			le.Pos = mustPos(positions, le.Pointer, file)
 			if strings.Contains(le.Message, "incomplete value") {
 				le.Message += " (a required value is missing: set it)"
 			}
+		}
+		if format, _ := e.Msg(); format == fieldNotAllowed && len(rel) > 0 {
+			le.Hint = hintUnknownField(def, rel)
 		}
 		out = append(out, le)
 	}
@@ -625,6 +640,57 @@ func fromCUEWithin(err error, file string, positions *Positions, strip int, pref
 		out = LoadErrors{{Pos: Pos{File: file, Line: 1, Col: 1}, Message: err.Error()}}
 	}
 	return collapseChoices(out)
+}
+
+// fieldNotAllowed is CUE's message for a field that a closed struct (a definition) does not
+// declare.
+const fieldNotAllowed = "field not allowed"
+
+// hintUnknownField says which field a field that def does not allow at rel (a path within def)
+// was likely meant to be, or which fields are allowed there when none is close.
+func hintUnknownField(def cue.Value, rel []string) string {
+	parent := def
+	for _, elem := range rel[:len(rel)-1] {
+		parent = lookupElem(parent, elem)
+	}
+	var allowed []string
+	for it, _ := parent.Fields(cue.Optional(true)); it != nil && it.Next(); {
+		allowed = append(allowed, it.Selector().Unquoted())
+	}
+	if len(allowed) == 0 {
+		return ""
+	}
+	name := rel[len(rel)-1]
+	if best, ok := wording.Closest(name, allowed); ok {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	const listed = 12 // more is a wall of names; the schema lists them all
+	if len(allowed) > listed {
+		return fmt.Sprintf("%s allows %s, and more (`vsoc-compile schema` lists them)", describePlace(rel), strings.Join(allowed[:listed], ", "))
+	}
+	return fmt.Sprintf("%s allows %s", describePlace(rel), strings.Join(allowed, ", "))
+}
+
+// describePlace names the struct that holds the field at rel.
+func describePlace(rel []string) string {
+	if len(rel) == 1 {
+		return "this declaration"
+	}
+	return strings.Join(rel[:len(rel)-1], ".")
+}
+
+// lookupElem is v's value for one element of an error's path: a list index, a field, or the
+// value of any field of a struct whose fields are a pattern ([Name=string]: ...).
+func lookupElem(v cue.Value, elem string) cue.Value {
+	if _, err := strconv.Atoi(elem); err == nil {
+		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
+			return e
+		}
+	}
+	if f := v.LookupPath(cue.MakePath(cue.Str(elem))); f.Exists() {
+		return f
+	}
+	return v.LookupPath(cue.MakePath(cue.AnyString))
 }
 
 // collapseChoices turns CUE's report of an empty disjunction (a header "N
@@ -761,13 +827,19 @@ func mergeAlternatives(head LoadError, path string, errs LoadErrors) LoadError {
 	if len(errs) == 0 {
 		return head
 	}
+	// The merged error is about the value head is about.
+	restated := func(msg, hint string) LoadError {
+		merged := head
+		merged.Message, merged.Hint = msg, hint
+		return merged
+	}
 	alts := readAlternatives(errs)
 	samePlace := true
 	for _, a := range alts {
 		samePlace = samePlace && a.err.Pos == head.Pos && a.path == path
 	}
 	if value, choices, ok := literalChoices(alts); ok && samePlace {
-		return LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: %s is not one of %s", path, value, strings.Join(choices, ", ")), Hint: "use one of them"}
+		return restated(fmt.Sprintf("%s: %s is not one of %s", path, value, strings.Join(choices, ", ")), "use one of them")
 	}
 	var kept []alternative
 	for i, a := range alts {
@@ -787,7 +859,7 @@ func mergeAlternatives(head LoadError, path string, errs LoadErrors) LoadError {
 		for i, a := range kept {
 			others[i] = a.other
 		}
-		return LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: conflicting values %s and (%s)", path, kept[0].value, strings.Join(others, " | "))}
+		return restated(fmt.Sprintf("%s: conflicting values %s and (%s)", path, kept[0].value, strings.Join(others, " | ")), "")
 	}
 	parts := make([]string, len(kept))
 	for i, a := range kept {
@@ -796,7 +868,7 @@ func mergeAlternatives(head LoadError, path string, errs LoadErrors) LoadError {
 			parts[i] = rel + ": " + a.msg
 		}
 	}
-	return LoadError{Pos: head.Pos, Message: fmt.Sprintf("%s: no alternative allows it: %s", path, strings.Join(parts, "; "))}
+	return restated(fmt.Sprintf("%s: no alternative allows it: %s", path, strings.Join(parts, "; ")), "")
 }
 
 // coveredByAnother reports whether alternative i says nothing another one
@@ -904,10 +976,12 @@ func fromCUEError(e cueerrors.Error, file string, path []string) LoadError {
 	}
 	format, args := e.Msg()
 	msg := fmt.Sprintf(format, args...)
+	le := LoadError{Pos: pos, Message: msg}
 	if len(path) > 0 {
-		msg = strings.Join(path, ".") + ": " + msg
+		le.Message = strings.Join(path, ".") + ": " + msg
+		le.about(path...)
 	}
-	return LoadError{Pos: pos, Message: msg}
+	return le
 }
 
 func assemble(dir string, sources []Source, results []*fileResult) (*Fleet, LoadErrors) {

@@ -109,6 +109,57 @@ func TestLoadErrorsCarryCUEPositions(t *testing.T) {
 	}
 }
 
+// TestUnknownFieldsNameTheirValueAndTheLikelyField: a field the schema does not declare is
+// reported with the JSON pointer and customer of the value (as violations are), and the hint
+// names the field it was likely meant to be, at any depth: in a list element, in a struct of
+// named entries (namespaces), in the hub; or lists the fields allowed when none is close.
+func TestUnknownFieldsNameTheirValueAndTheLikelyField(t *testing.T) {
+	hub, err := os.ReadFile(filepath.Join(sampleDir, "hub.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, file, content string
+		want                LoadError
+	}{
+		{"top level", "bad.cue", "package vsoc\n\ncustomers: bad: {\n\tvpcc: {}\n}\n",
+			LoadError{Pointer: "/customers/bad/vpcc", Customer: "bad", Hint: `did you mean "vpc"?`}},
+		{"list element", "bad.cue", "package vsoc\n\ncustomers: bad: vpn: gateways: [{name: \"gw\", address: \"192.0.2.1\", asnn: 65001}]\n",
+			LoadError{Pointer: "/customers/bad/vpn/gateways/0/asnn", Customer: "bad", Hint: `did you mean "asn"?`}},
+		{"named entry", "bad.cue", "package vsoc\n\ncustomers: bad: cluster: namespaces: mla: aera: \"observability\"\n",
+			LoadError{Pointer: "/customers/bad/cluster/namespaces/mla/aera", Customer: "bad", Hint: `did you mean "area"?`}},
+		{"nothing close", "bad.cue", "package vsoc\n\ncustomers: bad: vpc: firewall: true\n",
+			LoadError{Pointer: "/customers/bad/vpc/firewall", Customer: "bad", Hint: "vpc allows cidrs, availabilityZones, natEgress, logRetentionDays"}},
+		{"hub", "hub.cue", strings.Replace(string(hub), "\tregion:", "\tregoin:", 1),
+			LoadError{Pointer: "/hub/regoin", Hint: `did you mean "region"?`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sources := []Source{{Name: "x/" + tc.file, Content: []byte(tc.content)}}
+			if tc.file != "hub.cue" {
+				sources = append(sources, Source{Name: "x/hub.cue", Content: hub})
+			}
+			_, err := Load(context.Background(), "x", sources, nil)
+			var errs LoadErrors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err = %v, want LoadErrors", err)
+			}
+			var found bool
+			for _, e := range errs {
+				if strings.HasSuffix(e.Message, "field not allowed") {
+					found = true
+					got := LoadError{Pointer: e.Pointer, Customer: e.Customer, Hint: e.Hint}
+					if got != tc.want {
+						t.Errorf("%s: got pointer %q, customer %q, hint %q; want %q, %q, %q", e.Message, got.Pointer, got.Customer, got.Hint, tc.want.Pointer, tc.want.Customer, tc.want.Hint)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("no unknown field reported:\n%v", err)
+			}
+		})
+	}
+}
+
 func TestLoadRefusesAStaleVendoredSchema(t *testing.T) {
 	_, err := Load(context.Background(), "x", []Source{{Name: "x/schema.cue", Content: []byte("package vsoc\n")}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "x/schema.cue:1:1: this vendored schema differs") {

@@ -241,7 +241,7 @@ func Run(ctx context.Context, opts Options) (*Preview, error) {
 func loadFindings(errs compiler.LoadErrors) []Finding {
 	out := make([]Finding, len(errs))
 	for i, e := range errs {
-		out[i] = Finding{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Message: e.Message, Hint: e.Hint}
+		out[i] = Finding{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Customer: e.Customer, Message: e.Message, Hint: e.Hint}
 	}
 	return out
 }

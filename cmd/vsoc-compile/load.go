@@ -79,7 +79,7 @@ func writeLoadErrors(w io.Writer, format string, errs compiler.LoadErrors) error
 	if format == "json" || format == "github" {
 		vs := make([]validate.Violation, len(errs))
 		for i, e := range errs {
-			vs[i] = validate.Violation{Rule: loadRule.ID, Pos: e.Pos, Message: e.Message, Hint: e.Hint}
+			vs[i] = validate.Violation{Rule: loadRule.ID, Pos: e.Pos, Pointer: e.Pointer, Customer: e.Customer, Message: e.Message, Hint: e.Hint}
 		}
 		return validate.WriteReport(w, format, vs)
 	}

@@ -12,7 +12,7 @@ import (
 // TestLoadErrorsAreReportedAsViolations: a malformed file gives the same JSON shape and the same
 // annotations as a violation, so that what reads one reads the other.
 func TestLoadErrorsAreReportedAsViolations(t *testing.T) {
-	errs := compiler.LoadErrors{{Pos: compiler.Pos{File: "wob,com:x.cue", Line: 3, Col: 7}, Message: "customers.wob: 50% off\nnext"}}
+	errs := compiler.LoadErrors{{Pos: compiler.Pos{File: "wob,com:x.cue", Line: 3, Col: 7}, Pointer: "/customers/wob", Customer: "wob", Message: "customers.wob: 50% off\nnext"}}
 
 	var out bytes.Buffer
 	if err := writeLoadErrors(&out, "json", errs); err != nil {
@@ -24,6 +24,9 @@ func TestLoadErrorsAreReportedAsViolations(t *testing.T) {
 	}
 	if len(report) != 1 || report[0]["rule"] != "CUE" || report[0]["file"] != "wob,com:x.cue" || report[0]["line"] != 3.0 || report[0]["col"] != 7.0 {
 		t.Fatalf("JSON report %v, want one violation of rule CUE at wob,com:x.cue:3:7", report)
+	}
+	if report[0]["pointer"] != "/customers/wob" || report[0]["customer"] != "wob" {
+		t.Fatalf("JSON report %v, want the pointer and customer the error is about", report)
 	}
 
 	out.Reset()
