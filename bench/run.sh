@@ -4,12 +4,15 @@
 #
 #   bench/run.sh [OUTDIR]
 #
-# Environment: ROUNDS (4: each target once in every position) rounds of every measurement (the
+# Targets: direct (the backend itself), vsoc, nginx (as it comes: at the first end of a stream it
+# closes both sides), nginx-hc (the same with proxy_half_close on: it relays half-closes, as vsoc and
+# HAProxy do) and haproxy.
+#
+# Environment: ROUNDS (5: each target once in every position) rounds of every measurement (the
 # report shows medians), DUR (4) seconds per wrk/h2load run, BULK_MB (1024) size of the bulk
 # download, IDLE_N (9000) idle connections (bounded by the 20000 open-file limit: a proxy holds 2
-# sockets per connection), NGINX_HALF_CLOSE (0; 1 runs nginx with proxy_half_close on, which relays
-# half-closes as vsoc and HAProxy do instead of closing both sides when one ends), VSOC_GOMAXPROCS
-# (unset; the GOMAXPROCS vsoc-sniproxy starts with: 1 runs one relay loop, as in the rendered pod).
+# sockets per connection), VSOC_GOMAXPROCS (unset; the GOMAXPROCS vsoc-sniproxy starts with: 1 runs
+# one relay loop, as in the rendered pod).
 # Needs: nginx, libnginx-mod-stream, haproxy, wrk, nghttp2-client (h2load), curl, openssl.
 #
 # The SNI name is "localhost": wrk takes the SNI from the URL host and "localhost" resolves to
@@ -18,16 +21,15 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/.cache/bench/$(date -u +%Y%m%dT%H%M%SZ)}
-ROUNDS=${ROUNDS:-4}
+ROUNDS=${ROUNDS:-5}
 DUR=${DUR:-4}
 BULK_MB=${BULK_MB:-1024}
 IDLE_N=${IDLE_N:-9000}
-NGINX_HALF_CLOSE=${NGINX_HALF_CLOSE:-0}
 VSOC_GOMAXPROCS=${VSOC_GOMAXPROCS:-}
 CONNS=${CONNS:-32}
 
 BACKEND_PORT=29443
-declare -A PORT=([direct]=29443 [vsoc]=29444 [nginx]=29445 [haproxy]=29446)
+declare -A PORT=([direct]=29443 [vsoc]=29444 [nginx]=29445 [haproxy]=29446 [nginx-hc]=29447)
 DNS_ADDR=127.0.0.1:29353
 
 for tool in nginx haproxy wrk h2load curl openssl go; do
@@ -95,16 +97,16 @@ EOF
 env ${VSOC_GOMAXPROCS:+GOMAXPROCS=$VSOC_GOMAXPROCS} ./vsoc-sniproxy --config vsoc.yaml --watch-interval 0 2>vsoc.log &
 VSOC_PID=$!; PIDS+=($VSOC_PID)
 
-# --- nginx stream with ssl_preread, 2 workers
-half_close=off
-[ "$NGINX_HALF_CLOSE" = 1 ] && half_close=on
-cat >nginx-proxy.conf <<EOF
+# --- nginx stream with ssl_preread, 2 workers: TARGET and its proxy_half_close setting
+start_nginx() {
+	local t=$1 half_close=$2
+	cat >"$t-proxy.conf" <<EOF
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 2;
 worker_rlimit_nofile 20000;
 daemon off;
-pid $OUT/nginx-proxy.pid;
-error_log $OUT/nginx-proxy-error.log warn;
+pid $OUT/$t-proxy.pid;
+error_log $OUT/$t-proxy-error.log warn;
 events { worker_connections 20000; }
 stream {
 	map \$ssl_preread_server_name \$upstream {
@@ -112,7 +114,7 @@ stream {
 		default 127.0.0.1:1;
 	}
 	server {
-		listen 127.0.0.1:${PORT[nginx]};
+		listen 127.0.0.1:${PORT[$t]};
 		ssl_preread on;
 		proxy_pass \$upstream;
 		proxy_connect_timeout 5s;
@@ -120,8 +122,12 @@ stream {
 	}
 }
 EOF
-nginx -p "$OUT" -c "$OUT/nginx-proxy.conf" & NGINX_PID=$!; PIDS+=($NGINX_PID)
-echo "bench: nginx runs with proxy_half_close $half_close"
+	nginx -p "$OUT" -c "$OUT/$t-proxy.conf" &
+}
+start_nginx nginx off
+NGINX_PID=$!; PIDS+=($NGINX_PID)
+start_nginx nginx-hc on
+NGINX_HC_PID=$!; PIDS+=($NGINX_HC_PID)
 
 # --- HAProxy with req.ssl_sni, 2 threads
 cat >haproxy.cfg <<EOF
@@ -151,13 +157,13 @@ wait_port() {
 	echo "bench: nothing listens on $1" >&2
 	exit 1
 }
-for t in direct vsoc nginx haproxy; do wait_port "${PORT[$t]}"; done
+for t in direct vsoc nginx nginx-hc haproxy; do wait_port "${PORT[$t]}"; done
 # Every relay loop accepts on a listening socket of its own.
 loops=$(awk -v port=":$(printf '%04X' "${PORT[vsoc]}")" '$4 == "0A" && substr($2, length($2) - 4) == port' /proc/net/tcp | wc -l)
 echo "bench: vsoc-sniproxy runs $loops relay loop(s)${VSOC_GOMAXPROCS:+ (GOMAXPROCS=$VSOC_GOMAXPROCS)}"
 
 # Sanity: every target serves the backend.
-for t in direct vsoc nginx haproxy; do
+for t in direct vsoc nginx nginx-hc haproxy; do
 	curl -sSfk "https://localhost:${PORT[$t]}/small" >/dev/null || { echo "bench: $t does not proxy" >&2; exit 1; }
 done
 # Warm-up: the first read of bulk.bin fills the backend's page cache. Without it the first bulk
@@ -174,6 +180,7 @@ proxy_pids() {
 	case $1 in
 	vsoc) echo "$VSOC_PID" ;;
 	nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
+	nginx-hc) echo "$NGINX_HC_PID $(pgrep -P "$NGINX_HC_PID" | tr '\n' ' ')" ;;
 	haproxy) echo "$HAPROXY_PID" ;;
 	esac
 }
@@ -207,9 +214,9 @@ wrk_measure() {
 	cpu_record "$t" "$cpu_metric" 1e6 "$(echo "$out" | awk '/requests in/{print $1}')"
 }
 
-# Each measurement runs for the four targets back to back, in an order that rotates every round,
+# Each measurement runs for the five targets back to back, in an order that rotates every round,
 # so that a burst of load from elsewhere on the machine hits them alike rather than one target.
-TARGETS=(direct vsoc nginx haproxy)
+TARGETS=(direct vsoc nginx nginx-hc haproxy)
 for round in $(seq "$ROUNDS"); do
 	shift_by=$(((round - 1) % ${#TARGETS[@]}))
 	order=("${TARGETS[@]:shift_by}" "${TARGETS[@]:0:shift_by}")
@@ -234,7 +241,7 @@ for round in $(seq "$ROUNDS"); do
 	echo "bench: round $round done (order: ${order[*]})"
 done
 
-# Memory of IDLE_N idle proxied connections, one proxy at a time.
+# Memory of IDLE_N idle proxied connections, one proxy at a time (nginx-hc holds them as nginx does).
 nginx_pids=$(pgrep -d, -P "$NGINX_PID" || true)
 for t in vsoc nginx haproxy; do
 	case $t in

@@ -241,12 +241,15 @@ func runReport(args []string) error {
 		{"h2_cpu_us", "proxy CPU per HTTP/2 request (µs)", true, false},
 		{"idle_kib_per_conn", "KiB per idle proxied connection", true, false},
 	}
-	targets := []string{"direct", "vsoc", "nginx", "haproxy"}
+	targets := []string{"direct", "vsoc", "nginx", "nginx-hc", "haproxy"}
+	// The peers, nginx as it comes and HAProxy; and the peers that do the work vsoc does
+	// at a close, relaying half-closes (nginx's stream proxy does with proxy_half_close on).
+	peerSets := [][]string{{"nginx", "haproxy"}, {"nginx-hc", "haproxy"}}
 	fmt.Printf("%-48s", "metric (median of runs)")
 	for _, t := range targets {
-		fmt.Printf("%12s", t)
+		fmt.Printf("%10s", t)
 	}
-	fmt.Printf("%12s%16s%20s\n", "vsoc/direct", "vsoc/best-peer", "per round (min-max)")
+	fmt.Printf("%12s%24s%24s\n", "vsoc/direct", "vsoc/best-peer (rounds)", "vsoc/best-hc (rounds)")
 	for _, m := range metrics {
 		row := values[m.key]
 		if row == nil {
@@ -257,9 +260,9 @@ func runReport(args []string) error {
 		for _, t := range targets {
 			if vs := row[t]; len(vs) > 0 {
 				med[t] = median(vs)
-				fmt.Printf("%12.1f", med[t])
+				fmt.Printf("%10.1f", med[t])
 			} else {
-				fmt.Printf("%12s", "-")
+				fmt.Printf("%10s", "-")
 			}
 		}
 		vsoc, hasV := med["vsoc"]
@@ -268,24 +271,32 @@ func runReport(args []string) error {
 		} else {
 			fmt.Printf("%12s", "-")
 		}
-		best, have := 0.0, false
-		for _, p := range []string{"nginx", "haproxy"} {
-			if v, ok := med[p]; ok && (!have || (m.lowerIsBest && v < best) || (!m.lowerIsBest && v > best)) {
-				best, have = v, true
-			}
+		for _, peers := range peerSets {
+			fmt.Printf("%24s", peerColumn(row, med, peers, m.lowerIsBest))
 		}
-		if !have || !hasV || best == 0 {
-			fmt.Printf("%16s%20s\n", "-", "-")
-			continue
-		}
-		fmt.Printf("%16.2f", peerRatio(vsoc, best, m.lowerIsBest))
-		if lo, hi, ok := roundRatios(row, m.lowerIsBest); ok {
-			fmt.Printf("%20s\n", fmt.Sprintf("%.2f-%.2f", lo, hi))
-		} else {
-			fmt.Printf("%20s\n", "-")
-		}
+		fmt.Println()
 	}
 	return nil
+}
+
+// peerColumn is vsoc's median against the better of peers' medians, with the range of that ratio
+// over the rounds: "0.97 (0.84-1.00)". "-" without figures for vsoc or the peers.
+func peerColumn(row map[string][]float64, med map[string]float64, peers []string, lowerIsBest bool) string {
+	vsoc, hasV := med["vsoc"]
+	best, have := 0.0, false
+	for _, p := range peers {
+		if v, ok := med[p]; ok && (!have || (lowerIsBest && v < best) || (!lowerIsBest && v > best)) {
+			best, have = v, true
+		}
+	}
+	if !have || !hasV || best == 0 || vsoc == 0 {
+		return "-"
+	}
+	col := fmt.Sprintf("%.2f", peerRatio(vsoc, best, lowerIsBest))
+	if lo, hi, ok := roundRatios(row, peers, lowerIsBest); ok {
+		col += fmt.Sprintf(" (%.2f-%.2f)", lo, hi)
+	}
+	return col
 }
 
 // peerRatio is vsoc's figure against the better peer's, so that above 1 means vsoc is better:
@@ -297,16 +308,19 @@ func peerRatio(vsoc, best float64, lowerIsBest bool) float64 {
 	return vsoc / best
 }
 
-// roundRatios is the lowest and highest ratio of vsoc to the better peer within one round.
-func roundRatios(row map[string][]float64, lowerIsBest bool) (lo, hi float64, ok bool) {
+// roundRatios is the lowest and highest ratio of vsoc to the better of peers within one round;
+// only rounds that measured vsoc and every peer count.
+func roundRatios(row map[string][]float64, peers []string, lowerIsBest bool) (lo, hi float64, ok bool) {
 	rounds := len(row["vsoc"])
-	for _, p := range []string{"nginx", "haproxy"} {
+	for _, p := range peers {
 		rounds = min(rounds, len(row[p]))
 	}
 	for i := range rounds {
-		best := row["nginx"][i]
-		if v := row["haproxy"][i]; (lowerIsBest && v < best) || (!lowerIsBest && v > best) {
-			best = v
+		best := row[peers[0]][i]
+		for _, p := range peers[1:] {
+			if v := row[p][i]; (lowerIsBest && v < best) || (!lowerIsBest && v > best) {
+				best = v
+			}
 		}
 		if best == 0 || row["vsoc"][i] == 0 {
 			continue
