@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
+
 	"github.com/vsoc/vsoc/compiler"
 	"github.com/vsoc/vsoc/internal/wording"
 	"github.com/vsoc/vsoc/render"
@@ -211,7 +214,7 @@ func Run(ctx context.Context, opts Options) (*Preview, error) {
 		// The base was validated when it was merged: it is loaded (files
 		// unchanged in the head come from the cache) and rendered, not
 		// validated again.
-		baseFleet, err = compiler.Load(ctx, opts.Dir, withoutVendoredSchema(base.Sources), opts.Cache)
+		baseFleet, err = compiler.Load(ctx, opts.Dir, withHubInHubFile(withoutVendoredSchema(base.Sources)), opts.Cache)
 		if errors.As(err, &loadErrs) {
 			p.BaseNote = fmt.Sprintf("the base (%s) does not compile (%s, the first: %s): every file is shown as added",
 				opts.Base, wording.Count(len(loadErrs), "error"), loadErrs[0].Error())
@@ -252,6 +255,55 @@ func violationFindings(vs []validate.Violation) []Finding {
 		out[i] = Finding{File: v.Pos.File, Line: v.Pos.Line, Col: v.Pos.Col, Rule: v.Rule, Customer: v.Customer, Message: v.Message, Hint: v.Hint}
 	}
 	return out
+}
+
+// withHubInHubFile reads a base from before vsoc required the hub in hub.cue as the vsoc that
+// merged it did: when the base has no hub.cue and exactly one file declares the hub and no
+// customer, that file is compiled as hub.cue. Otherwise the pull request that moves the hub into
+// hub.cue, which changes nothing, would preview every file as added because its base does not
+// compile.
+func withHubInHubFile(sources []compiler.Source) []compiler.Source {
+	hubAt := -1
+	for i, s := range sources {
+		if filepath.Base(s.Name) == compiler.HubFile {
+			return sources
+		}
+		if declaresOnlyTheHub(s) {
+			if hubAt >= 0 {
+				return sources // two hubs: the base does not compile either way
+			}
+			hubAt = i
+		}
+	}
+	if hubAt < 0 {
+		return sources
+	}
+	out := slices.Clone(sources)
+	out[hubAt].Name = filepath.Join(filepath.Dir(out[hubAt].Name), compiler.HubFile)
+	return out
+}
+
+// declaresOnlyTheHub reports whether src's top level declares hub and not customers; false for a
+// file that does not parse.
+func declaresOnlyTheHub(src compiler.Source) bool {
+	file, err := parser.ParseFile(src.Name, src.Content)
+	if err != nil {
+		return false
+	}
+	hub := false
+	for _, decl := range file.Decls {
+		field, ok := decl.(*ast.Field)
+		if !ok {
+			continue
+		}
+		switch name, _, _ := ast.LabelName(field.Label); name {
+		case "hub":
+			hub = true
+		case "customers":
+			return false
+		}
+	}
+	return hub
 }
 
 // withoutVendoredSchema leaves out the customers repository's copy of the schema: the base is
