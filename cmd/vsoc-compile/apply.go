@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,6 +63,12 @@ progress goes to stderr. Exit status: 0 applied (or previewed), 1 refused,
 failed or interrupted, 2 usage or internal error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// pflag reads an empty --only (--only "", as an unset CI variable gives) as no names,
+			// which apply.Options takes for "everything": the run meant for a few customers would
+			// apply every stack, and delete the stacks of customers no longer declared.
+			if cmd.Flags().Changed("only") && len(opts.Only) == 0 {
+				return exitError{code: 2, err: errors.New(`--only "" names no customer: give customer names (or "hub"), or leave out --only to apply everything`)}
+			}
 			ctx := cmd.Context()
 			dir := dirArg(args)
 			fleet, err := loadFleet(cmd, dir, "text", &flags)

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vsoc/vsoc/apply/cfnlocal"
+	"github.com/vsoc/vsoc/apply/cfnlocal/cfnlocaltest"
+)
+
+// applyFixture builds the sample fleet into a temporary OUT and starts an in-process
+// CloudFormation endpoint, with credentials that reach it and no profile of the user's; it
+// returns the customers folder, OUT, the endpoint and its URL.
+func applyFixture(t *testing.T) (string, string, *cfnlocal.Server, string) {
+	t.Helper()
+	for name, value := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           "AKIDLOCAL",
+		"AWS_SECRET_ACCESS_KEY":       "secret",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             filepath.Join(t.TempDir(), "config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "credentials"),
+	} {
+		t.Setenv(name, value)
+	}
+	customers := filepath.Join("..", "..", "customers")
+	out := filepath.Join(t.TempDir(), "out")
+	if code := runTo(t.Context(), []string{"build", "--no-cache", "-o", out, customers}, io.Discard); code != 0 {
+		t.Fatalf("build: status %d", code)
+	}
+	server, url := cfnlocaltest.Start(t, time.Millisecond)
+	return customers, out, server, url
+}
+
+// TestApplyRefusesAnEmptyOnly: --only "" (a CI variable that was not set) names no customer; read
+// as no --only at all, it would apply every stack and delete the stacks of removed customers
+// instead of the few the user meant. It is a usage error, found before AWS is asked anything.
+func TestApplyRefusesAnEmptyOnly(t *testing.T) {
+	customers, out, server, url := applyFixture(t)
+	for _, only := range [][]string{{"--only", ""}, {"--only="}} {
+		args := append([]string{"apply", "--no-cache", "--out", out, "--endpoint-url", url, "--poll-interval", "10ms"}, only...)
+		if code := runTo(t.Context(), append(args, customers), io.Discard); code != 2 {
+			t.Errorf("apply %v: status %d, want 2 (usage error)", only, code)
+		}
+	}
+	if n := server.Calls("GetCallerIdentity") + server.Calls("CreateChangeSet"); n != 0 {
+		t.Fatalf("apply with an empty --only made %d calls to AWS, want none", n)
+	}
+}
