@@ -69,6 +69,14 @@ failed or interrupted, 2 usage or internal error.`,
 			if cmd.Flags().Changed("only") && len(opts.Only) == 0 {
 				return exitError{code: 2, err: errors.New(`--only "" names no customer: give customer names (or "hub"), or leave out --only to apply everything`)}
 			}
+			// The driver takes a zero or negative value for its default, which would ignore the
+			// flag without a word.
+			if opts.Parallelism < 1 {
+				return exitError{code: 2, err: fmt.Errorf("--parallel %d: apply at least 1 customer stack at once", opts.Parallelism)}
+			}
+			if opts.PollInterval <= 0 {
+				return exitError{code: 2, err: fmt.Errorf("--poll-interval %s: give a positive duration, e.g. 5s", opts.PollInterval)}
+			}
 			ctx := cmd.Context()
 			dir := dirArg(args)
 			fleet, err := loadFleet(cmd, dir, "text", &flags)

@@ -49,3 +49,19 @@ func TestApplyRefusesAnEmptyOnly(t *testing.T) {
 		t.Fatalf("apply with an empty --only made %d calls to AWS, want none", n)
 	}
 }
+
+// TestApplyRefusesParallelAndPollIntervalItCannotUse: the driver takes a zero or negative
+// parallelism or poll interval for its default (4 stacks at once, every 5 s); given on the command
+// line, such a value would be ignored without a word. It is a usage error.
+func TestApplyRefusesParallelAndPollIntervalItCannotUse(t *testing.T) {
+	customers, out, server, url := applyFixture(t)
+	for _, flag := range [][]string{{"--parallel", "0"}, {"--parallel", "-1"}, {"--poll-interval", "0s"}, {"--poll-interval", "-5s"}} {
+		args := append([]string{"apply", "--no-cache", "--out", out, "--endpoint-url", url}, flag...)
+		if code := runTo(t.Context(), append(args, customers), io.Discard); code != 2 {
+			t.Errorf("apply %v: status %d, want 2 (usage error)", flag, code)
+		}
+	}
+	if n := server.Calls("GetCallerIdentity") + server.Calls("CreateChangeSet"); n != 0 {
+		t.Fatalf("apply with an unusable --parallel or --poll-interval made %d calls to AWS, want none", n)
+	}
+}
