@@ -413,6 +413,25 @@ func applyClusters(ctx context.Context, opts Options, targets []clusterTarget, p
 	return results
 }
 
+// CheckRecordFile reports whether WriteRecord could write the audit record to file: that its
+// folder takes the temporary file the record is written to first, and that file is not a folder.
+// A run calls it before it starts, so that a record that cannot be kept is not found only after
+// the change sets it records were executed.
+func CheckRecordFile(file string) error {
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		return fmt.Errorf("audit file %s is a folder", file)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("audit file %s cannot be written: %w", file, err)
+	}
+	tmp.Close()
+	if err := os.Remove(tmp.Name()); err != nil {
+		return fmt.Errorf("checking the audit file %s: %w", file, err)
+	}
+	return nil
+}
+
 // WriteRecord writes the record as indented JSON to w and, if file is set,
 // to file (replaced atomically).
 func WriteRecord(w io.Writer, file string, rec *Record) error {

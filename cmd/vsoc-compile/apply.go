@@ -77,6 +77,11 @@ failed or interrupted, 2 usage or internal error.`,
 			if opts.PollInterval <= 0 {
 				return exitError{code: 2, err: fmt.Errorf("--poll-interval %s: give a positive duration, e.g. 5s", opts.PollInterval)}
 			}
+			if auditFile != "" {
+				if err := apply.CheckRecordFile(auditFile); err != nil {
+					return exitError{code: 2, err: err}
+				}
+			}
 			ctx := cmd.Context()
 			dir := dirArg(args)
 			fleet, err := loadFleet(cmd, dir, "text", &flags)

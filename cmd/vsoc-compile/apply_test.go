@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,5 +64,26 @@ func TestApplyRefusesParallelAndPollIntervalItCannotUse(t *testing.T) {
 	}
 	if n := server.Calls("GetCallerIdentity") + server.Calls("CreateChangeSet"); n != 0 {
 		t.Fatalf("apply with an unusable --parallel or --poll-interval made %d calls to AWS, want none", n)
+	}
+}
+
+// TestApplyChecksTheAuditFileFirst: an --audit-file that cannot be written (its folder missing, or
+// a folder of that name) is found before the run, not after it executed the change sets it should
+// have recorded.
+func TestApplyChecksTheAuditFileFirst(t *testing.T) {
+	customers, out, server, url := applyFixture(t)
+	dir := t.TempDir()
+	for _, file := range []string{filepath.Join(dir, "missing", "audit.json"), dir} {
+		args := []string{"apply", "--no-cache", "--out", out, "--endpoint-url", url, "--audit-file", file, customers}
+		if code := runTo(t.Context(), args, io.Discard); code != 2 {
+			t.Errorf("apply --audit-file %s: status %d, want 2", file, code)
+		}
+	}
+	if n := server.Calls("GetCallerIdentity") + server.Calls("CreateChangeSet"); n != 0 {
+		t.Fatalf("apply with an audit file it cannot write made %d calls to AWS, want none", n)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("the audit file's check left %v (%v), want nothing", entries, err)
 	}
 }
