@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -27,6 +29,9 @@ func newBuildCmd() *cobra.Command {
 OUT untouched, and the same input always gives byte-identical files.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutSparesInput(out, dirArg(args)); err != nil {
+				return exitError{code: 2, err: err}
+			}
 			w := cmd.OutOrStdout()
 			res, err := buildDir(cmd.Context(), w, dirArg(args), "text", &flags)
 			if err != nil {
@@ -51,6 +56,36 @@ OUT untouched, and the same input always gives byte-identical files.`,
 	cmd.Flags().StringVarP(&out, "out", "o", "out", "output folder (replaced as a whole)")
 	flags.register(cmd)
 	return cmd
+}
+
+// checkOutSparesInput refuses an OUT that is the customers folder dir or holds it: OUT is replaced
+// as a whole, which would delete the input. render.Write's own check, that OUT holds only a
+// build's folders, lets through a customers folder named like one of them (deploy/kube -o deploy).
+// The folders are compared as files (device and inode), so relative paths, ".." and symbolic links
+// in dir do not hide it; OUT itself is taken as render.Write takes it: a symbolic link there is
+// replaced, never followed, and deletes nothing.
+func checkOutSparesInput(out, dir string) error {
+	outInfo, err := os.Lstat(filepath.Clean(out))
+	if err != nil || !outInfo.IsDir() {
+		return nil // nothing there, a link or a file: replacing it deletes no folder
+	}
+	p, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("checking that %s does not hold %s: %w", out, dir, err)
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	for {
+		if fi, err := os.Stat(p); err == nil && os.SameFile(fi, outInfo) {
+			return fmt.Errorf("refusing to replace %s: it holds the customers folder %s, which a build replacing it would delete (hint: choose another output folder with -o)", out, dir)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
 }
 
 // writeBuildSummary says what was written, per top-level folder.
