@@ -84,7 +84,8 @@ failed or interrupted, 2 usage or internal error.`,
 			}
 			ctx := cmd.Context()
 			dir := dirArg(args)
-			fleet, err := loadFleet(cmd, dir, "text", &flags)
+			// stdout carries the audit record alone, for tools that parse it.
+			fleet, err := loadFleet(cmd, cmd.ErrOrStderr(), dir, "text", &flags)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -85,5 +86,23 @@ func TestApplyChecksTheAuditFileFirst(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) != 0 {
 		t.Fatalf("the audit file's check left %v (%v), want nothing", entries, err)
+	}
+}
+
+// TestApplyReportsLoadErrorsOnStderr: apply's stdout carries the audit record alone (a CI step
+// parses it as JSON); a customers folder that does not load is reported on stderr, and stdout stays
+// empty.
+func TestApplyReportsLoadErrorsOnStderr(t *testing.T) {
+	_, out, server, url := applyFixture(t)
+	var stdout bytes.Buffer
+	args := []string{"apply", "--no-cache", "--out", out, "--endpoint-url", url, filepath.Join("..", "..", "testdata", "invalid", "load-syntax-error")}
+	if code := runTo(t.Context(), args, &stdout); code != 1 {
+		t.Fatalf("apply on a folder that does not load: status %d, want 1", code)
+	}
+	if stdout.Len() != 0 {
+		t.Fatalf("stdout holds %q, want nothing but an audit record", stdout.String())
+	}
+	if n := server.Calls("GetCallerIdentity"); n != 0 {
+		t.Fatalf("apply on a folder that does not load made %d calls to AWS, want none", n)
 	}
 }

@@ -105,9 +105,9 @@ func checkFormat(format string, allowed ...string) error {
 	return exitError{code: 2, err: fmt.Errorf("--format %q: use one of %s", format, strings.Join(allowed, ", "))}
 }
 
-// loadFleet loads a folder; load errors are reported in the requested format
-// and become a findings exit.
-func loadFleet(cmd *cobra.Command, dir, format string, flags *loadFlags) (*compiler.Fleet, error) {
+// loadFleet loads a folder; load errors are reported to report in the requested
+// format and become a findings exit.
+func loadFleet(cmd *cobra.Command, report io.Writer, dir, format string, flags *loadFlags) (*compiler.Fleet, error) {
 	sources, err := compiler.ReadDir(dir)
 	if err != nil {
 		return nil, exitError{code: 2, err: err}
@@ -116,7 +116,7 @@ func loadFleet(cmd *cobra.Command, dir, format string, flags *loadFlags) (*compi
 	fleet, err := compiler.Load(cmd.Context(), dir, sources, cache)
 	var loadErrs compiler.LoadErrors
 	if errors.As(err, &loadErrs) {
-		if werr := writeLoadErrors(cmd.OutOrStdout(), format, loadErrs); werr != nil {
+		if werr := writeLoadErrors(report, format, loadErrs); werr != nil {
 			return nil, exitError{code: 2, err: werr}
 		}
 		return nil, findings()

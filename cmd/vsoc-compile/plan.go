@@ -20,7 +20,7 @@ func newPlanCmd() *cobra.Command {
 		Short: "Validate and print the plan: customers, CIDRs, allocated subnets and proxy IPs",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fleet, err := loadFleet(cmd, dirArg(args), "text", &flags)
+			fleet, err := loadFleet(cmd, cmd.OutOrStdout(), dirArg(args), "text", &flags)
 			if err != nil {
 				return err
 			}

@@ -53,7 +53,7 @@ Formats: text (compiler style), json, github (workflow annotations).`,
 // buildValidateOnly loads and validates without rendering: the gate must
 // not depend on the renderers.
 func buildValidateOnly(cmd *cobra.Command, dir, format string, flags *loadFlags) (*compiler.Fleet, []validate.Violation, error) {
-	fleet, err := loadFleet(cmd, dir, format, flags)
+	fleet, err := loadFleet(cmd, cmd.OutOrStdout(), dir, format, flags)
 	if err != nil {
 		return nil, nil, err
 	}
