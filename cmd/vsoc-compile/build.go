@@ -102,7 +102,7 @@ func writeBuildSummary(w io.Writer, out string, customers int, files render.File
 		tops = append(tops, t)
 	}
 	sort.Strings(tops)
-	fmt.Fprintf(w, "built %s + hub into %s/\n", wording.Count(customers, "customer"), out)
+	fmt.Fprintf(w, "built %s + hub into %s/\n", wording.Count(customers, "customer"), filepath.Clean(out))
 	for _, t := range tops {
 		fmt.Fprintf(w, "  %-6s %5d files  %8d bytes\n", t+"/", counts[t], bytes[t])
 	}

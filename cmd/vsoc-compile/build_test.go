@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vsoc/vsoc/internal/fleettest"
@@ -38,5 +39,18 @@ func TestBuildRefusesAnOutThatHoldsTheInput(t *testing.T) {
 	// The same folder names elsewhere are fine.
 	if code := runTo(t.Context(), []string{"build", "--no-cache", customers, "-o", filepath.Join(root, "out")}, io.Discard); code != 0 {
 		t.Fatalf("build into a separate OUT: status %d, want 0", code)
+	}
+}
+
+// TestBuildSummaryNamesOutOnce: an -o given with a trailing slash is named as the folder it is,
+// not "out//".
+func TestBuildSummaryNamesOutOnce(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout strings.Builder
+	if code := runTo(t.Context(), []string{"build", "--no-cache", "-o", out + "/", filepath.Join("..", "..", "customers")}, &stdout); code != 0 {
+		t.Fatalf("build: status %d", code)
+	}
+	if first, _, _ := strings.Cut(stdout.String(), "\n"); !strings.HasSuffix(first, " into "+out+"/") {
+		t.Fatalf("summary %q, want it to end with %q", first, " into "+out+"/")
 	}
 }
