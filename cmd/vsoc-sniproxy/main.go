@@ -124,6 +124,11 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
+	// A write to stdout or stderr whose reader has gone (a log shipper that crashed) would make
+	// the Go runtime kill the process with SIGPIPE, and with it every connection it holds. Ignored,
+	// the write fails with EPIPE instead: the audit writer counts and logs the lines lost, as for
+	// any other destination that fails.
+	signal.Ignore(syscall.SIGPIPE)
 	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", configPath, err)

@@ -786,3 +786,44 @@ func TestARepeatedRefusalIsLoggedAgain(t *testing.T) {
 	<-logsDone
 	cmd.Wait()
 }
+
+// TestBinaryOutlivesTheReaderOfItsAuditPipe: when the process reading the audit on stdout goes
+// away (a log shipper that crashed), the writes fail with EPIPE and the lines are counted lost;
+// the proxy keeps serving. Go's default for a broken pipe on stdout or stderr is to die of
+// SIGPIPE, which used to end the proxy and every connection it held, without a word.
+func TestBinaryOutlivesTheReaderOfItsAuditPipe(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	backend := startBackend(t, "127.0.0.2", "b")
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	writeFile(t, cfgPath, configFor(backend, "stdout")+"auditFlush: 10ms\n")
+	reader, stdout, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0")
+	cmd.Stdout = stdout
+	logs, _ := startLogged(t, cmd)
+	stdout.Close()
+	addr := logs.wait(t, "listening", "listener", "raw")["address"].(string)
+	admin := "http://" + logs.wait(t, "admin endpoint listening", "", "")["address"].(string)
+	held := dialT(t, addr)
+	if got := roundTrip(t, held, "1"); got != "b:1" {
+		t.Fatalf("relayed %q", got)
+	}
+
+	reader.Close()
+	if err := closeAfterRelay(addr); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "audit lines lost", "", "")
+	if got := roundTrip(t, held, "2"); got != "b:2" {
+		t.Fatalf("the connection held across the failed audit write relayed %q", got)
+	}
+	if err := closeAfterRelay(addr); err != nil {
+		t.Fatalf("a new connection after the audit reader went away: %v", err)
+	}
+	if lost := metricValue(t, admin, "vsoc_sniproxy_audit_lines_lost_total"); lost < 1 {
+		t.Fatalf("%v audit lines counted lost, want the lines the broken pipe refused", lost)
+	}
+}
