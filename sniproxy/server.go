@@ -230,6 +230,11 @@ func (s *Server) Reload(cfg *Config) error {
 	return nil
 }
 
+// ReloadRefused counts a reload refused before a config reached Reload (its file could not be
+// read or parsed) as failed, so that vsoc_sniproxy_config_reloads_total{result="failure"} counts
+// every config the proxy would not take, not only those Reload refused.
+func (s *Server) ReloadRefused() { s.metrics.reloads.WithLabelValues("failure").Inc() }
+
 // reconcileListeners binds the listeners of next that are not bound yet, publishes next, then
 // closes the listeners next no longer has. Binding first means a failed bind leaves everything as
 // it was. Callers hold s.mu.

@@ -190,7 +190,9 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	var lastRefusal string
 	reload := func(trigger string, data []byte) (applied bool) {
 		next, err := sniproxy.ParseConfig(configPath, data)
-		if err == nil {
+		if err != nil {
+			srv.ReloadRefused()
+		} else {
 			err = srv.Reload(next)
 		}
 		if err != nil {
@@ -216,6 +218,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 				reopenAudit(logger, reopenable)
 				data, err := os.ReadFile(configPath)
 				if err != nil {
+					srv.ReloadRefused()
 					logger.Error("config refused, the previous one keeps serving", "trigger", "SIGHUP", "error", err.Error())
 					continue
 				}

@@ -827,3 +827,46 @@ func TestBinaryOutlivesTheReaderOfItsAuditPipe(t *testing.T) {
 		t.Fatalf("%v audit lines counted lost, want the lines the broken pipe refused", lost)
 	}
 }
+
+// TestARefusedFileCountsAsAFailedReload: a file that does not parse is a failed reload in
+// vsoc_sniproxy_config_reloads_total, as a file whose listener cannot be bound is: the metric
+// is what alerts on a config the proxy will not take. It used to count only the refusals of the
+// library's Reload, which a file the binary could not read or parse never reached.
+func TestARefusedFileCountsAsAFailedReload(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	good := configFor(startBackend(t, "127.0.0.2", "b"), filepath.Join(dir, "audit.jsonl"))
+	writeFile(t, cfgPath, good)
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0")
+	logs, _ := startLogged(t, cmd)
+	logs.wait(t, "listening", "listener", "raw")
+	admin := "http://" + logs.wait(t, "admin endpoint listening", "", "")["address"].(string)
+	const refused = "config refused, the previous one keeps serving"
+
+	writeFile(t, cfgPath, strings.Replace(good, "protocol: tcp", "protocol: udp", 1))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, refused, "trigger", "SIGHUP")
+	if n := metricValue(t, admin, `vsoc_sniproxy_config_reloads_total{result="failure"}`); n != 1 {
+		t.Fatalf("%v failed reloads counted after an invalid file, want 1", n)
+	}
+
+	if err := os.Remove(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for logs.count(refused) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a missing file was not refused; log:\n%s", logs.raw.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := metricValue(t, admin, `vsoc_sniproxy_config_reloads_total{result="failure"}`); n != 2 {
+		t.Fatalf("%v failed reloads counted after a missing file, want 2", n)
+	}
+}
