@@ -152,3 +152,20 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("a server refuses the example config: %v", err)
 	}
 }
+
+// The config is type-checked as YAML 1.2, where on, off, yes, no, y and n are strings; it must
+// be decoded the same way. It used to be decoded by a YAML 1.1 parser, which read them as
+// booleans: `audit: off` passed the check and sent the audit to a file named "false", and a
+// listener named `on` became "true".
+func TestYAML11BooleanWordsStayStrings(t *testing.T) {
+	body := strings.Replace(minimalConfig, "name: https", "name: on", 1)
+	body = strings.Replace(body, `allow: ["*.acme.internal"]`, "allow: [yes, \"*.acme.internal\"]\ndeny: [n]", 1)
+	body += "audit: off\n"
+	cfg, err := LoadConfig(writeConfig(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Audit != "off" || cfg.Listeners[0].Name != "on" || cfg.Allow[0] != "yes" || cfg.Deny[0] != "n" {
+		t.Fatalf("read audit %q, listener %q, allow %q, deny %q; want off, on, yes, n", cfg.Audit, cfg.Listeners[0].Name, cfg.Allow, cfg.Deny)
+	}
+}

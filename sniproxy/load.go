@@ -1,7 +1,9 @@
 package sniproxy
 
 import (
+	"bytes"
 	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +14,6 @@ import (
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
-	"sigs.k8s.io/yaml"
 )
 
 // ConfigError is a problem in a config file, located at line:col where the file allows it.
@@ -76,8 +77,8 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if err := checkNode(name, root, reflect.TypeFor[Config](), ""); err != nil {
 		return nil, err
 	}
-	var cfg Config
-	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+	cfg, err := decodeChecked(root)
+	if err != nil {
 		return nil, &ConfigError{File: name, Line: root.Line, Col: root.Column, Msg: err.Error()}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -87,6 +88,29 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		}
 		n := lookupPath(root, fe.Path)
 		return nil, &ConfigError{File: name, Line: n.Line, Col: n.Column, Path: fe.Path, Msg: fe.Msg, Hint: fe.Hint}
+	}
+	return cfg, nil
+}
+
+// decodeChecked decodes the tree checkNode accepted into a Config, reading the scalars as that
+// check did (YAML 1.2: on, off, yes, no, y and n are strings), then through encoding/json, as
+// sigs.k8s.io/yaml does, for the fields' JSON names and text unmarshalers. Decoding the file
+// again with sigs.k8s.io/yaml would read it as YAML 1.1, where those words are booleans, which
+// it then writes into a string field as "true" or "false".
+func decodeChecked(root *yamlv3.Node) (*Config, error) {
+	var tree any
+	if err := root.Decode(&tree); err != nil {
+		return nil, fmt.Errorf("decoding the config: %w", err)
+	}
+	js, err := json.Marshal(tree)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("decoding the config: %w", err)
 	}
 	return &cfg, nil
 }
