@@ -117,6 +117,9 @@ func TestLoadConfigErrorsAreLocated(t *testing.T) {
 		{"static target is the metadata endpoint", minimalConfig + "static: [{host: a.acme.internal, listener: https, target: \"[::ffff:169.254.169.254]:80\"}]\n", ":7:59: static[0].target: target \"[::ffff:169.254.169.254]:80\" is 169.254.169.254"},
 		{"static target is this host", minimalConfig + "static: [{host: a.acme.internal, listener: https, target: \"0.0.0.0:22\"}]\n", "static[0].target: target \"0.0.0.0:22\" is 0.0.0.0"},
 		{"empty", "", "empty config"},
+		// Only the first document used to be read: what followed a "---" was silently ignored.
+		{"second document", minimalConfig + "---\nmaxConnections: 10\n", ":7:1: a second YAML document (hint: a config is one document:"},
+		{"bad second document", minimalConfig + "---\nallow: [\n", ":8:1: did not find expected node content (hint: fix the YAML syntax)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeConfig(t, tc.body)
@@ -167,5 +170,14 @@ func TestYAML11BooleanWordsStayStrings(t *testing.T) {
 	}
 	if cfg.Audit != "off" || cfg.Listeners[0].Name != "on" || cfg.Allow[0] != "yes" || cfg.Deny[0] != "n" {
 		t.Fatalf("read audit %q, listener %q, allow %q, deny %q; want off, on, yes, n", cfg.Audit, cfg.Listeners[0].Name, cfg.Allow, cfg.Deny)
+	}
+}
+
+// Document markers around the one document are not a second document.
+func TestDocumentMarkersAroundTheConfig(t *testing.T) {
+	for _, body := range []string{"---\n" + minimalConfig, minimalConfig + "---\n", minimalConfig + "...\n", minimalConfig + "---\n# nothing more\n"} {
+		if _, err := LoadConfig(writeConfig(t, body)); err != nil {
+			t.Errorf("%v\n%s", err, body)
+		}
 	}
 }

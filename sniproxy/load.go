@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"regexp"
@@ -58,20 +59,44 @@ func LoadConfig(path string) (*Config, error) {
 
 var yamlLineRe = regexp.MustCompile(`line (\d+): `)
 
+// syntaxError is the ConfigError of a YAML syntax error, at the line yaml/v3 names.
+func syntaxError(name string, err error) *ConfigError {
+	ce := &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Hint: "fix the YAML syntax"}
+	if m := yamlLineRe.FindStringSubmatch(ce.Msg); m != nil {
+		ce.Line, _ = strconv.Atoi(m[1])
+		ce.Col = 1
+		ce.Msg = strings.Replace(ce.Msg, m[0], "", 1)
+	}
+	return ce
+}
+
 // ParseConfig is LoadConfig on bytes already read; name is used in error messages.
 func ParseConfig(name string, data []byte) (*Config, error) {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
 	var doc yamlv3.Node
-	if err := yamlv3.Unmarshal(data, &doc); err != nil {
-		ce := &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Hint: "fix the YAML syntax"}
-		if m := yamlLineRe.FindStringSubmatch(ce.Msg); m != nil {
-			ce.Line, _ = strconv.Atoi(m[1])
-			ce.Col = 1
-			ce.Msg = strings.Replace(ce.Msg, m[0], "", 1)
-		}
-		return nil, ce
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, syntaxError(name, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, &ConfigError{File: name, Msg: "empty config", Hint: "declare at least listeners"}
+	}
+	// Only the first document is the config: what a "---" starts after it would be ignored, and
+	// a file written as several documents (a fragment appended to be merged) is refused instead.
+	// Markers around the one document ("---" before it, "---" or "..." after it) are allowed.
+	for {
+		var extra yamlv3.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, syntaxError(name, err)
+		}
+		if len(extra.Content) == 1 && extra.Content[0].Kind == yamlv3.ScalarNode && extra.Content[0].Tag == "!!null" {
+			continue // an empty document: nothing is ignored
+		}
+		return nil, &ConfigError{File: name, Line: extra.Line, Col: extra.Column, Msg: "a second YAML document",
+			Hint: "a config is one document: merge its fields into the first one, or remove the \"---\" and what follows"}
 	}
 	root := doc.Content[0]
 	if err := checkNode(name, root, reflect.TypeFor[Config](), ""); err != nil {
