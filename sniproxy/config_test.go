@@ -95,7 +95,12 @@ func TestLoadConfigErrorsAreLocated(t *testing.T) {
 		{"bad CIDR", strings.Replace(minimalConfig, `["10.20.0.0/16"]`, "\n  - 10.20.0.0/16\n  - 10.300.0.0/16", 1),
 			":7:5: allowedDestinations[1]: netip.ParsePrefix(\"10.300.0.0/16\")"},
 		{"unknown field", minimalConfig + "resolver: [1.2.3.4]\n", ":7:1: unknown field \"resolver\" (hint: known fields:"},
-		{"wrong type", strings.Replace(minimalConfig, "upstreamPort: 443", "upstreamPort: https", 1), ":2:66: listeners[0].upstreamPort: expected an integer"},
+		{"wrong type", strings.Replace(minimalConfig, "upstreamPort: 443", "upstreamPort: https", 1), ":2:66: listeners[0].upstreamPort: expected an integer, found str \"https\" (hint: a whole number, without quotes)"},
+		// Every error says how to fix it; these used to come without a hint.
+		{"quoted number", strings.Replace(minimalConfig, "upstreamPort: 443", `upstreamPort: "443"`, 1), ":2:66: listeners[0].upstreamPort: expected an integer, found str \"443\" (hint: a whole number, without quotes)"},
+		{"signed out of range", minimalConfig + "maxConnections: 9223372036854775808\n", ":7:17: maxConnections: integer 9223372036854775808 out of range (hint: -9223372036854775808..9223372036854775807)"},
+		{"scalar for a mapping", minimalConfig + "timeouts: 5s\n", ":7:11: timeouts: expected a mapping, found a scalar (hint: write its fields as key: value, among dial, drain, handshake, idle, resolve)"},
+		{"list for the whole config", "- listeners\n", ":1:1: expected a mapping, found a list (hint: write its fields as key: value, among admin, allow,"},
 		{"port out of range", strings.Replace(minimalConfig, "upstreamPort: 443", "upstreamPort: 70000", 1), "listeners[0].upstreamPort: integer 70000 out of range"},
 		{"bad protocol", strings.Replace(minimalConfig, "protocol: connect", "protocol: socks", 1), ":3:45: listeners[1].protocol: unknown protocol \"socks\" (hint: one of tls, http, connect, tcp)"},
 		{"host bits", strings.Replace(minimalConfig, "10.20.0.0/16", "10.20.0.1/16", 1), ":5:23: allowedDestinations[0]: \"10.20.0.1/16\" has host bits set (hint: did you mean \"10.20.0.0/16\"?)"},

@@ -142,9 +142,12 @@ func decodeChecked(root *yamlv3.Node) (*Config, error) {
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
+// integerHint is the hint of a value that should be an integer: a quoted number is a string.
+const integerHint = "a whole number, without quotes"
+
 // checkNode type-checks a YAML node against the Go type it will be decoded into, so that type
 // errors, unknown fields and unparsable addresses are reported at their line:col (the JSON decoder
-// behind sigs.k8s.io/yaml knows no positions).
+// behind decodeChecked knows no positions), each with a hint.
 func checkNode(file string, n *yamlv3.Node, t reflect.Type, path string) error {
 	at := func(n *yamlv3.Node, hint, format string, args ...any) error {
 		p := strings.TrimPrefix(path, ".")
@@ -168,10 +171,10 @@ func checkNode(file string, n *yamlv3.Node, t reflect.Type, path string) error {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if n.Kind != yamlv3.MappingNode {
-			return at(n, "", "expected a mapping, found a %s", kindName(n))
-		}
 		fields := jsonFields(t)
+		if n.Kind != yamlv3.MappingNode {
+			return at(n, "write its fields as key: value, among "+strings.Join(sortedKeys(fields), ", "), "expected a mapping, found a %s", kindName(n))
+		}
 		seen := make(map[string]bool, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -208,15 +211,16 @@ func checkNode(file string, n *yamlv3.Node, t reflect.Type, path string) error {
 		return nil
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		if n.Kind != yamlv3.ScalarNode || n.Tag != "!!int" {
-			return at(n, "", "expected an integer, found %s", describe(n))
+			return at(n, integerHint, "expected an integer, found %s", describe(n))
 		}
 		if _, err := strconv.ParseInt(n.Value, 0, t.Bits()); err != nil {
-			return at(n, "", "integer %s out of range", n.Value)
+			lo, hi := int64(-1)<<(t.Bits()-1), int64(1)<<(t.Bits()-1)-1
+			return at(n, fmt.Sprintf("%d..%d", lo, hi), "integer %s out of range", n.Value)
 		}
 		return nil
 	case reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
 		if n.Kind != yamlv3.ScalarNode || n.Tag != "!!int" {
-			return at(n, "", "expected an integer, found %s", describe(n))
+			return at(n, integerHint, "expected an integer, found %s", describe(n))
 		}
 		if _, err := strconv.ParseUint(n.Value, 0, t.Bits()); err != nil {
 			return at(n, fmt.Sprintf("0..%d", uint64(1)<<t.Bits()-1), "integer %s out of range", n.Value)
