@@ -183,6 +183,9 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 	}
 
 	current := cfg
+	// The audit destination, its flush interval and the admin address are set up once, at the
+	// start: a reload is compared with these, defaults applied, not with the previous file.
+	inForce := cfg.WithDefaults()
 	lastSeen := sha256.Sum256(data)
 	// The watcher tries a refused file again at every tick: what refused it may have been the
 	// machine rather than the file (a new listener's port still taken). It says so once per
@@ -203,7 +206,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath string, watchInter
 			return false
 		}
 		lastRefusal = ""
-		if next.Audit != current.Audit || next.AuditFlush != current.AuditFlush || next.Admin != current.Admin {
+		if n := next.WithDefaults(); n.Audit != inForce.Audit || n.AuditFlush != inForce.AuditFlush || n.Admin != inForce.Admin {
 			logger.Warn("audit and admin changes take effect at the next restart", "trigger", trigger)
 		}
 		current = next

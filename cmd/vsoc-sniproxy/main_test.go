@@ -870,3 +870,40 @@ func TestARefusedFileCountsAsAFailedReload(t *testing.T) {
 		t.Fatalf("%v failed reloads counted after a missing file, want 2", n)
 	}
 }
+
+// TestRestartWarningOnlyForAChangeNotInForce: a reload warns that audit and admin changes take
+// effect at the next restart only when they differ from what is in force. It used to compare
+// the raw fields with the previous file's: writing a default out (auditFlush: 1s where the file
+// said nothing) warned, and so did putting back the value in force after a warned change.
+func TestRestartWarningOnlyForAChangeNotInForce(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "proxy.yaml")
+	base := configFor(startBackend(t, "127.0.0.2", "b"), filepath.Join(dir, "audit.jsonl"))
+	writeFile(t, cfgPath, base)
+	cmd := exec.Command(bin, "--config", cfgPath, "--watch-interval", "0")
+	logs, _ := startLogged(t, cmd)
+	logs.wait(t, "listening", "listener", "raw")
+	const warning = "audit and admin changes take effect at the next restart"
+	reload := func(body string, generation int) {
+		t.Helper()
+		writeFile(t, cfgPath, body)
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		logs.wait(t, "config reloaded", "generation", fmt.Sprint(generation))
+	}
+
+	reload(base+"auditFlush: 1s\n", 2) // the default, written out
+	if n := logs.count(warning); n != 0 {
+		t.Fatalf("warned %d times that the default auditFlush takes effect at the next restart", n)
+	}
+	reload(base+"auditFlush: 5s\n", 3)
+	if n := logs.count(warning); n != 1 {
+		t.Fatalf("warned %d times for a changed auditFlush, want once", n)
+	}
+	reload(base, 4) // back to what is in force
+	if n := logs.count(warning); n != 1 {
+		t.Fatalf("warned %d times in all after going back to the auditFlush in force, want once", n)
+	}
+}
