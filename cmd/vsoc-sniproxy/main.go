@@ -90,6 +90,13 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A negative duration would act as 0, which turns the feature off, without a word.
+			if watchInterval < 0 {
+				return fmt.Errorf("--watch-interval %s: give 0 to turn watching off, or a positive duration", watchInterval)
+			}
+			if stallLimit < 0 {
+				return fmt.Errorf("--audit-stall-limit %s: give 0 to turn the check off, or a positive duration", stallLimit)
+			}
 			if checkOnly {
 				if _, err := sniproxy.LoadConfig(configPath); err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
@@ -109,7 +116,7 @@ func newRootCommand() *cobra.Command {
 	cmd.Flags().StringVar(&configPath, "config", "", "proxy config file (rendered by vsoc-compile build as OUT/proxy/<customer>.yaml)")
 	cmd.Flags().DurationVar(&watchInterval, "watch-interval", 2*time.Second, "how often to check the config file for changes (0 disables; SIGHUP always reloads)")
 	cmd.Flags().BoolVar(&checkOnly, "check", false, "validate the config file and exit")
-	cmd.Flags().DurationVar(&stallLimit, "audit-stall-limit", 30*time.Second, "how long a write of audit lines may last before /healthz fails (the liveness probe then restarts the proxy)")
+	cmd.Flags().DurationVar(&stallLimit, "audit-stall-limit", 30*time.Second, "how long a write of audit lines may last before /healthz fails (the liveness probe then restarts the proxy; 0 disables)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }

@@ -367,6 +367,8 @@ func TestUsageErrorsSayWhatIsWrong(t *testing.T) {
 		{[]string{"--config", "proxy.yaml", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"--config", "proxy.yaml", "extra"}, `unknown command "extra"`},
 		{[]string{"--config", "proxy.yaml", "--watch-interval", "soon"}, `invalid argument "soon"`},
+		{[]string{"--config", "proxy.yaml", "--watch-interval", "-1s"}, `--watch-interval -1s: give 0 to turn watching off, or a positive duration`},
+		{[]string{"--config", "proxy.yaml", "--check", "--audit-stall-limit", "-5s"}, `--audit-stall-limit -5s: give 0 to turn the check off, or a positive duration`},
 	} {
 		cmd := newRootCommand()
 		cmd.SetArgs(tc.args)
