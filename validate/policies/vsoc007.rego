@@ -4,8 +4,13 @@
 #   A static mapping sends one host on one port to a fixed target, overriding the
 #   proxy's dynamic routing. Its target must be inside the customer's remote subnets
 #   (the proxy dials nothing else); its host must be a name under the customer's own
-#   domains (DNS for those domains points at the proxy); each host:port is mapped
-#   once. On the dynamic ports a mapping shares the proxy's listener and so must
+#   domains (DNS for those domains points at the proxy) that the hub's DNS
+#   actually resolves to the proxy: the wildcard *.<domain> answers every name
+#   below the domain except the apex, the names with records of their own (the
+#   customer's services, in its first domain) and any name below those (RFC 4592),
+#   so a host there is reached only if it is proxy.<domain> or one of the
+#   customer's KKP endpoints, which get records of their own; each host:port is
+#   mapped once. On the dynamic ports a mapping shares the proxy's listener and so must
 #   speak its protocol: http on 80, tls on 443 and 6443; 3128 is the CONNECT
 #   listener and takes no mappings. A tcp mapping has no name to route by, so it
 #   owns its whole port: it is the only mapping on it and never on a dynamic port.
@@ -54,6 +59,72 @@ violation contains v if {
 		"path": ["proxy", "static", i, "host"],
 		"message": sprintf("static mapping host %s is not under the customer's domains (%s)", [m.host, concat(", ", input.customer.dns.domains)]),
 	}
+}
+
+# Operators reach a mapping by its host, through the hub's DNS: a host the
+# proxy's records do not answer resolves to a service or to nothing, and the
+# mapping never sees a connection.
+violation contains v if {
+	c := input.customer
+	some i, m in c.proxy.static
+	lib.dns_name(m.host)
+	lib.under_any(m.host, c.dns.domains)
+	not answered_by_proxy(m.host)
+	v := {
+		"path": ["proxy", "static", i, "host"],
+		"message": sprintf("static mapping host %s does not resolve to the proxy: %s", [m.host, unanswered_reason(m.host)]),
+		"hint": sprintf("use a name the proxy wildcard *.%s answers: below the domain, and neither a service's name, proxy.%s nor a name below them", [own_zone(m.host), own_zone(m.host)]),
+	}
+}
+
+answered_by_proxy(h) if h == sprintf("proxy.%s", [own_zone(h)])
+
+# A KKP endpoint has a record pointing at the proxy wherever the wildcard does
+# not answer it (VSOC018 keeps it off the services' names).
+answered_by_proxy(h) if {
+	some e in object.get(input.customer, ["kkp", "endpoints"], {})
+	e == h
+}
+
+answered_by_proxy(h) if {
+	z := own_zone(h)
+	h != z
+	not below_zone_name(h, z)
+}
+
+# Whether h is, or is below, a name the zone holds besides the wildcard: such a
+# name stops the wildcard from answering h (RFC 4592). The KKP endpoints'
+# records need not be listed: one below the apex exists only below such a name.
+below_zone_name(h, z) if {
+	some n in zone_names(z)
+	lib.under_any(h, [n])
+}
+
+unanswered_reason(h) := sprintf("it is the apex of domain %s, which the proxy wildcard *.%s does not answer and which has no record", [h, h]) if {
+	h == own_zone(h)
+} else := sprintf("it is the name of the customer's service %s, which resolves to the service's addresses", [name]) if {
+	some name, _ in input.customer.services
+	h == sprintf("%s.%s", [name, input.customer.dns.domains[0]])
+} else := sprintf("it is below %s, a name of zone %s, so the proxy wildcard *.%s does not answer it (RFC 4592) and it resolves to nothing", [n, z, z]) if {
+	z := own_zone(h)
+	some n in zone_names(z)
+	lib.under_any(h, [n])
+}
+
+# The customer's domain whose zone answers a name under its domains: the most
+# specific one (nested domains are VSOC008's).
+own_zone(h) := z if {
+	zs := [d | some d in input.customer.dns.domains; lib.under_any(h, [d])]
+	longest := max([count(d) | some d in zs])
+	some z in zs
+	count(z) == longest
+}
+
+# The names render/dns writes in a customer domain's zone, but the wildcard:
+# proxy.<domain> and, in the first domain's, the services.
+zone_names(z) := {sprintf("proxy.%s", [z])} | {sprintf("%s.%s", [name, z]) |
+	z == input.customer.dns.domains[0]
+	some name, _ in input.customer.services
 }
 
 violation contains v if {

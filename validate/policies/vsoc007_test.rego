@@ -42,3 +42,26 @@ test_container_ports if {
 		[9901, 20022, 20022],
 	)
 }
+
+# The hub's DNS points a customer domain's names at the proxy through the
+# wildcard *.<domain> (and proxy.<domain>, and the KKP endpoints' own records):
+# the apex, a service's name and the names below those resolve elsewhere or
+# not at all, so a mapping there would never see a connection.
+test_host_resolves_to_proxy if {
+	fx.paths(vsoc007.violation) == {["proxy", "static", 0, "host"], ["proxy", "static", 1, "host"], ["proxy", "static", 2, "host"], ["proxy", "static", 3, "host"]} with input as static_input(
+		[mapping("acme.example", 8443, "tls", "10.20.0.1"), mapping("grafana.acme.example", 8444, "tls", "10.20.0.1"), mapping("x.grafana.acme.example", 8445, "tcp", "10.20.0.1"), mapping("x.proxy.acme.example", 8446, "http", "10.20.0.1")],
+		[8443, 8444, 8445, 8446],
+	)
+}
+
+test_host_answered_by_proxy_records if {
+	# proxy.<domain>, a KKP endpoint with a record of its own (the apex), the
+	# wildcard, and a name of a second domain, whose zone has no services.
+	count(vsoc007.violation) == 0 with input as object.union(
+		static_input(
+			[mapping("proxy.acme.example", 8443, "tls", "10.20.0.1"), mapping("acme.example", 8444, "tls", "10.20.0.1"), mapping("a.b.acme.example", 8445, "tls", "10.20.0.1"), mapping("grafana.two.example", 8446, "tls", "10.20.0.1")],
+			[8443, 8444, 8445, 8446],
+		),
+		{"customer": {"dns": {"domains": ["acme.example", "two.example"]}, "kkp": {"endpoints": {"ui": "acme.example"}}}},
+	)
+}
