@@ -72,7 +72,7 @@ func builtins() []builtin {
 			types.NewFunction(types.Args(types.S), types.B), dnsLabelBuiltin),
 		fn2("vsoc.under_any", "whether a name is one of the domains or below one of them (lower-case, label-wise)",
 			types.NewFunction(types.Args(types.S, types.NewArray(nil, types.S)), types.B), underAnyBuiltin),
-		fn1("vsoc.dns_name", "whether s is a lower-case DNS name of at least two labels (at most 253)",
+		fn1("vsoc.dns_name", "whether s is a lower-case DNS name of at least two labels (at most 253), the last not all digits",
 			types.NewFunction(types.Args(types.S), types.B), dnsNameBuiltin),
 		fn2("vsoc.prefix_contains", "whether prefix a contains the address or prefix b (false if either is malformed)",
 			types.NewFunction(types.Args(types.S, types.S), types.B), containsBuiltin),
@@ -344,7 +344,13 @@ func isDNSLabel(s string) bool {
 	return true
 }
 
-// isDNSName: at least two labels, at most 253 characters, no trailing dot.
+// isDNSName: at least two labels, at most 253 characters, no trailing dot,
+// and a top-level label that is not all digits (RFC 3696 §2). The last keeps
+// out IPv4 addresses, which every label check accepts: the proxy reads
+// 10.20.3.4 (and a pattern *.10.20.3.4) as an IP literal, governed by its
+// allowed destinations rather than by name, and refuses it in its allowlist,
+// so a KKP endpoint or domain written as an address validated and then
+// failed the build.
 func isDNSName(s string) bool {
 	if len(s) > 253 {
 		return false
@@ -358,7 +364,7 @@ func isDNSName(s string) bool {
 			return false
 		}
 	}
-	return true
+	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
 }
 
 // conflictArgs are what every cross-customer builtin starts from: the fleet

@@ -24,8 +24,17 @@ not_a_network := {
 
 dns_label(s) if vsoc.dns_label(s)
 
-# A lower-case DNS name of at least two labels.
+# A lower-case DNS name of at least two labels, the last not all digits (so
+# never an IPv4 address).
 dns_name(s) if vsoc.dns_name(s)
+
+# What is wrong with a string that is not a dns_name, for a message: "<s> " and
+# this read as a sentence.
+name_problem(s) := "is an IP address, not a DNS name" if {
+	vsoc.parse_addr(s).ok
+} else := "has a top-level label of digits only, which no DNS name has" if {
+	regex.match(`^[a-z0-9.-]+\.[0-9]+$`, s)
+} else := "is not a lower-case DNS name of at least two labels"
 
 # name is one of the domains or below one of them.
 under_any(name, domains) if vsoc.under_any(name, domains)

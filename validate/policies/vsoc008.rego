@@ -7,8 +7,9 @@
 #   a.example.com, in one customer or two) the more specific zone silently wins, so
 #   a customer's names would go to another customer's proxy. A domain equal to or
 #   under the hub domain would hijack the hub's own records. Domains are lower-case
-#   DNS names of at least two labels, and one customer's domains differ in more than
-#   dots and hyphens: each zone's CloudFormation logical ID keeps only the letters
+#   DNS names of at least two labels, the last not all digits (10.20.3.4 is an
+#   address, which the proxy will not route by name), and one customer's domains
+#   differ in more than dots and hyphens: each zone's CloudFormation logical ID keeps only the letters
 #   and digits (a-b.example and a.b.example both give HostedZoneABExample). A
 #   domain is at most 232 characters, so that every name derived from it fits:
 #   proxy.<domain> and *.<domain> in DNS's 253, the zone file <domain>.zone in a
@@ -29,7 +30,7 @@ violation contains v if {
 	not lib.dns_name(d)
 	v := {
 		"path": ["dns", "domains", i],
-		"message": sprintf("domain %s is not a lower-case DNS name of at least two labels", [d]),
+		"message": sprintf("domain %s %s", [d, lib.name_problem(d)]),
 		"hint": "write the domain as lower-case labels of letters, digits and hyphens, e.g. example.com",
 	}
 }
@@ -84,7 +85,7 @@ violation contains v if {
 	not lib.dns_name(input.hub.domain)
 	v := {
 		"path": ["domain"],
-		"message": sprintf("hub domain %s is not a lower-case DNS name of at least two labels", [input.hub.domain]),
+		"message": sprintf("hub domain %s %s", [input.hub.domain, lib.name_problem(input.hub.domain)]),
 	}
 }
 

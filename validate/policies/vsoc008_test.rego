@@ -28,6 +28,11 @@ test_conflicts if {
 test_malformed if {
 	fx.paths(vsoc008.violation) == {["dns", "domains", 0], ["dns", "domains", 1]} with input as fx.customer_input({"dns": {"domains": ["Acme.example", "localhost"]}})
 		with vsoc.domain_conflicts as fx.no_conflicts
+
+	# An IPv4 address is no name (the proxy refuses *.10.20.3.4 as an IP
+	# literal), nor is any name whose top-level label is all digits.
+	fx.paths(vsoc008.violation) == {["dns", "domains", 0], ["dns", "domains", 1]} with input as fx.customer_input({"dns": {"domains": ["10.20.3.4", "acme.123"]}})
+		with vsoc.domain_conflicts as fx.no_conflicts
 	fx.paths(vsoc008.violation) == {["domain"]} with input as fx.hub_input({"domain": "vsoc_net"})
 }
 

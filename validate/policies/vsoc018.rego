@@ -6,7 +6,8 @@
 #   proxy wildcard or a record of that zone answers them; outside them each gets a
 #   Route 53 private hosted zone of its own. So an endpoint is a lower-case DNS name
 #   of at least two labels (a single label such as "com" would become a zone for a
-#   whole top-level domain), and is neither equal to, inside nor containing another
+#   whole top-level domain), the last not all digits (an IP address such as
+#   10.20.3.4 is no name: the proxy refuses it in its allowlist), and is neither equal to, inside nor containing another
 #   customer's domain, the hub domain or another customer's KKP endpoint: those
 #   names belong to someone else, and a zone above them would take their names over.
 #   Under the customer's first domain an endpoint must not be the name of one of the
@@ -55,7 +56,7 @@ violation contains v if {
 	not lib.dns_name(e)
 	v := {
 		"path": ["kkp", "endpoints", k],
-		"message": sprintf("KKP %s endpoint %s is not a lower-case DNS name of at least two labels", [k, e]),
+		"message": sprintf("KKP %s endpoint %s %s", [k, e, lib.name_problem(e)]),
 		"hint": malformed_hint(e),
 	}
 }

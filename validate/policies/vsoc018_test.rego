@@ -23,7 +23,7 @@ test_own_names if {
 }
 
 test_not_a_dns_name if {
-	every ui in ["com", "kkp.acme.example.", "kkp_ui.acme.example"] {
+	every ui in ["com", "kkp.acme.example.", "kkp_ui.acme.example", "10.20.3.4", "kkp.acme.123"] {
 		vs := vsoc018.violation with input as endpoint_input(ui)
 			with vsoc.domain_conflicts as fx.no_conflicts
 			with vsoc.kkp_zone_conflicts as fx.no_conflicts
@@ -31,6 +31,14 @@ test_not_a_dns_name if {
 		some v in vs
 		v.hint == "use a name under one of the customer's own dns.domains (acme.example), e.g. kkp.acme.example"
 	}
+}
+
+test_ip_address if {
+	vs := vsoc018.violation with input as endpoint_input("10.20.3.4")
+		with vsoc.domain_conflicts as fx.no_conflicts
+		with vsoc.kkp_zone_conflicts as fx.no_conflicts
+	some v in vs
+	v.message == "KKP ui endpoint 10.20.3.4 is an IP address, not a DNS name"
 }
 
 test_upper_case if {
