@@ -121,6 +121,44 @@ func TestTunnelsCarryOptionsAndSecretReferences(t *testing.T) {
 	}
 }
 
+// A customer gateway's ASN goes into BgpAsn up to 2,147,483,647, the most EC2 takes there, and
+// into BgpAsnExtended above it (a 4-byte private ASN such as 4200000001): EC2 refuses the other
+// property, and CloudFormation the stack.
+func TestFourByteGatewayASNIsExtended(t *testing.T) {
+	s, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := fleettest.SamplePlan(t)
+	c := plan.Customers[0]
+	gw := c.Customer.VPN.Gateways[0]
+	for _, tc := range []struct {
+		asn         int64
+		set, notSet string
+	}{
+		{65000, "BgpAsn", "BgpAsnExtended"},
+		{2147483647, "BgpAsn", "BgpAsnExtended"},
+		{2147483648, "BgpAsnExtended", "BgpAsn"},
+		{4200000001, "BgpAsnExtended", "BgpAsn"},
+	} {
+		c.Customer.VPN.Gateways[0].ASN = tc.asn
+		files, err := Render(plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range s.Check(byStack(t, files)) {
+			t.Errorf("ASN %d: %s", tc.asn, p)
+		}
+		props := parse(t, files, c.StackName).Resources[cfnid.LogicalID("CustomerGateway", gw.Name)].Properties
+		if props[tc.set] != float64(tc.asn) {
+			t.Errorf("ASN %d: %s is %v, want %d", tc.asn, tc.set, props[tc.set], tc.asn)
+		}
+		if v, ok := props[tc.notSet]; ok {
+			t.Errorf("ASN %d: %s is %v, want it left out", tc.asn, tc.notSet, v)
+		}
+	}
+}
+
 // A literal key is refused; every failing stack is reported, in stack order, whatever the
 // scheduling.
 func TestLiteralPreSharedKeyIsRefused(t *testing.T) {

@@ -12,6 +12,10 @@ import (
 // tunnelsPerConnection is how many tunnels AWS gives every Site-to-Site VPN connection.
 const tunnelsPerConnection = 2
 
+// maxBgpAsn is the largest ASN a customer gateway's BgpAsn takes; EC2 wants the ASNs above it
+// (2,147,483,648 to 4,294,967,295) in BgpAsnExtended.
+const maxBgpAsn = 2147483647
+
 // vpn adds the virtual private gateway (one per VPC, an AWS limit), a customer gateway and a
 // VPN connection per customer device, and the routes to the remote subnets: static VPN
 // connection routes plus VPC routes via the gateway, or route propagation with BGP.
@@ -40,12 +44,18 @@ func (c *customer) vpn() {
 			c.fail("gateway %s: address %q is not an IPv4 address", gw.Name, gw.Address)
 			return
 		}
-		c.t.add(cgw, "AWS::EC2::CustomerGateway", props{
-			"BgpAsn":    gw.ASN,
+		gwProps := props{
 			"IpAddress": address.String(),
 			"Tags":      c.tags("cgw-" + gw.Name),
 			"Type":      "ipsec.1",
-		})
+		}
+		// EC2 takes BgpAsn up to 2,147,483,647 only; a larger 4-byte ASN goes into BgpAsnExtended.
+		if gw.ASN > maxBgpAsn {
+			gwProps["BgpAsnExtended"] = gw.ASN
+		} else {
+			gwProps["BgpAsn"] = gw.ASN
+		}
+		c.t.add(cgw, "AWS::EC2::CustomerGateway", gwProps)
 		c.t.add(conn, "AWS::EC2::VPNConnection", props{
 			"CustomerGatewayId":              ref(cgw),
 			"StaticRoutesOnly":               static,
